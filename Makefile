@@ -1,0 +1,51 @@
+# The two commands from the README — `make demo` and `make test` — install what
+# they need first. Node.js 24 is bootstrapped into .tools/ when the machine's is
+# older; the Kubernetes binaries are built once into ~/.cache/elevate/kube/.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+NODE_BIN := $(shell bash scripts/ensure-node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+# Native addons must compile against the Node that runs them, not the machine's Node 20 headers.
+export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
+
+.PHONY: all build deps kube test lint typecheck unit integration demo demo-down bench clean
+
+all: build
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	node -e "require('better-sqlite3')(':memory:').close()"
+	touch $@
+
+deps: node_modules/.installed
+
+build: deps
+	npx tsc -p tsconfig.build.json
+	@echo "built: bin/elevate"
+
+kube:
+	@bash scripts/build-kube.sh >/dev/null
+
+lint: deps
+	npx biome check .
+
+typecheck: deps
+	npx tsc --noEmit
+
+test: build kube lint typecheck
+	npx vitest run
+
+unit: deps
+	npx vitest run test/unit
+
+demo: build kube
+	bash scripts/demo.sh
+
+demo-down:
+	bash scripts/demo.sh down
+
+bench: build kube
+	node dist/bench/run-all.js
+
+clean:
+	rm -rf dist node_modules .demo

@@ -1,0 +1,50 @@
+import type { Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+
+/** Migrations live in code so a single binary carries its schema; names sort in apply order. */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('access_requests')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('phase', 'text', (c) => c.notNull())
+        .addColumn('requester', 'text', (c) => c.notNull())
+        .addColumn('cluster', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('spec_json', 'text', (c) => c.notNull())
+        .addColumn('policy_json', 'text', (c) => c.notNull())
+        .addColumn('approvals_json', 'text', (c) => c.notNull())
+        .addColumn('grant_json', 'text')
+        .addColumn('revocation_json', 'text')
+        .addColumn('message', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('access_requests_phase').on('access_requests').column('phase').execute();
+      await db.schema
+        .createIndex('access_requests_requester')
+        .on('access_requests')
+        .columns(['requester', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('seq', 'integer', (c) => c.primaryKey())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('cluster', 'text')
+        .addColumn('details_json', 'text', (c) => c.notNull())
+        .addColumn('prev_hash', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .execute();
+      await db.schema.createIndex('audit_events_request').on('audit_events').column('request_id').execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

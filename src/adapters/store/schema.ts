@@ -1,0 +1,37 @@
+
+
+/** Row shapes. Times are ISO-8601 text so they sort and read the same in every SQL dialect. */
+export interface AccessRequestsTable {
+  id: string;
+  created_at: string;
+  updated_at: string;
+  version: number;
+  phase: string;
+  requester: string;
+  cluster: string;
+  expires_at: string | null;
+  spec_json: string;
+  policy_json: string;
+  approvals_json: string;
+  grant_json: string | null;
+  revocation_json: string | null;
+  message: string;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  time: string;
+  actor: string;
+  action: string;
+  request_id: string | null;
+  cluster: string | null;
+  details_json: string;
+  prev_hash: string;
+  hash: string;
+}
+
+
+export interface Database {
+  access_requests: AccessRequestsTable;
+  audit_events: AuditEventsTable;
+}

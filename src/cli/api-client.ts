@@ -1,0 +1,56 @@
+/** A thin HTTP client for the Elevate API, used by the CLI (which never opens the database). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApiClientOptions {
+  server: string;
+  token: string | undefined;
+}
+
+export function createApiClient({ server, token }: ApiClientOptions) {
+  const base = server.replace(/\/+$/, '');
+
+  async function send(method: string, path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      throw new ApiError(`cannot reach Elevate at ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`, 0);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let detail = text;
+      try {
+        const problem = JSON.parse(text) as { detail?: string; title?: string };
+        detail = problem.detail ?? problem.title ?? text;
+      } catch {
+        // not JSON: show the text as it came
+      }
+      throw new ApiError(`${detail} (HTTP ${res.status})`, res.status);
+    }
+    return res;
+  }
+
+  return {
+    async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+      return (await (await send(method, path, body)).json()) as T;
+    },
+    async text(method: string, path: string): Promise<string> {
+      return (await send(method, path)).text();
+    },
+  };
+}

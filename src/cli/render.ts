@@ -1,0 +1,74 @@
+import type { AccessRequestResource } from '../http/resources.js';
+
+/** Lays rows out in columns separated by three spaces, like kubectl get. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('   ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function age(from: string, now = Date.now()): string {
+  const s = Math.round((now - Date.parse(from)) / 1000);
+  if (s < 0) return `in ${humanSeconds(-s)}`;
+  return humanSeconds(s);
+}
+
+function humanSeconds(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172_800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+export function requestTable(items: AccessRequestResource[]): string {
+  return table(
+    ['NAME', 'REQUESTER', 'CLUSTER', 'ROLE', 'NAMESPACE', 'DURATION', 'PHASE', 'EXPIRES', 'AGE'],
+    items.map((r) => [
+      r.metadata.name,
+      r.spec.requester,
+      r.spec.cluster,
+      r.spec.roleKind === 'Role' ? `Role/${r.spec.role}` : r.spec.role,
+      r.spec.namespace ?? '*',
+      r.spec.duration,
+      r.status.phase,
+      r.status.grant && r.status.phase === 'Active' ? age(r.status.grant.expiresAt) : '',
+      age(r.metadata.creationTimestamp),
+    ]),
+  );
+}
+
+export function describeRequest(r: AccessRequestResource): string {
+  const lines: [string, string][] = [
+    ['Name', r.metadata.name],
+    ['Phase', r.status.phase],
+    ['Message', r.status.message],
+    ['Requester', r.spec.requester],
+    ['Cluster', r.spec.cluster],
+    ['Role', `${r.spec.roleKind}/${r.spec.role}`],
+    ['Namespace', r.spec.namespace ?? '(cluster-wide)'],
+    ['Duration', r.spec.duration],
+    ['Reason', r.spec.reason],
+    ['Ticket', r.spec.ticket ?? ''],
+    ['Policy', `${r.status.policy}${r.status.requiredApprovals ? ` (${r.status.requiredApprovals} approval(s))` : ''}`],
+    ['Created', r.metadata.creationTimestamp],
+  ];
+  if (r.status.approvalDeadline) lines.push(['Approval deadline', r.status.approvalDeadline]);
+  for (const a of r.status.approvals) {
+    lines.push([a.decision, `${a.user} at ${a.time}${a.comment ? ` — ${a.comment}` : ''}`]);
+  }
+  if (r.status.grant) {
+    lines.push(['Activated', r.status.grant.activatedAt], ['Expires', r.status.grant.expiresAt]);
+    for (const b of r.status.grant.bindings) {
+      lines.push(['Binding', `${b.kind} ${b.namespace ? `${b.namespace}/` : ''}${b.name}`]);
+    }
+  }
+  if (r.status.revocation) {
+    lines.push(['Revoked by', `${r.status.revocation.by}${r.status.revocation.reason ? ` — ${r.status.revocation.reason}` : ''}`]);
+  }
+  const width = Math.max(...lines.map(([k]) => k.length)) + 1;
+  return lines.map(([k, v]) => `${`${k}:`.padEnd(width)}  ${v}`).join('\n');
+}

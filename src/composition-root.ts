@@ -1,0 +1,94 @@
+import { pino, type Logger } from 'pino';
+import { createTokenFileAuthenticator } from './adapters/auth/token-file-authenticator.js';
+import { createKubeClusterGateway } from './adapters/kube/kube-cluster-gateway.js';
+import { openSqliteStore } from './adapters/store/sqlite-store.js';
+import type { Config } from './config/load-config.js';
+import { systemClock } from './domain/clock.js';
+import { createHttpApp } from './http/create-http-app.js';
+import { createDriftReconciler } from './jobs/drift-reconciler.js';
+import { createGrantScheduler } from './jobs/grant-scheduler.js';
+import { createGrantService } from './services/grant-service.js';
+import { createRequestService } from './services/request-service.js';
+import { version } from './version.js';
+
+export interface Elevate {
+  /** Catches up on what fell due while down, starts the jobs, then listens. Returns the URL. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    redact: { paths: ['req.headers.authorization', '*.token', '*.kubeconfig'], censor: '[redacted]' },
+  });
+}
+
+/** The one place where Elevate's parts are built and wired together. */
+export async function composeElevate(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Elevate> {
+  const clock = systemClock;
+  const store = await openSqliteStore(config.storage.path);
+  const clusterNames = config.clusters.map((c) => c.name);
+  const clusters = createKubeClusterGateway(config.clusters);
+  const authenticator = createTokenFileAuthenticator(config.auth.tokenFile, (e) =>
+    logger.error({ err: e.message }, 'token file reload failed; keeping the previous tokens'),
+  );
+  const grants = createGrantService({ store, clusters, clock });
+  const scheduler = createGrantScheduler({
+    settle: grants.settle,
+    clock,
+    onError: (id, err, retryInMs) => logger.warn({ request: id, err: err.message, retryInMs }, 'settle failed; will retry'),
+  });
+  const requests = createRequestService({
+    store,
+    clusters,
+    grants,
+    clusterNames,
+    policies: config.policies,
+    guardrails: config.guardrails,
+    admins: config.auth.admins,
+    clock,
+    onChange: (r) => {
+      logger.info({ request: r.id, phase: r.phase, user: r.spec.requester }, r.message);
+      scheduler.track(r);
+    },
+    onSettleError: (r, err) => logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
+  });
+  const drift = createDriftReconciler({
+    store,
+    clusters,
+    clusterNames,
+    clock,
+    intervalMs: config.reconcileIntervalMs,
+    onError: (cluster, err) => logger.warn({ cluster, err: err.message }, 'drift reconcile failed; backing off'),
+    onRepair: (e) => logger.warn({ cluster: e.cluster, request: e.requestId, action: e.action }, 'drift repaired'),
+  });
+  let ready = false;
+  const app = await createHttpApp({ logger, authenticator, requests, store, isReady: () => ready, version });
+
+  return {
+    async start() {
+      // Catch up before serving: anything that expired while Elevate was down is removed first.
+      for (const r of await store.listRequests({ phases: ['Pending', 'Approved', 'Active'] })) scheduler.track(r);
+      await scheduler.idle();
+      const results = await drift.reconcileAll();
+      results.forEach((r, i) => {
+        if (r.status === 'rejected')
+          logger.warn({ cluster: clusterNames[i], err: (r.reason as Error).message }, 'initial drift check failed');
+      });
+      drift.start();
+      const url = await app.listen({ host: config.listen.host, port: config.listen.port });
+      ready = true;
+      logger.info({ url, clusters: clusterNames }, 'elevate is ready');
+      return url;
+    },
+    async stop() {
+      ready = false;
+      drift.stop();
+      scheduler.stop();
+      await app.close();
+      await scheduler.idle();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.js';
+
+/** A Go-style duration written in config ("30m", "1h30m"), read as positive milliseconds. */
+export const durationText = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 90s, 30m, 1h30m)` });
+    return z.NEVER;
+  }
+  if (ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `duration must be positive, got "${text}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const name = z.string().min(1);
+const principals = z.strictObject({
+  users: z.array(name).default([]),
+  groups: z.array(name).default([]),
+});
+
+const policy = z
+  .strictObject({
+    name,
+    match: z
+      .strictObject({
+        users: z.array(name).optional(),
+        groups: z.array(name).optional(),
+        clusters: z.array(name).optional(),
+        namespaces: z.array(name).optional(),
+        roles: z.array(name).optional(),
+        roleKinds: z.array(z.enum(['ClusterRole', 'Role'])).optional(),
+      })
+      .default({}),
+    decision: z.enum(['auto', 'approval', 'deny']),
+    approval: z
+      .strictObject({
+        approvers: principals,
+        required: z.number().int().min(1).default(1),
+        timeout: durationText.prefault('24h'),
+      })
+      .optional(),
+    maxDuration: durationText.prefault('1h'),
+    message: z.string().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.decision === 'approval' && !p.approval) {
+      ctx.addIssue({ code: 'custom', path: ['approval'], message: 'required when decision is approval' });
+    }
+    if (p.approval && p.approval.approvers.users.length + p.approval.approvers.groups.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['approval', 'approvers'], message: 'name at least one user or group' });
+    }
+  });
+
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .string()
+      .regex(/^[^:]+:\d+$/, 'expected host:port')
+      .default('127.0.0.1:8080'),
+    storage: z.string().regex(/^sqlite:.+/, 'expected sqlite:PATH'),
+    auth: z.strictObject({
+      tokenFile: z.string().min(1),
+      admins: principals.default({ users: [], groups: [] }),
+    }),
+    clusters: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'cluster names are DNS labels'),
+          kubeconfig: z.string().min(1),
+          context: z.string().optional(),
+        }),
+      )
+      .min(1),
+    policies: z.array(policy).default([]),
+    guardrails: z
+      .strictObject({
+        allowClusterAdmin: z.boolean().default(false),
+        forbiddenRoles: z.array(name).default([]),
+      })
+      .default({ allowClusterAdmin: false, forbiddenRoles: [] }),
+    reconcile: z
+      .strictObject({
+        /** How often the drift reconciler compares every cluster with the grants. */
+        interval: durationText.prefault('10s'),
+      })
+      .prefault({}),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.clusters.forEach((cl, i) => {
+      if (seen.has(cl.name))
+        ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicate cluster ${cl.name}` });
+      seen.add(cl.name);
+    });
+    c.policies.forEach((p, i) => {
+      for (const cl of p.match.clusters ?? []) {
+        if (!seen.has(cl))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policies', i, 'match', 'clusters'],
+            message: `unknown cluster ${cl}`,
+          });
+      }
+    });
+  });
+
+export type ConfigFile = z.output<typeof configSchema>;

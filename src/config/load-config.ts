@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import type { Guardrails, Policy } from '../domain/policy.js';
+import { configSchema } from './config-schema.js';
+
+export interface ClusterConfig {
+  name: string;
+  kubeconfigPath: string;
+  context?: string;
+}
+
+/** The validated config with paths made absolute (relative paths are relative to the config file). */
+export interface Config {
+  file: string;
+  listen: { host: string; port: number };
+  storage: { kind: 'sqlite'; path: string };
+  auth: { tokenFile: string; admins: { users: string[]; groups: string[] } };
+  clusters: ClusterConfig[];
+  policies: Policy[];
+  guardrails: Guardrails;
+  reconcileIntervalMs: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+/** Formats a zod issue path the way people write it: policies[0].approval.required */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => {
+    if (typeof key === 'number') return `${out}[${key}]`;
+    return out ? `${out}.${String(key)}` : String(key);
+  }, '');
+}
+
+export function describeIssues(error: z.ZodError, prefix: string): string {
+  return error.issues.map((i) => `${prefix}${formatPath(i.path) || '(root)'}: ${i.message}`).join('\n');
+}
+
+export function loadConfig(file: string): Config {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${abs}: cannot read config: ${(e as Error).message}`);
+  }
+  return parseConfig(text, abs);
+}
+
+export function parseConfig(text: string, file: string): Config {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${file}: invalid YAML: ${e.message}`).join('\n'));
+  }
+  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, `${file}: `));
+  const c = parsed.data;
+  const base = dirname(file);
+  const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const [host, port] = splitHostPort(c.listen);
+  return {
+    file,
+    listen: { host, port },
+    storage: { kind: 'sqlite', path: rel(c.storage.slice('sqlite:'.length)) },
+    auth: { tokenFile: rel(c.auth.tokenFile), admins: c.auth.admins },
+    clusters: c.clusters.map((cl) => ({
+      name: cl.name,
+      kubeconfigPath: rel(cl.kubeconfig),
+      ...(cl.context ? { context: cl.context } : {}),
+    })),
+    policies: c.policies.map((p) => ({
+      name: p.name,
+      match: p.match,
+      decision: p.decision,
+      maxDurationMs: p.maxDuration,
+      ...(p.message ? { message: p.message } : {}),
+      ...(p.approval
+        ? {
+            approval: {
+              approvers: p.approval.approvers,
+              required: p.approval.required,
+              timeoutMs: p.approval.timeout,
+            },
+          }
+        : {}),
+    })),
+    guardrails: c.guardrails,
+    reconcileIntervalMs: c.reconcile.interval,
+    logLevel: c.logLevel,
+  };
+}
+
+function splitHostPort(listen: string): [string, number] {
+  const i = listen.lastIndexOf(':');
+  return [listen.slice(0, i), Number(listen.slice(i + 1))];
+}

@@ -1,0 +1,18 @@
+/** One entry of the audit trail. Events are chained by hash so any edit or deletion shows. */
+export interface AuditEventInput {
+  time: Date;
+  /** The user who acted, or "system:elevate" for Elevate's own jobs. */
+  actor: string;
+  action: string;
+  requestId: string | null;
+  cluster: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditEvent extends AuditEventInput {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+export const systemActor = 'system:elevate';

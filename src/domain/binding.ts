@@ -1,0 +1,57 @@
+import type { AccessRequest, BindingRef } from './access-request.js';
+
+export const managedByLabel = 'app.kubernetes.io/managed-by';
+export const managedByValue = 'elevate';
+export const requestLabel = 'elevate.dev/request';
+
+/** The RBAC object Elevate wants in a cluster for one grant. */
+export interface DesiredBinding {
+  ref: BindingRef;
+  roleRef: { kind: 'ClusterRole' | 'Role'; name: string };
+  subjects: { kind: 'User'; name: string }[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export function bindingName(requestId: string): string {
+  return `elevate-${requestId}`;
+}
+
+export function desiredBinding(request: AccessRequest, expiresAt: Date | null): DesiredBinding {
+  const { spec } = request;
+  const annotations: Record<string, string> = {
+    'elevate.dev/request': request.id,
+    'elevate.dev/user': spec.requester,
+    'elevate.dev/reason': spec.reason,
+  };
+  if (spec.ticket) annotations['elevate.dev/ticket'] = spec.ticket;
+  if (expiresAt) annotations['elevate.dev/expires-at'] = expiresAt.toISOString();
+  return {
+    ref: {
+      kind: spec.namespace === null ? 'ClusterRoleBinding' : 'RoleBinding',
+      name: bindingName(request.id),
+      namespace: spec.namespace,
+    },
+    roleRef: { kind: spec.roleKind, name: spec.role },
+    subjects: [{ kind: 'User', name: spec.requester }],
+    labels: { [managedByLabel]: managedByValue, [requestLabel]: request.id },
+    annotations,
+  };
+}
+
+/** Whether what is in the cluster grants exactly what was desired (who and what; metadata aside). */
+export function grantsSameAccess(
+  actual: Pick<DesiredBinding, 'roleRef' | 'subjects'>,
+  desired: Pick<DesiredBinding, 'roleRef' | 'subjects'>,
+): boolean {
+  return (
+    actual.roleRef.kind === desired.roleRef.kind &&
+    actual.roleRef.name === desired.roleRef.name &&
+    actual.subjects.length === desired.subjects.length &&
+    actual.subjects.every((s, i) => s.kind === desired.subjects[i]?.kind && s.name === desired.subjects[i]?.name)
+  );
+}
+
+export function bindingKey(ref: BindingRef): string {
+  return `${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
+}

@@ -1,0 +1,54 @@
+/**
+ * Durations are written the Go/kubectl way ("90s", "30m", "1h30m", "1.5h", "500ms")
+ * so people can reuse what they type into kubectl and Kubernetes manifests.
+ * Values are kept as whole milliseconds.
+ */
+const unitMs: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
+
+/** Parses a Go duration; returns null when the text is not one. */
+export function parseDuration(text: string): number | null {
+  let s = text.trim();
+  let sign = 1;
+  if (s.startsWith('-') || s.startsWith('+')) {
+    sign = s.startsWith('-') ? -1 : 1;
+    s = s.slice(1);
+  }
+  if (s === '0') return 0;
+  if (s === '') return null;
+  let total = 0;
+  part.lastIndex = 0;
+  while (part.lastIndex < s.length) {
+    const start = part.lastIndex;
+    const m = part.exec(s);
+    if (!m || m.index !== start) return null;
+    total += Number(m[1]) * (unitMs[m[2] as string] as number);
+  }
+  return sign * Math.round(total);
+}
+
+/** Formats milliseconds the Go way, dropping zero parts: 5400000 -> "1h30m". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const sign = ms < 0 ? '-' : '';
+  let rest = Math.abs(ms);
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  const s = rest / 1000;
+  let out = '';
+  if (h) out += `${h}h`;
+  if (m) out += `${m}m`;
+  if (s || out === '') out += `${Number(s.toFixed(3))}s`;
+  return sign + out;
+}

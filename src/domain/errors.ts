@@ -1,0 +1,25 @@
+/**
+ * Domain errors say what went wrong in the domain's words; the HTTP layer maps
+ * them to status codes and the CLI prints their message.
+ */
+export class DomainError extends Error {
+  constructor(
+    message: string,
+    /** The offending field, as a dotted path, when one field is to blame. */
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The caller gave something impossible or malformed. */
+export class Invalid extends DomainError {}
+/** The caller is known but may not do this. */
+export class Forbidden extends DomainError {}
+/** The thing does not exist (or the caller may not know it exists). */
+export class NotFound extends DomainError {}
+/** The request is valid but clashes with the current state. */
+export class Conflict extends DomainError {}
+/** An outside system (a cluster) could not be reached; trying again may work. */
+export class Unavailable extends DomainError {}

@@ -1,0 +1,86 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Authenticator } from '../adapters/auth/token-file-authenticator.js';
+import type { Store } from '../services/ports.js';
+import type { RequestService } from '../services/request-service.js';
+import { registerProblemHandler } from './problem-handler.js';
+import { accessRequestRoutes } from './routes/access-request-routes.js';
+import { auditRoutes } from './routes/audit-routes.js';
+import { authenticateWith, identityOf } from './routes/authenticate.js';
+
+export interface HttpAppDeps {
+  logger: FastifyBaseLogger;
+  authenticator: Authenticator;
+  requests: RequestService;
+  store: Pick<Store, 'listAudit' | 'verifyAuditChain'>;
+  /** Ready once start-up catch-up (expiries missed while down) has run. */
+  isReady: () => boolean;
+  version: string;
+}
+
+export type HttpApp = Awaited<ReturnType<typeof createHttpApp>>;
+
+export async function createHttpApp(deps: HttpAppDeps) {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: 64 * 1024,
+    // Tokens travel in headers; never let a request log carry them.
+    disableRequestLogging: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandler(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Elevate API',
+        version: deps.version,
+        description: 'Just-in-time privileged access for Kubernetes.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) =>
+    deps.isReady() ? { status: 'ready' } : reply.code(503).send({ status: 'starting' }),
+  );
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (api) => {
+      api.addHook('preHandler', authenticateWith(deps.authenticator));
+      api.get(
+        '/whoami',
+        {
+          schema: {
+            summary: 'Who the bearer token belongs to',
+            tags: ['Identity'],
+            response: { 200: z.object({ user: z.string(), groups: z.array(z.string()), admin: z.boolean() }) },
+          },
+        },
+        async (req) => {
+          const who = identityOf(req);
+          return { user: who.user, groups: who.groups, admin: deps.requests.isAdmin(who) };
+        },
+      );
+      await api.register(accessRequestRoutes(deps.requests));
+      await api.register(auditRoutes({ store: deps.store, isAdmin: deps.requests.isAdmin }));
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

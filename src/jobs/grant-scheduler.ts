@@ -1,0 +1,88 @@
+import type { AccessRequest } from '../domain/access-request.js';
+import type { Clock } from '../domain/clock.js';
+import { nextDueAt } from '../services/grant-service.js';
+
+// setTimeout holds at most ~24.8 days; longer waits are re-armed in steps.
+const maxTimerMs = 2_147_000_000;
+const minBackoffMs = 500;
+const maxBackoffMs = 30_000;
+
+export interface GrantSchedulerDeps {
+  settle: (id: string) => Promise<AccessRequest>;
+  clock: Clock;
+  onError: (id: string, error: Error, retryInMs: number) => void;
+}
+
+export type GrantScheduler = ReturnType<typeof createGrantScheduler>;
+
+/**
+ * In-process timers, one per live request, firing exactly when something is due
+ * (an expiry, an approval deadline, a pending activation or revocation). The
+ * store stays the source of truth: on start every live request is tracked
+ * again, so whatever fell due while the server was down fires at once.
+ * Failures are retried with exponential backoff per request.
+ */
+export function createGrantScheduler({ settle, clock, onError }: GrantSchedulerDeps) {
+  const timers = new Map<string, NodeJS.Timeout>();
+  const backoff = new Map<string, number>();
+  const running = new Set<Promise<unknown>>();
+  let stopped = false;
+
+  function arm(id: string, delayMs: number): void {
+    clearTimeout(timers.get(id));
+    const wait = Math.min(Math.max(0, delayMs), maxTimerMs);
+    timers.set(
+      id,
+      setTimeout(() => {
+        timers.delete(id);
+        if (wait < delayMs) arm(id, delayMs - wait);
+        else fire(id);
+      }, wait),
+    );
+  }
+
+  function fire(id: string): void {
+    if (stopped) return;
+    const run = settle(id)
+      .then((request) => {
+        backoff.delete(id);
+        track(request);
+      })
+      .catch((e: Error) => {
+        const next = Math.min((backoff.get(id) ?? minBackoffMs / 2) * 2, maxBackoffMs);
+        backoff.set(id, next);
+        onError(id, e, next);
+        if (!stopped) arm(id, next);
+      });
+    running.add(run);
+    void run.finally(() => running.delete(run));
+  }
+
+  function track(request: AccessRequest): void {
+    if (stopped) return;
+    const due = nextDueAt(request);
+    if (due === null) {
+      clearTimeout(timers.get(request.id));
+      timers.delete(request.id);
+      backoff.delete(request.id);
+      return;
+    }
+    // A request already waiting out a backoff keeps it, so a broken cluster is not hammered.
+    if (backoff.has(request.id) && timers.has(request.id)) return;
+    arm(request.id, due.getTime() - clock.now().getTime());
+  }
+
+  return {
+    track,
+    /** Resolves once every settle started so far has finished (used to report readiness after catch-up). */
+    async idle(): Promise<void> {
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+    pendingCount: () => timers.size,
+    stop(): void {
+      stopped = true;
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+    },
+  };
+}

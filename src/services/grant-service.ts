@@ -1,0 +1,106 @@
+import { type AccessRequest, activate, isDueForRemoval, transition } from '../domain/access-request.js';
+import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
+import { desiredBinding } from '../domain/binding.js';
+import type { Clock } from '../domain/clock.js';
+import { NotFound } from '../domain/errors.js';
+import { createKeyedLock } from './keyed-lock.js';
+import type { ClusterGateway, Store } from './ports.js';
+
+export interface GrantServiceDeps {
+  store: Pick<Store, 'getRequest' | 'updateRequest'>;
+  clusters: Pick<ClusterGateway, 'applyBinding' | 'deleteBinding'>;
+  clock: Clock;
+}
+
+export type GrantService = ReturnType<typeof createGrantService>;
+
+/**
+ * Brings one request's access in line with its state: writes the binding of an
+ * approved request, removes the binding of an expired or revoked one, times out
+ * a pending one past its deadline. Level-triggered and idempotent; a cluster
+ * that can't be reached throws Unavailable and nothing is marked done.
+ */
+export function createGrantService({ store, clusters, clock }: GrantServiceDeps) {
+  const withLock = createKeyedLock();
+
+  function event(request: AccessRequest, action: string, details: Record<string, unknown> = {}): AuditEventInput {
+    return {
+      time: clock.now(),
+      actor: systemActor,
+      action,
+      requestId: request.id,
+      cluster: request.spec.cluster,
+      details,
+    };
+  }
+
+  async function save(next: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest> {
+    const saved = { ...next, version: next.version + 1 };
+    await store.updateRequest(saved, events);
+    return saved;
+  }
+
+  async function activateNow(request: AccessRequest): Promise<AccessRequest> {
+    const binding = desiredBinding(request, new Date(clock.now().getTime() + request.spec.durationMs));
+    await clusters.applyBinding(request.spec.cluster, binding);
+    const active = activate(request, [binding.ref], clock.now());
+    // The binding's expiry annotation was a forecast; the grant's own expiry is what counts.
+    return save(active, [
+      event(active, 'GrantActivated', {
+        binding: binding.ref,
+        role: `${request.spec.roleKind}/${request.spec.role}`,
+        expiresAt: active.grant?.expiresAt.toISOString(),
+      }),
+    ]);
+  }
+
+  async function removeNow(request: AccessRequest): Promise<AccessRequest> {
+    const refs = request.grant?.bindings ?? [desiredBinding(request, null).ref];
+    for (const ref of refs) await clusters.deleteBinding(request.spec.cluster, ref);
+    const now = clock.now();
+    if (request.revocation) {
+      const { by, reason } = request.revocation;
+      const revoked = transition(request, 'Revoked', now, `revoked by ${by}${reason ? `: ${reason}` : ''}`);
+      return save(revoked, [event(revoked, 'GrantRevoked', { by, reason, bindings: refs })]);
+    }
+    const expired = transition(request, 'Expired', now, 'access expired');
+    return save(expired, [
+      event(expired, 'GrantExpired', { expiresAt: request.grant?.expiresAt.toISOString(), bindings: refs }),
+    ]);
+  }
+
+  async function timeOut(request: AccessRequest): Promise<AccessRequest> {
+    const timedOut = transition(request, 'TimedOut', clock.now(), 'no decision before the approval deadline');
+    return save(timedOut, [event(timedOut, 'RequestTimedOut', {})]);
+  }
+
+  return {
+    /** Does whatever is due for the request now and returns it as saved. */
+    settle(id: string): Promise<AccessRequest> {
+      return withLock(id, async () => {
+        const request = await store.getRequest(id);
+        if (!request) throw new NotFound(`request ${id} not found`);
+        const now = clock.now();
+        if (isDueForRemoval(request, now)) return removeNow(request);
+        if (request.phase === 'Approved') return activateNow(request);
+        const deadline = request.policy.approvalDeadline;
+        if (request.phase === 'Pending' && deadline && deadline <= now) return timeOut(request);
+        return request;
+      });
+    },
+  };
+}
+
+/** When a request next needs settle(): null when nothing will ever be due. */
+export function nextDueAt(request: AccessRequest): Date | null {
+  switch (request.phase) {
+    case 'Approved':
+      return new Date(0);
+    case 'Active':
+      return request.revocation ? new Date(0) : (request.grant?.expiresAt ?? new Date(0));
+    case 'Pending':
+      return request.policy.approvalDeadline;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Runs work for one key at a time, so a timer and the reconciler never act on
+ * the same grant at once within this process (the store's version check
+ * covers other processes).
+ */
+export function createKeyedLock() {
+  const tails = new Map<string, Promise<unknown>>();
+  return async function withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = tails.get(key) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const tail = run.catch(() => undefined);
+    tails.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (tails.get(key) === tail) tails.delete(key);
+    }
+  };
+}

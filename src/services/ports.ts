@@ -1,0 +1,48 @@
+/**
+ * The outside world as the services see it. Adapters implement these; each
+ * service asks only for the methods it uses (Pick<...>).
+ */
+import type { AccessRequest, BindingRef, Phase } from '../domain/access-request.js';
+import type { AuditEvent, AuditEventInput } from '../domain/audit-event.js';
+import type { DesiredBinding } from '../domain/binding.js';
+
+export interface RequestFilter {
+  phases?: Phase[];
+  requester?: string;
+}
+
+export interface Store {
+  /** Inserts a new request and its audit events in one transaction. */
+  createRequest(request: AccessRequest, events: AuditEventInput[]): Promise<void>;
+  /**
+   * Saves a changed request (version must still be `request.version - 1` in the
+   * store, else Conflict) and its audit events in one transaction.
+   */
+  updateRequest(request: AccessRequest, events: AuditEventInput[]): Promise<void>;
+  getRequest(id: string): Promise<AccessRequest | null>;
+  listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
+  /** For events that are not a request's state change (drift repairs). */
+  appendAudit(events: AuditEventInput[]): Promise<void>;
+  listAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditEvent[]>;
+  /** Recomputes the hash chain; returns the first broken seq, or null when intact. */
+  verifyAuditChain(): Promise<number | null>;
+  close(): Promise<void>;
+}
+
+/** A binding Elevate finds in a cluster carrying its managed-by label. */
+export interface ManagedBinding {
+  ref: BindingRef;
+  requestId: string | null;
+  roleRef: DesiredBinding['roleRef'];
+  subjects: DesiredBinding['subjects'];
+}
+
+export interface ClusterGateway {
+  /** Creates the binding, or fixes it if it grants something else. Idempotent. */
+  applyBinding(cluster: string, binding: DesiredBinding): Promise<'created' | 'updated' | 'unchanged'>;
+  /** Deletes the binding; 'absent' when it was already gone. Throws Unavailable when the cluster can't be reached. */
+  deleteBinding(cluster: string, ref: BindingRef): Promise<'deleted' | 'absent'>;
+  listManagedBindings(cluster: string): Promise<ManagedBinding[]>;
+  roleExists(cluster: string, kind: 'ClusterRole' | 'Role', name: string, namespace: string | null): Promise<boolean>;
+  namespaceExists(cluster: string, namespace: string): Promise<boolean>;
+}

@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type AccessRequest,
+  type AccessRequestSpec,
+  approve,
+  deny,
+  isApprover,
+  type Phase,
+  type RoleKind,
+  transition,
+} from '../domain/access-request.js';
+import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
+import type { Clock } from '../domain/clock.js';
+import { Conflict, Forbidden, Invalid, NotFound } from '../domain/errors.js';
+import { type Identity, isAmong, type Principals } from '../domain/identity.js';
+import { decide, type Guardrails, type Policy } from '../domain/policy.js';
+import type { GrantService } from './grant-service.js';
+import type { ClusterGateway, Store } from './ports.js';
+
+export interface NewRequestInput {
+  cluster: string;
+  role: string;
+  roleKind: RoleKind;
+  /** null for a cluster-wide request. */
+  namespace: string | null;
+  durationMs: number;
+  reason: string;
+  ticket: string | null;
+}
+
+export interface RequestServiceDeps {
+  store: Pick<Store, 'createRequest' | 'updateRequest' | 'getRequest' | 'listRequests'>;
+  clusters: Pick<ClusterGateway, 'roleExists' | 'namespaceExists'>;
+  grants: Pick<GrantService, 'settle'>;
+  clusterNames: string[];
+  policies: Policy[];
+  guardrails: Guardrails;
+  admins: Principals;
+  clock: Clock;
+  /** Told of every saved change, so timers can follow the request. */
+  onChange: (request: AccessRequest) => void;
+  /** Logs a failed attempt to settle right away (the scheduler retries it). */
+  onSettleError: (request: AccessRequest, error: Error) => void;
+}
+
+export type RequestService = ReturnType<typeof createRequestService>;
+
+const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** Request ids are DNS-label safe so they can name Kubernetes objects. */
+export function newRequestId(): string {
+  const bytes = randomBytes(10);
+  return `ar-${Array.from(bytes, (b) => idAlphabet[b % idAlphabet.length]).join('')}`;
+}
+
+export function createRequestService(deps: RequestServiceDeps) {
+  const { store, clusters, grants, clock } = deps;
+
+  const isAdmin = (who: Identity) => isAmong(who, deps.admins);
+  const canView = (who: Identity, r: AccessRequest) =>
+    isAdmin(who) || r.spec.requester === who.user || isApprover(r, who);
+
+  function event(who: Identity, r: AccessRequest, action: string, details: Record<string, unknown> = {}) {
+    return {
+      time: clock.now(),
+      actor: who.user,
+      action,
+      requestId: r.id,
+      cluster: r.spec.cluster,
+      details,
+    } satisfies AuditEventInput;
+  }
+
+  async function load(who: Identity, id: string): Promise<AccessRequest> {
+    const r = await store.getRequest(id);
+    if (!r) throw new NotFound(`access request ${id} not found`);
+    if (!canView(who, r)) throw new Forbidden(`${who.user} may not see access request ${id}`);
+    return r;
+  }
+
+  async function save(next: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest> {
+    const saved = { ...next, version: next.version + 1 };
+    await store.updateRequest(saved, events);
+    deps.onChange(saved);
+    return saved;
+  }
+
+  /** Activates (or removes) right away so the caller sees the result; failures are retried by the scheduler. */
+  async function settleNow(r: AccessRequest): Promise<AccessRequest> {
+    try {
+      const settled = await grants.settle(r.id);
+      deps.onChange(settled);
+      return settled;
+    } catch (e) {
+      deps.onSettleError(r, e as Error);
+      return (await store.getRequest(r.id)) ?? r;
+    }
+  }
+
+  async function validateTarget(input: NewRequestInput): Promise<void> {
+    if (!deps.clusterNames.includes(input.cluster)) {
+      throw new Invalid(`unknown cluster ${input.cluster}`, 'spec.cluster');
+    }
+    if (input.roleKind === 'Role' && input.namespace === null) {
+      throw new Invalid('a Role is namespaced: give a namespace, not cluster-wide', 'spec.namespace');
+    }
+    if (input.reason.trim() === '') throw new Invalid('a reason is required', 'spec.reason');
+    if (input.durationMs <= 0) throw new Invalid('duration must be positive', 'spec.duration');
+    if (input.namespace !== null && !(await clusters.namespaceExists(input.cluster, input.namespace))) {
+      throw new Invalid(`namespace ${input.namespace} not found in cluster ${input.cluster}`, 'spec.namespace');
+    }
+    if (!(await clusters.roleExists(input.cluster, input.roleKind, input.role, input.namespace))) {
+      const where = input.roleKind === 'Role' ? ` in namespace ${input.namespace}` : '';
+      throw new Invalid(`${input.roleKind} ${input.role} not found${where} in cluster ${input.cluster}`, 'spec.role');
+    }
+  }
+
+  return {
+    isAdmin,
+
+    async create(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
+      const spec: AccessRequestSpec = { ...input, requester: who.user, requesterGroups: who.groups };
+      // Policy first: a request no policy allows is refused without touching the cluster.
+      const outcome = decide(deps.policies, deps.guardrails, spec);
+      await validateTarget(input);
+      const now = clock.now();
+      const approval = outcome.decision === 'approval' ? outcome.policy.approval : null;
+      const pending: AccessRequest = {
+        id: newRequestId(),
+        createdAt: now,
+        updatedAt: now,
+        version: 1,
+        spec,
+        policy: {
+          name: outcome.policy.name,
+          decision: outcome.decision,
+          approvers: approval?.approvers ?? { users: [], groups: [] },
+          required: approval?.required ?? 0,
+          approvalDeadline: approval ? new Date(now.getTime() + approval.timeoutMs) : null,
+        },
+        phase: 'Pending',
+        approvals: [],
+        grant: null,
+        revocation: null,
+        message: approval ? `waiting for ${approval.required} approval(s)` : 'approved by policy',
+      };
+      const created = event(who, pending, 'RequestCreated', {
+        spec: { ...spec, requesterGroups: undefined },
+        policy: outcome.policy.name,
+        decision: outcome.decision,
+      });
+      if (outcome.decision === 'auto') {
+        const approved = transition(pending, 'Approved', now, `approved by policy ${outcome.policy.name}`);
+        await store.createRequest(approved, [
+          created,
+          { ...event(who, approved, 'RequestApproved', { policy: outcome.policy.name }), actor: systemActor },
+        ]);
+        deps.onChange(approved);
+        return settleNow(approved);
+      }
+      await store.createRequest(pending, [created]);
+      deps.onChange(pending);
+      return pending;
+    },
+
+    get: load,
+
+    async list(who: Identity, filter: { phase?: Phase } = {}): Promise<AccessRequest[]> {
+      const all = await store.listRequests({
+        ...(filter.phase ? { phases: [filter.phase] } : {}),
+      });
+      return all.filter((r) => canView(who, r));
+    },
+
+    async approve(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
+      const r = await load(who, id);
+      const next = approve(r, who, comment, clock.now());
+      const events = [event(who, next, 'ApprovalRecorded', { comment })];
+      if (next.phase === 'Approved') events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
+      const saved = await save(next, events);
+      return saved.phase === 'Approved' ? settleNow(saved) : saved;
+    },
+
+    async deny(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
+      const r = await load(who, id);
+      const next = deny(r, who, comment, clock.now());
+      return save(next, [event(who, next, 'RequestDenied', { comment })]);
+    },
+
+    async cancel(who: Identity, id: string): Promise<AccessRequest> {
+      const r = await load(who, id);
+      if (r.spec.requester !== who.user && !isAdmin(who)) {
+        throw new Forbidden('only the requester or an admin may cancel a request');
+      }
+      const next = transition(r, 'Canceled', clock.now(), `canceled by ${who.user}`);
+      return save(next, [event(who, next, 'RequestCanceled')]);
+    },
+
+    async revoke(who: Identity, id: string, reason: string | null): Promise<AccessRequest> {
+      const r = await load(who, id);
+      if (r.spec.requester !== who.user && !isApprover(r, who) && !isAdmin(who)) {
+        throw new Forbidden('only the requester, an approver of the request or an admin may revoke it');
+      }
+      if (r.phase !== 'Active' && r.phase !== 'Approved') {
+        throw new Conflict(`request ${id} is ${r.phase}; only Approved or Active access can be revoked`);
+      }
+      if (r.revocation) return settleNow(r);
+      const now = clock.now();
+      const next: AccessRequest = {
+        ...r,
+        revocation: { by: who.user, reason, at: now },
+        updatedAt: now,
+        message: `revocation requested by ${who.user}`,
+      };
+      return settleNow(await save(next, [event(who, next, 'RevokeRequested', { reason })]));
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load-config.js';
+
+/** The config from the issue, as written. */
+export const sampleConfig = `listen: 127.0.0.1:8080
+storage: sqlite:./elevate.db
+auth:
+  tokenFile: ./tokens.csv
+clusters:
+  - name: dev
+    kubeconfig: ./testenv/dev/admin.kubeconfig
+policies:
+  - name: payments-edit
+    match:
+      groups: [devs]
+      clusters: [dev]
+      namespaces: [payments]
+      roles: [edit]
+    decision: approval
+    approval:
+      approvers:
+        groups: [sre-leads]
+      required: 1
+    maxDuration: 2h
+  - name: view-anywhere
+    match:
+      groups: [devs]
+      roles: [view]
+    decision: auto
+    maxDuration: 8h
+`;
+
+describe('config', () => {
+  it('loads the documented sample, with paths relative to the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'elevate-config-'));
+    const file = join(dir, 'elevate.yaml');
+    writeFileSync(file, sampleConfig);
+    const config = loadConfig(file);
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.storage.path).toBe(join(dir, 'elevate.db'));
+    expect(config.auth.tokenFile).toBe(join(dir, 'tokens.csv'));
+    expect(config.clusters[0]?.kubeconfigPath).toBe(join(dir, 'testenv/dev/admin.kubeconfig'));
+    expect(config.policies.map((p) => [p.name, p.decision, p.maxDurationMs])).toEqual([
+      ['payments-edit', 'approval', 7_200_000],
+      ['view-anywhere', 'auto', 28_800_000],
+    ]);
+    expect(config.policies[0]?.approval?.required).toBe(1);
+    expect(config.guardrails.allowClusterAdmin).toBe(false);
+  });
+
+  it.each([
+    ['malformed YAML', 'listen: [unclosed', /invalid YAML/],
+    ['an unknown field', `${sampleConfig}colour: blue\n`, /\(root\): Unrecognized key: "colour"/],
+    ['an unknown nested field', sampleConfig.replace('required: 1', 'required: 1\n      quorum: 2'), /policies\[0\]\.approval: Unrecognized key: "quorum"/],
+    ['a bad duration', sampleConfig.replace('maxDuration: 2h', 'maxDuration: abc'), /policies\[0\]\.maxDuration: "abc" is not a duration/],
+    ['a zero duration', sampleConfig.replace('maxDuration: 2h', 'maxDuration: 0s'), /policies\[0\]\.maxDuration: duration must be positive/],
+    ['an unknown cluster in a policy', sampleConfig.replace('clusters: [dev]', 'clusters: [prod]'), /policies\[0\]\.match\.clusters: unknown cluster prod/],
+    ['approval without approvers', sampleConfig.replace('groups: [sre-leads]', 'groups: []'), /policies\[0\]\.approval\.approvers: name at least one/],
+    ['a missing storage', sampleConfig.replace('storage: sqlite:./elevate.db\n', ''), /storage: /],
+    ['a duplicate key', `${sampleConfig}listen: 127.0.0.1:9\n`, /invalid YAML/],
+  ])('rejects %s, naming the file and the field', (_what, text, message) => {
+    expect(() => parseConfig(text, '/etc/elevate.yaml')).toThrow(ConfigError);
+    expect(() => parseConfig(text, '/etc/elevate.yaml')).toThrow(message);
+    expect(() => parseConfig(text, '/etc/elevate.yaml')).toThrow(/^\/etc\/elevate\.yaml: /);
+  });
+
+  it('names an unreadable file', () => {
+    expect(() => loadConfig('/nonexistent/elevate.yaml')).toThrow(/\/nonexistent\/elevate\.yaml: cannot read config/);
+  });
+});
