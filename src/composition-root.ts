@@ -14,6 +14,8 @@ import { version } from './version.js';
 export interface Elevate {
   /** Catches up on what fell due while down, starts the jobs, then listens. Returns the URL. */
   start(): Promise<string>;
+  /** One drift pass over every cluster, now rather than at the next interval. */
+  reconcileNow(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,9 @@ export async function composeElevate(config: Config, logger: Logger = createLogg
       ready = true;
       logger.info({ url, clusters: clusterNames }, 'elevate is ready');
       return url;
+    },
+    async reconcileNow() {
+      await drift.reconcileAll();
     },
     async stop() {
       ready = false;

@@ -32,8 +32,6 @@ export async function createHttpApp(deps: HttpAppDeps) {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: 64 * 1024,
-    // Tokens travel in headers; never let a request log carry them.
-    disableRequestLogging: false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface ClusterPki {
+  caCert: string;
+  caKey: string;
+  apiserverCert: string;
+  apiserverKey: string;
+  adminCert: string;
+  adminKey: string;
+  controllerManagerCert: string;
+  controllerManagerKey: string;
+  serviceAccountKey: string;
+  serviceAccountPub: string;
+}
+
+const apiserverNames = [
+  'IP:127.0.0.1',
+  'IP:10.0.0.1',
+  'DNS:localhost',
+  'DNS:kubernetes',
+  'DNS:kubernetes.default',
+  'DNS:kubernetes.default.svc',
+  'DNS:kubernetes.default.svc.cluster.local',
+];
+
+// A config with no extension sections, so the certificates carry exactly the -addext extensions below and
+// not the distribution's defaults (which would mark every leaf as a CA).
+const minimalConfig = '[req]\ndistinguished_name = dn\n[dn]\n';
+
+/**
+ * Writes a fresh CA, serving and client certificates and the service-account key pair into `dir` with the
+ * openssl CLI. TLS keys are P-256 because they are instant to generate; the service-account key is RSA as
+ * most token verifiers expect.
+ */
+export async function createClusterPki(dir: string, clusterName: string): Promise<ClusterPki> {
+  const p = (name: string) => join(dir, name);
+  const pki: ClusterPki = {
+    caCert: p('ca.crt'),
+    caKey: p('ca.key'),
+    apiserverCert: p('apiserver.crt'),
+    apiserverKey: p('apiserver.key'),
+    adminCert: p('admin.crt'),
+    adminKey: p('admin.key'),
+    controllerManagerCert: p('controller-manager.crt'),
+    controllerManagerKey: p('controller-manager.key'),
+    serviceAccountKey: p('sa.key'),
+    serviceAccountPub: p('sa.pub'),
+  };
+  const config = p('openssl.cnf');
+  await writeFile(config, minimalConfig);
+
+  const newCert = (subject: string, cert: string, key: string, ext: string[], signed: boolean) =>
+    run('openssl', [
+      'req',
+      ...['-x509', '-new', '-nodes', '-config', config, '-days', '3650', '-subj', subject],
+      ...['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', key, '-out', cert],
+      ...(signed ? ['-CA', pki.caCert, '-CAkey', pki.caKey] : []),
+      ...ext.flatMap((e) => ['-addext', e]),
+    ]);
+  const leaf = (usage: 'serverAuth' | 'clientAuth') => [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature',
+    `extendedKeyUsage=${usage}`,
+  ];
+
+  await newCert(
+    `/CN=elevate-testenv-ca-${clusterName}`,
+    pki.caCert,
+    pki.caKey,
+    ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign'],
+    false,
+  );
+  await Promise.all([
+    newCert(
+      '/CN=kube-apiserver',
+      pki.apiserverCert,
+      pki.apiserverKey,
+      [...leaf('serverAuth'), `subjectAltName=${apiserverNames.join(',')}`],
+      true,
+    ),
+    newCert('/O=system:masters/CN=elevate-admin', pki.adminCert, pki.adminKey, leaf('clientAuth'), true),
+    newCert(
+      '/CN=system:kube-controller-manager',
+      pki.controllerManagerCert,
+      pki.controllerManagerKey,
+      leaf('clientAuth'),
+      true,
+    ),
+    run('openssl', [
+      'genpkey',
+      '-algorithm',
+      'RSA',
+      '-pkeyopt',
+      'rsa_keygen_bits:2048',
+      '-out',
+      pki.serviceAccountKey,
+    ]).then(() =>
+      run('openssl', ['pkey', '-in', pki.serviceAccountKey, '-pubout', '-out', pki.serviceAccountPub]),
+    ),
+  ]);
+  return pki;
+}

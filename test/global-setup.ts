@@ -1,0 +1,87 @@
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { testenvDown, testenvUp } from '../src/testenv/testenv.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Admin kubeconfig path by cluster name (dev, dev2); empty when no integration test is in the run. */
+    kubeconfigs: Record<string, string>;
+    /** State dir of the shared testenv; a test starting a testenv of its own uses a subdirectory of it. */
+    testenvDir: string;
+  }
+}
+
+const integrationDir = `${sep}test${sep}integration${sep}`;
+
+// globalSetup is not told which files will run, so the CLI filters are read back from Vitest (an internal
+// field: if it ever disappears every file matches, and the control plane simply always starts).
+async function runIncludesIntegration(project: TestProject): Promise<boolean> {
+  const filters = (project.vitest as unknown as { filenamePattern?: string[] }).filenamePattern;
+  const { testFiles } = await project.globTestFiles(filters);
+  return testFiles.some((file) => file.includes(integrationDir));
+}
+
+const runningProcesses = (stateDir: string): { pid: number; cmdline: string[] }[] => {
+  try {
+    const recorded: { pid: number; cmdline: string[] }[] = JSON.parse(
+      readFileSync(join(stateDir, 'testenv.json'), 'utf8'),
+    ).processes;
+    return recorded.filter(
+      ({ pid, cmdline }) => readFileSync(`/proc/${pid}/cmdline`, 'latin1') === `${cmdline.join('\0')}\0`,
+    );
+  } catch {
+    return [];
+  }
+};
+
+// An interrupted Vitest (Ctrl-C) exits without running teardowns, which would leave detached control planes
+// eating the CPU. An exit handler can only do synchronous work, hence SIGKILL without a grace period. Tests
+// that start a testenv of their own do it in a subdirectory of `dir`, so they are covered too.
+function killLeftovers(dir: string): void {
+  const stateDirs = [
+    dir,
+    ...readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(dir, e.name)] : [])),
+  ];
+  for (const { pid } of stateDirs.flatMap(runningProcesses)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** One control plane with two clusters shared by every integration test file of the run. */
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  if (!(await runIncludesIntegration(project))) {
+    project.provide('kubeconfigs', {});
+    project.provide('testenvDir', '');
+    return undefined;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'elevate-testenv-'));
+  const onExit = () => killLeftovers(dir);
+  process.once('exit', onExit);
+  try {
+    const clusters = await testenvUp({
+      dir,
+      clusters: 2,
+      log: (line) => process.stderr.write(`[testenv] ${line}\n`),
+    });
+    project.provide('kubeconfigs', Object.fromEntries(clusters.map((c) => [c.name, c.kubeconfigPath])));
+    project.provide('testenvDir', dir);
+  } catch (err) {
+    // testenvUp has stopped what it started; the logs under dir explain the failure, so dir is kept.
+    process.off('exit', onExit);
+    process.stderr.write(`[testenv] start failed; logs kept in ${dir}\n`);
+    throw err;
+  }
+  return async () => {
+    process.off('exit', onExit);
+    await testenvDown({ dir });
+    await rm(dir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,65 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
+import { canI, createNamespace, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+
+let server: RunningElevate;
+let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+let kubeconfig: string;
+
+beforeAll(async () => {
+  kubeconfig = testKubeconfig('dev2');
+  const text = readFileSync(kubeconfig, 'utf8');
+  const port = Number(/server: https:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
+  proxy = await startTcpProxy({ host: '127.0.0.1', port });
+  const viaProxy = join(tmpdir(), `${uniqueName('dev2-proxy')}.kubeconfig`);
+  writeFileSync(viaProxy, text.replace(`127.0.0.1:${port}`, `127.0.0.1:${proxy.port()}`));
+  server = await startElevate({ clusters: { dev2: viaProxy }, reconcileInterval: '1s' });
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await proxy?.cut();
+});
+
+const phaseOf = async (id: string) =>
+  (await server.as('root').get(`/api/v1/accessrequests/${id}`)).body.status.phase as string;
+
+describe('an unreachable cluster', () => {
+  it('never has its grant marked expired or revoked until the binding is really gone', async () => {
+    const ns = uniqueName('unreach');
+    await createNamespace(kubeconfig, ns);
+    const canList = () => canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns });
+    const expiring = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '2s' }));
+    expect(expiring.body.status.phase).toBe('Active');
+    const revoking = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '1h' }));
+    expect(revoking.body.status.phase).toBe('Active');
+    expect(await canList()).toBe(true);
+
+    await proxy.cut();
+    const revoke = await server.as('alice').post(`/api/v1/accessrequests/${revoking.body.metadata.name}/revoke`, {
+      reason: 'while the cluster is away',
+    });
+    expect(revoke.status).toBe(200);
+    expect(revoke.body.status.phase).toBe('Active');
+    expect(revoke.body.status.revocation).toMatchObject({ by: 'alice', reason: 'while the cluster is away' });
+
+    // Past expiry, the cluster still unreachable: the grant stays Active, because its binding still exists.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await phaseOf(expiring.body.metadata.name)).toBe('Active');
+    expect(await phaseOf(revoking.body.metadata.name)).toBe('Active');
+    expect(await canList()).toBe(true);
+
+    await proxy.restore();
+    await waitFor(async () => (await phaseOf(expiring.body.metadata.name)) === 'Expired', { timeoutMs: 40_000 });
+    await waitFor(async () => (await phaseOf(revoking.body.metadata.name)) === 'Revoked', { timeoutMs: 40_000 });
+    expect(await canList()).toBe(false);
+  });
+});

@@ -1,0 +1,144 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { composeElevate, createLogger, type Elevate } from '../../src/composition-root.js';
+import { parseConfig } from '../../src/config/load-config.js';
+
+/** People in the test token file: their tokens are `token-<name>`. */
+export const people = {
+  alice: ['devs'],
+  dave: ['devs'],
+  bob: ['sre-leads'],
+  carol: ['sre-leads'],
+  root: ['platform-admins'],
+  mallory: ['contractors'],
+} as const;
+export type Person = keyof typeof people;
+
+export const testPolicies = `
+policies:
+  - name: edit-needs-two
+    match: { groups: [devs], roles: [edit] }
+    decision: approval
+    approval: { approvers: { groups: [sre-leads] }, required: 2, timeout: 1h }
+    maxDuration: 2h
+  - name: admin-times-out
+    match: { groups: [devs], roles: [admin] }
+    decision: approval
+    approval: { approvers: { users: [bob] }, required: 1, timeout: 2s }
+    maxDuration: 1h
+  - name: local-roles
+    match: { groups: [devs], roleKinds: [Role] }
+    decision: auto
+    maxDuration: 1h
+  - name: view-auto
+    match: { groups: [devs], roles: [view] }
+    decision: auto
+    maxDuration: 8h
+  - name: anything-for-admin-tests
+    match: { users: [dave] }
+    decision: auto
+    maxDuration: 1h
+`;
+
+export interface ElevateConfigOptions {
+  /** Cluster name to kubeconfig path. */
+  clusters: Record<string, string>;
+  reconcileInterval?: string;
+  /** host:port; the default port 0 picks a free one (only usable in-process, where start() reports it). */
+  listen?: string;
+  extra?: string;
+}
+
+/** Writes a config, token file and database path into a fresh directory; returns the config file. */
+export function writeElevateConfig(opts: ElevateConfigOptions): string {
+  const dir = mkdtempSync(join(tmpdir(), 'elevate-server-'));
+  writeFileSync(
+    join(dir, 'tokens.csv'),
+    Object.entries(people)
+      .map(([name, groups]) => `token-${name},${name},uid-${name},"${groups.join(',')}"`)
+      .join('\n'),
+  );
+  const clusters = Object.entries(opts.clusters)
+    .map(([name, kubeconfig]) => `  - name: ${name}\n    kubeconfig: ${kubeconfig}`)
+    .join('\n');
+  const file = join(dir, 'elevate.yaml');
+  writeFileSync(
+    file,
+    `listen: ${opts.listen ?? '127.0.0.1:0'}
+storage: sqlite:./elevate.db
+logLevel: warn
+auth:
+  tokenFile: ./tokens.csv
+  admins: { groups: [platform-admins] }
+clusters:
+${clusters}
+reconcile:
+  interval: ${opts.reconcileInterval ?? '1s'}
+${testPolicies}
+${opts.extra ?? ''}`,
+  );
+  return file;
+}
+
+export interface RunningElevate {
+  url: string;
+  elevate: Elevate;
+  as(person: Person): Api;
+  stop(): Promise<void>;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  contentType: string;
+  body: T;
+}
+
+export interface Api {
+  get<T = any>(path: string): Promise<ApiResponse<T>>;
+  post<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
+  raw(path: string, init: RequestInit): Promise<ApiResponse>;
+}
+
+export function apiFor(url: string, token: string | null): Api {
+  const call = async (path: string, init: RequestInit): Promise<ApiResponse> => {
+    const headers = new Headers(init.headers);
+    if (token) headers.set('authorization', `Bearer ${token}`);
+    const res = await fetch(`${url}${path}`, { ...init, headers });
+    const contentType = res.headers.get('content-type') ?? '';
+    const text = await res.text();
+    return { status: res.status, contentType, body: /^application\/(problem\+)?json/.test(contentType) ? JSON.parse(text) : text };
+  };
+  return {
+    get: (path) => call(path, { method: 'GET' }),
+    post: (path, body = {}) =>
+      call(path, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      }),
+    raw: call,
+  };
+}
+
+/** Runs a whole Elevate server in this process, as `elevate server` would. */
+export async function startElevate(opts: ElevateConfigOptions): Promise<RunningElevate> {
+  const file = writeElevateConfig(opts);
+  const config = parseConfig((await import('node:fs')).readFileSync(file, 'utf8'), file);
+  const elevate = await composeElevate(config, createLogger('silent'));
+  const url = await elevate.start();
+  return {
+    url,
+    elevate,
+    as: (person) => apiFor(url, `token-${person}`),
+    stop: () => elevate.stop(),
+  };
+}
+
+export function requestBody(spec: Record<string, unknown>) {
+  return {
+    apiVersion: 'elevate.dev/v1',
+    kind: 'AccessRequest',
+    spec: { cluster: 'dev', reason: 'testing', ...spec },
+  };
+}

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import { inject } from 'vitest';
+
+export interface AccessQuestion {
+  user: string;
+  groups?: string[];
+  verb: string;
+  resource: string;
+  /** API group; '' (the default) is the core group. */
+  group?: string;
+  /** Omitted: cluster-wide. */
+  namespace?: string;
+}
+
+function client<T extends k8s.ApiType>(kubeconfigPath: string, api: k8s.ApiConstructor<T>): T {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  return kc.makeApiClient(api);
+}
+
+/** The admin kubeconfig of a cluster of the shared testenv started by test/global-setup.ts. */
+export function testKubeconfig(cluster = 'dev'): string {
+  const path = inject('kubeconfigs')[cluster];
+  if (!path) throw new Error(`no testenv cluster ${cluster}: is this file under test/integration?`);
+  return path;
+}
+
+/** Asks the API server itself, as `kubectl auth can-i --as` does. */
+export async function canI(kubeconfigPath: string, q: AccessQuestion): Promise<boolean> {
+  const review = await client(kubeconfigPath, k8s.AuthorizationV1Api).createSubjectAccessReview({
+    body: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: q.user,
+        groups: q.groups,
+        resourceAttributes: {
+          verb: q.verb,
+          resource: q.resource,
+          group: q.group ?? '',
+          namespace: q.namespace,
+        },
+      },
+    },
+  });
+  return review.status?.allowed === true;
+}
+
+export async function createNamespace(kubeconfigPath: string, name: string): Promise<void> {
+  await client(kubeconfigPath, k8s.CoreV1Api).createNamespace({ body: { metadata: { name } } });
+}
+
+/** A DNS-label name unique to this run, so tests sharing a cluster never see each other's objects. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Calls `fn` until it returns something truthy (a throw counts as not yet) and returns that; after
+ * `timeoutMs` fails with the last error seen.
+ */
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 100 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `waitFor: timed out after ${timeoutMs}ms`,
+        lastError ? { cause: lastError } : undefined,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
