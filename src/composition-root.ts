@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { createTokenFileAuthenticator } from './adapters/auth/token-file-authenticator.js';
 import { createKubeClusterGateway } from './adapters/kube/kube-cluster-gateway.js';
 import { openSqliteStore } from './adapters/store/sqlite-store.js';
@@ -27,7 +27,10 @@ export function createLogger(level: string): Logger {
 }
 
 /** The one place where Elevate's parts are built and wired together. */
-export async function composeElevate(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Elevate> {
+export async function composeElevate(
+  config: Config,
+  logger: Logger = createLogger(config.logLevel),
+): Promise<Elevate> {
   const clock = systemClock;
   const store = await openSqliteStore(config.storage.path);
   const clusterNames = config.clusters.map((c) => c.name);
@@ -39,7 +42,8 @@ export async function composeElevate(config: Config, logger: Logger = createLogg
   const scheduler = createGrantScheduler({
     settle: grants.settle,
     clock,
-    onError: (id, err, retryInMs) => logger.warn({ request: id, err: err.message, retryInMs }, 'settle failed; will retry'),
+    onError: (id, err, retryInMs) =>
+      logger.warn({ request: id, err: err.message, retryInMs }, 'settle failed; will retry'),
   });
   const requests = createRequestService({
     store,
@@ -54,7 +58,8 @@ export async function composeElevate(config: Config, logger: Logger = createLogg
       logger.info({ request: r.id, phase: r.phase, user: r.spec.requester }, r.message);
       scheduler.track(r);
     },
-    onSettleError: (r, err) => logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
+    onSettleError: (r, err) =>
+      logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
   });
   const drift = createDriftReconciler({
     store,
@@ -62,8 +67,10 @@ export async function composeElevate(config: Config, logger: Logger = createLogg
     clusterNames,
     clock,
     intervalMs: config.reconcileIntervalMs,
-    onError: (cluster, err) => logger.warn({ cluster, err: err.message }, 'drift reconcile failed; backing off'),
-    onRepair: (e) => logger.warn({ cluster: e.cluster, request: e.requestId, action: e.action }, 'drift repaired'),
+    onError: (cluster, err) =>
+      logger.warn({ cluster, err: err.message }, 'drift reconcile failed; backing off'),
+    onRepair: (e) =>
+      logger.warn({ cluster: e.cluster, request: e.requestId, action: e.action }, 'drift repaired'),
   });
   let ready = false;
   const app = await createHttpApp({ logger, authenticator, requests, store, isReady: () => ready, version });
@@ -71,12 +78,16 @@ export async function composeElevate(config: Config, logger: Logger = createLogg
   return {
     async start() {
       // Catch up before serving: anything that expired while Elevate was down is removed first.
-      for (const r of await store.listRequests({ phases: ['Pending', 'Approved', 'Active'] })) scheduler.track(r);
+      for (const r of await store.listRequests({ phases: ['Pending', 'Approved', 'Active'] }))
+        scheduler.track(r);
       await scheduler.idle();
       const results = await drift.reconcileAll();
       results.forEach((r, i) => {
         if (r.status === 'rejected')
-          logger.warn({ cluster: clusterNames[i], err: (r.reason as Error).message }, 'initial drift check failed');
+          logger.warn(
+            { cluster: clusterNames[i], err: (r.reason as Error).message },
+            'initial drift check failed',
+          );
       });
       drift.start();
       const url = await app.listen({ host: config.listen.host, port: config.listen.port });

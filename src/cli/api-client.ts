@@ -29,7 +29,10 @@ export function createApiClient({ server, token }: ApiClientOptions) {
       });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiError(`cannot reach Elevate at ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`, 0);
+      throw new ApiError(
+        `cannot reach Elevate at ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+        0,
+      );
     }
     if (!res.ok) {
       const text = await res.text();

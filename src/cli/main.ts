@@ -21,7 +21,8 @@ const outputOption = () => new Option('-o, --output <format>', 'output format').
 
 function durationArg(value: string): string {
   const ms = parseDuration(value);
-  if (ms === null || ms <= 0) throw new InvalidArgumentError(`"${value}" is not a positive duration (e.g. 90s, 30m, 1h30m)`);
+  if (ms === null || ms <= 0)
+    throw new InvalidArgumentError(`"${value}" is not a positive duration (e.g. 90s, 30m, 1h30m)`);
   return value;
 }
 
@@ -30,7 +31,9 @@ export function buildProgram(): Command {
     .description('Just-in-time privileged access for Kubernetes')
     .version(version)
     .addOption(
-      new Option('--server <url>', 'Elevate server URL').env('ELEVATE_SERVER').default('http://127.0.0.1:8080'),
+      new Option('--server <url>', 'Elevate server URL')
+        .env('ELEVATE_SERVER')
+        .default('http://127.0.0.1:8080'),
     )
     .addOption(new Option('--token <token>', 'bearer token').env('ELEVATE_TOKEN'))
     .showHelpAfterError();
@@ -49,7 +52,11 @@ export function buildProgram(): Command {
     .description('ask for a role on a cluster for a while')
     .requiredOption('--cluster <name>', 'cluster')
     .requiredOption('--role <name>', 'role name')
-    .addOption(new Option('--role-kind <kind>', 'kind of role').choices(['ClusterRole', 'Role']).default('ClusterRole'))
+    .addOption(
+      new Option('--role-kind <kind>', 'kind of role')
+        .choices(['ClusterRole', 'Role'])
+        .default('ClusterRole'),
+    )
     .option('--namespace <ns>', 'namespace to grant the role in')
     .option('--cluster-wide', 'grant the role across the whole cluster')
     .requiredOption('--duration <d>', 'how long, e.g. 30m or 1h30m', durationArg)
@@ -74,7 +81,10 @@ export function buildProgram(): Command {
         },
       });
       if (opts.output === 'json') print(created, opts);
-      else console.log(`accessrequest/${created.metadata.name} ${created.status.phase}: ${created.status.message}`);
+      else
+        console.log(
+          `accessrequest/${created.metadata.name} ${created.status.phase}: ${created.status.message}`,
+        );
     });
 
   const decision = (name: 'approve' | 'deny', what: string) =>
@@ -130,7 +140,10 @@ export function buildProgram(): Command {
     .addOption(outputOption())
     .action(async (id: string, opts: Output, cmd: Command) => {
       print(
-        await client(cmd).json<AccessRequestResource>('GET', `/api/v1/accessrequests/${encodeURIComponent(id)}`),
+        await client(cmd).json<AccessRequestResource>(
+          'GET',
+          `/api/v1/accessrequests/${encodeURIComponent(id)}`,
+        ),
         opts,
       );
     });
@@ -153,7 +166,10 @@ export function buildProgram(): Command {
     .addOption(outputOption())
     .action(async (opts: { phase?: string } & Output, cmd: Command) => {
       const query = opts.phase ? `?phase=${encodeURIComponent(opts.phase)}` : '';
-      const list = await client(cmd).json<{ items: AccessRequestResource[] }>('GET', `/api/v1/accessrequests${query}`);
+      const list = await client(cmd).json<{ items: AccessRequestResource[] }>(
+        'GET',
+        `/api/v1/accessrequests${query}`,
+      );
       if (opts.output === 'json') console.log(JSON.stringify({ items: list.items }, null, 2));
       else console.log(list.items.length ? requestTable(list.items) : 'No access requests found.');
     });
@@ -162,7 +178,10 @@ export function buildProgram(): Command {
     .command('whoami')
     .description('show who your token belongs to')
     .action(async (_opts, cmd: Command) => {
-      const me = await client(cmd).json<{ user: string; groups: string[]; admin: boolean }>('GET', '/api/v1/whoami');
+      const me = await client(cmd).json<{ user: string; groups: string[]; admin: boolean }>(
+        'GET',
+        '/api/v1/whoami',
+      );
       console.log(`${me.user} (groups: ${me.groups.join(', ') || 'none'})${me.admin ? ' [admin]' : ''}`);
     });
 
@@ -178,7 +197,10 @@ export function buildProgram(): Command {
     .command('verify')
     .description('check that the audit hash chain is intact')
     .action(async (_opts, cmd: Command) => {
-      const r = await client(cmd).json<{ intact: boolean; firstBrokenSeq: number | null }>('GET', '/api/v1/audit/verify');
+      const r = await client(cmd).json<{ intact: boolean; firstBrokenSeq: number | null }>(
+        'GET',
+        '/api/v1/audit/verify',
+      );
       if (r.intact) console.log('audit chain intact');
       else {
         console.error(`audit chain broken at event ${r.firstBrokenSeq}`);
@@ -186,17 +208,30 @@ export function buildProgram(): Command {
       }
     });
 
-  const testenv = program.command('testenv').description('local real Kubernetes control planes for tests and demos');
+  const testenv = program
+    .command('testenv')
+    .description('local real Kubernetes control planes for tests and demos');
   testenv
     .command('up')
     .description('start N control planes (etcd, kube-apiserver, kube-controller-manager) on 127.0.0.1')
     .requiredOption('--dir <dir>', 'state directory')
-    .option('--clusters <n>', 'how many clusters', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 10) throw new InvalidArgumentError('must be an integer from 1 to 10');
-      return n;
-    }, 1)
-    .option('--apiserver-arg <flag>', 'extra kube-apiserver flag (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .option(
+      '--clusters <n>',
+      'how many clusters',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 10)
+          throw new InvalidArgumentError('must be an integer from 1 to 10');
+        return n;
+      },
+      1,
+    )
+    .option(
+      '--apiserver-arg <flag>',
+      'extra kube-apiserver flag (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [],
+    )
     .action(async (opts: { dir: string; clusters: number; apiserverArg: string[] }) => {
       const { testenvUp } = await import('../testenv/testenv.js');
       const clusters = await testenvUp({

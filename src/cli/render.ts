@@ -53,7 +53,10 @@ export function describeRequest(r: AccessRequestResource): string {
     ['Duration', r.spec.duration],
     ['Reason', r.spec.reason],
     ['Ticket', r.spec.ticket ?? ''],
-    ['Policy', `${r.status.policy}${r.status.requiredApprovals ? ` (${r.status.requiredApprovals} approval(s))` : ''}`],
+    [
+      'Policy',
+      `${r.status.policy}${r.status.requiredApprovals ? ` (${r.status.requiredApprovals} approval(s))` : ''}`,
+    ],
     ['Created', r.metadata.creationTimestamp],
   ];
   if (r.status.approvalDeadline) lines.push(['Approval deadline', r.status.approvalDeadline]);
@@ -67,7 +70,10 @@ export function describeRequest(r: AccessRequestResource): string {
     }
   }
   if (r.status.revocation) {
-    lines.push(['Revoked by', `${r.status.revocation.by}${r.status.revocation.reason ? ` — ${r.status.revocation.reason}` : ''}`]);
+    lines.push([
+      'Revoked by',
+      `${r.status.revocation.by}${r.status.revocation.reason ? ` — ${r.status.revocation.reason}` : ''}`,
+    ]);
   }
   const width = Math.max(...lines.map(([k]) => k.length)) + 1;
   return lines.map(([k, v]) => `${`${k}:`.padEnd(width)}  ${v}`).join('\n');

@@ -50,7 +50,11 @@ const policy = z
       ctx.addIssue({ code: 'custom', path: ['approval'], message: 'required when decision is approval' });
     }
     if (p.approval && p.approval.approvers.users.length + p.approval.approvers.groups.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['approval', 'approvers'], message: 'name at least one user or group' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approval', 'approvers'],
+        message: 'name at least one user or group',
+      });
     }
   });
 
@@ -93,7 +97,11 @@ export const configSchema = z
     const seen = new Set<string>();
     c.clusters.forEach((cl, i) => {
       if (seen.has(cl.name))
-        ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicate cluster ${cl.name}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clusters', i, 'name'],
+          message: `duplicate cluster ${cl.name}`,
+        });
       seen.add(cl.name);
     });
     c.policies.forEach((p, i) => {

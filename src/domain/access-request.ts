@@ -123,7 +123,10 @@ export function approve(
   now: Date,
 ): AccessRequest {
   assertCanDecide(request, approver);
-  const approvals = [...request.approvals, { user: approver.user, decision: 'Approved' as const, comment, at: now }];
+  const approvals = [
+    ...request.approvals,
+    { user: approver.user, decision: 'Approved' as const, comment, at: now },
+  ];
   const count = new Set(approvals.filter((a) => a.decision === 'Approved').map((a) => a.user)).size;
   const updated = { ...request, approvals, updatedAt: now };
   if (count >= request.policy.required) {
@@ -132,9 +135,17 @@ export function approve(
   return { ...updated, message: `${count} of ${request.policy.required} approvals` };
 }
 
-export function deny(request: AccessRequest, approver: Identity, comment: string | null, now: Date): AccessRequest {
+export function deny(
+  request: AccessRequest,
+  approver: Identity,
+  comment: string | null,
+  now: Date,
+): AccessRequest {
   assertCanDecide(request, approver);
-  const approvals = [...request.approvals, { user: approver.user, decision: 'Denied' as const, comment, at: now }];
+  const approvals = [
+    ...request.approvals,
+    { user: approver.user, decision: 'Denied' as const, comment, at: now },
+  ];
   return transition(
     { ...request, approvals },
     'Denied',
@@ -148,7 +159,9 @@ function assertCanDecide(request: AccessRequest, approver: Identity): void {
     throw new Forbidden('a requester cannot approve or deny their own request');
   }
   if (!isAmong(approver, request.policy.approvers)) {
-    throw new Forbidden(`${approver.user} is not an approver for request ${request.id} (policy ${request.policy.name})`);
+    throw new Forbidden(
+      `${approver.user} is not an approver for request ${request.id} (policy ${request.policy.name})`,
+    );
   }
   if (request.phase !== 'Pending') {
     throw new Conflict(`request ${request.id} is ${request.phase}, not Pending`);

@@ -48,7 +48,9 @@ export function grantsSameAccess(
     actual.roleRef.kind === desired.roleRef.kind &&
     actual.roleRef.name === desired.roleRef.name &&
     actual.subjects.length === desired.subjects.length &&
-    actual.subjects.every((s, i) => s.kind === desired.subjects[i]?.kind && s.name === desired.subjects[i]?.name)
+    actual.subjects.every(
+      (s, i) => s.kind === desired.subjects[i]?.kind && s.name === desired.subjects[i]?.name,
+    )
   );
 }
 

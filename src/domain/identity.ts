@@ -12,5 +12,7 @@ export interface Principals {
 }
 
 export function isAmong(identity: Identity, principals: Principals): boolean {
-  return principals.users.includes(identity.user) || identity.groups.some((g) => principals.groups.includes(g));
+  return (
+    principals.users.includes(identity.user) || identity.groups.some((g) => principals.groups.includes(g))
+  );
 }

@@ -54,8 +54,7 @@ export function policyMatches(policy: Policy, spec: AccessRequestSpec): boolean 
     (m.users === undefined && m.groups === undefined) ||
     anyOf(m.users ?? [], spec.requester) ||
     spec.requesterGroups.some((g) => anyOf(m.groups ?? [], g));
-  const where =
-    spec.namespace === null ? m.namespaces === undefined : anyOf(m.namespaces, spec.namespace);
+  const where = spec.namespace === null ? m.namespaces === undefined : anyOf(m.namespaces, spec.namespace);
   return (
     who &&
     where &&
@@ -72,7 +71,9 @@ export function policyMatches(policy: Policy, spec: AccessRequestSpec): boolean 
  */
 export function decide(policies: Policy[], guardrails: Guardrails, spec: AccessRequestSpec): PolicyOutcome {
   if (spec.roleKind === 'ClusterRole' && spec.role === 'cluster-admin' && !guardrails.allowClusterAdmin) {
-    throw new Forbidden('cluster-admin is never granted: the config does not allow it (guardrails.allowClusterAdmin)');
+    throw new Forbidden(
+      'cluster-admin is never granted: the config does not allow it (guardrails.allowClusterAdmin)',
+    );
   }
   if (guardrails.forbiddenRoles.includes(spec.role)) {
     throw new Forbidden(`role ${spec.role} is forbidden by guardrails.forbiddenRoles`);

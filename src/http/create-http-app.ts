@@ -67,7 +67,9 @@ export async function createHttpApp(deps: HttpAppDeps) {
           schema: {
             summary: 'Who the bearer token belongs to',
             tags: ['Identity'],
-            response: { 200: z.object({ user: z.string(), groups: z.array(z.string()), admin: z.boolean() }) },
+            response: {
+              200: z.object({ user: z.string(), groups: z.array(z.string()), admin: z.boolean() }),
+            },
           },
         },
         async (req) => {

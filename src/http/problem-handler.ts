@@ -39,7 +39,10 @@ export function registerProblemHandler(app: FastifyInstance): void {
       const where = error.validationContext ?? 'body';
       errors = error.validation.map((v) => {
         const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
-        return { field: path ? (where === 'body' ? path : `${where}.${path}`) : where, message: v.message ?? 'invalid' };
+        return {
+          field: path ? (where === 'body' ? path : `${where}.${path}`) : where,
+          message: v.message ?? 'invalid',
+        };
       });
       field = errors[0]?.field;
       detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
@@ -47,7 +50,12 @@ export function registerProblemHandler(app: FastifyInstance): void {
       status = statusOf(error);
       field = error.field;
       if (status === 401) void reply.header('www-authenticate', 'Bearer');
-    } else if ('statusCode' in error && error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    } else if (
+      'statusCode' in error &&
+      error.statusCode &&
+      error.statusCode >= 400 &&
+      error.statusCode < 500
+    ) {
       status = error.statusCode;
     } else {
       status = 500;
@@ -69,11 +77,14 @@ export function registerProblemHandler(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).type('application/problem+json').send({
-      type: 'https://elevate.dev/problems/not-found',
-      title: 'Not Found',
-      status: 404,
-      detail: `no route ${request.method} ${request.url}`,
-    });
+    void reply
+      .code(404)
+      .type('application/problem+json')
+      .send({
+        type: 'https://elevate.dev/problems/not-found',
+        title: 'Not Found',
+        status: 404,
+        detail: `no route ${request.method} ${request.url}`,
+      });
   });
 }

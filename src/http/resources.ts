@@ -63,7 +63,11 @@ export function toResource(r: AccessRequest): AccessRequestResource {
   return {
     apiVersion,
     kind: 'AccessRequest',
-    metadata: { name: r.id, creationTimestamp: r.createdAt.toISOString(), resourceVersion: String(r.version) },
+    metadata: {
+      name: r.id,
+      creationTimestamp: r.createdAt.toISOString(),
+      resourceVersion: String(r.version),
+    },
     spec: {
       requester: r.spec.requester,
       cluster: r.spec.cluster,

@@ -34,8 +34,20 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 
-  function audit(action: string, cluster: string, requestId: string | null, details: Record<string, unknown>) {
-    return { time: clock.now(), actor: systemActor, action, requestId, cluster, details } satisfies AuditEventInput;
+  function audit(
+    action: string,
+    cluster: string,
+    requestId: string | null,
+    details: Record<string, unknown>,
+  ) {
+    return {
+      time: clock.now(),
+      actor: systemActor,
+      action,
+      requestId,
+      cluster,
+      details,
+    } satisfies AuditEventInput;
   }
 
   async function reconcileCluster(cluster: string): Promise<DriftReport> {

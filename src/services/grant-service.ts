@@ -23,7 +23,11 @@ export type GrantService = ReturnType<typeof createGrantService>;
 export function createGrantService({ store, clusters, clock }: GrantServiceDeps) {
   const withLock = createKeyedLock();
 
-  function event(request: AccessRequest, action: string, details: Record<string, unknown> = {}): AuditEventInput {
+  function event(
+    request: AccessRequest,
+    action: string,
+    details: Record<string, unknown> = {},
+  ): AuditEventInput {
     return {
       time: clock.now(),
       actor: systemActor,

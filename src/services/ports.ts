@@ -43,6 +43,11 @@ export interface ClusterGateway {
   /** Deletes the binding; 'absent' when it was already gone. Throws Unavailable when the cluster can't be reached. */
   deleteBinding(cluster: string, ref: BindingRef): Promise<'deleted' | 'absent'>;
   listManagedBindings(cluster: string): Promise<ManagedBinding[]>;
-  roleExists(cluster: string, kind: 'ClusterRole' | 'Role', name: string, namespace: string | null): Promise<boolean>;
+  roleExists(
+    cluster: string,
+    kind: 'ClusterRole' | 'Role',
+    name: string,
+    namespace: string | null,
+  ): Promise<boolean>;
   namespaceExists(cluster: string, namespace: string): Promise<boolean>;
 }

@@ -107,11 +107,17 @@ export function createRequestService(deps: RequestServiceDeps) {
     if (input.reason.trim() === '') throw new Invalid('a reason is required', 'spec.reason');
     if (input.durationMs <= 0) throw new Invalid('duration must be positive', 'spec.duration');
     if (input.namespace !== null && !(await clusters.namespaceExists(input.cluster, input.namespace))) {
-      throw new Invalid(`namespace ${input.namespace} not found in cluster ${input.cluster}`, 'spec.namespace');
+      throw new Invalid(
+        `namespace ${input.namespace} not found in cluster ${input.cluster}`,
+        'spec.namespace',
+      );
     }
     if (!(await clusters.roleExists(input.cluster, input.roleKind, input.role, input.namespace))) {
       const where = input.roleKind === 'Role' ? ` in namespace ${input.namespace}` : '';
-      throw new Invalid(`${input.roleKind} ${input.role} not found${where} in cluster ${input.cluster}`, 'spec.role');
+      throw new Invalid(
+        `${input.roleKind} ${input.role} not found${where} in cluster ${input.cluster}`,
+        'spec.role',
+      );
     }
   }
 
@@ -176,7 +182,8 @@ export function createRequestService(deps: RequestServiceDeps) {
       const r = await load(who, id);
       const next = approve(r, who, comment, clock.now());
       const events = [event(who, next, 'ApprovalRecorded', { comment })];
-      if (next.phase === 'Approved') events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
+      if (next.phase === 'Approved')
+        events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
       const saved = await save(next, events);
       return saved.phase === 'Approved' ? settleNow(saved) : saved;
     },

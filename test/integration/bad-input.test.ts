@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningElevate, apiFor, requestBody, startElevate } from '../support/elevate.js';
+import { apiFor, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
 import { createNamespace, testKubeconfig, uniqueName } from '../support/kube.js';
 
 let server: RunningElevate;
@@ -24,21 +24,109 @@ async function snapshot() {
 
 describe('bad input gets a clear problem naming the field, and changes nothing', () => {
   const cases: [string, () => unknown, number, RegExp, string?][] = [
-    ['a duration of abc', () => requestBody({ role: 'view', namespace: ns, duration: 'abc' }), 400, /"abc" is not a duration/, 'spec.duration'],
-    ['a negative duration', () => requestBody({ role: 'view', namespace: ns, duration: '-5m' }), 400, /positive/, 'spec.duration'],
-    ['an unknown cluster', () => requestBody({ cluster: 'prod', role: 'view', namespace: ns, duration: '5m' }), 400, /unknown cluster prod/, 'spec.cluster'],
-    ['a missing reason', () => ({ spec: { cluster: 'dev', role: 'view', namespace: ns, duration: '5m' } }), 400, /reason/, 'spec.reason'],
-    ['a blank reason', () => requestBody({ role: 'view', namespace: ns, duration: '5m', reason: '   ' }), 400, /a reason is required/, 'spec.reason'],
-    ['an unknown field', () => requestBody({ role: 'view', namespace: ns, duration: '5m', colour: 'red' }), 400, /colour/, 'spec'],
-    ['both namespace and cluster-wide', () => requestBody({ role: 'view', namespace: ns, clusterWide: true, duration: '5m' }), 400, /not both/, 'spec.clusterWide'],
-    ['neither namespace nor cluster-wide', () => requestBody({ role: 'view', duration: '5m' }), 400, /give a namespace/, 'spec.namespace'],
-    ['a namespace that does not exist', () => requestBody({ role: 'view', namespace: 'no-such-ns', duration: '5m' }), 400, /namespace no-such-ns not found/, 'spec.namespace'],
-    ['a Role that does not exist', () => requestBody({ role: 'ghost', roleKind: 'Role', namespace: ns, duration: '5m' }), 400, /Role ghost not found/, 'spec.role'],
-    ['a cluster-wide Role', () => requestBody({ role: 'ghost', roleKind: 'Role', clusterWide: true, duration: '5m' }), 400, /Role is namespaced/, 'spec.namespace'],
-    ['a duration over the policy maximum', () => requestBody({ role: 'view', namespace: ns, duration: '9h' }), 400, /exceeds the maximum 8h of policy view-auto/, 'spec.duration'],
-    ['cluster-admin, whatever a policy says', () => requestBody({ role: 'cluster-admin', clusterWide: true, duration: '5m' }), 403, /cluster-admin is never granted/],
-    ['a role no policy allows', () => requestBody({ role: 'system:aggregate-to-edit', namespace: ns, duration: '5m' }), 403, /no policy allows alice/],
-    ['a wrong apiVersion', () => ({ ...requestBody({ role: 'view', namespace: ns, duration: '5m' }), apiVersion: 'v2' }), 400, /apiVersion/, 'apiVersion'],
+    [
+      'a duration of abc',
+      () => requestBody({ role: 'view', namespace: ns, duration: 'abc' }),
+      400,
+      /"abc" is not a duration/,
+      'spec.duration',
+    ],
+    [
+      'a negative duration',
+      () => requestBody({ role: 'view', namespace: ns, duration: '-5m' }),
+      400,
+      /positive/,
+      'spec.duration',
+    ],
+    [
+      'an unknown cluster',
+      () => requestBody({ cluster: 'prod', role: 'view', namespace: ns, duration: '5m' }),
+      400,
+      /unknown cluster prod/,
+      'spec.cluster',
+    ],
+    [
+      'a missing reason',
+      () => ({ spec: { cluster: 'dev', role: 'view', namespace: ns, duration: '5m' } }),
+      400,
+      /reason/,
+      'spec.reason',
+    ],
+    [
+      'a blank reason',
+      () => requestBody({ role: 'view', namespace: ns, duration: '5m', reason: '   ' }),
+      400,
+      /a reason is required/,
+      'spec.reason',
+    ],
+    [
+      'an unknown field',
+      () => requestBody({ role: 'view', namespace: ns, duration: '5m', colour: 'red' }),
+      400,
+      /colour/,
+      'spec',
+    ],
+    [
+      'both namespace and cluster-wide',
+      () => requestBody({ role: 'view', namespace: ns, clusterWide: true, duration: '5m' }),
+      400,
+      /not both/,
+      'spec.clusterWide',
+    ],
+    [
+      'neither namespace nor cluster-wide',
+      () => requestBody({ role: 'view', duration: '5m' }),
+      400,
+      /give a namespace/,
+      'spec.namespace',
+    ],
+    [
+      'a namespace that does not exist',
+      () => requestBody({ role: 'view', namespace: 'no-such-ns', duration: '5m' }),
+      400,
+      /namespace no-such-ns not found/,
+      'spec.namespace',
+    ],
+    [
+      'a Role that does not exist',
+      () => requestBody({ role: 'ghost', roleKind: 'Role', namespace: ns, duration: '5m' }),
+      400,
+      /Role ghost not found/,
+      'spec.role',
+    ],
+    [
+      'a cluster-wide Role',
+      () => requestBody({ role: 'ghost', roleKind: 'Role', clusterWide: true, duration: '5m' }),
+      400,
+      /Role is namespaced/,
+      'spec.namespace',
+    ],
+    [
+      'a duration over the policy maximum',
+      () => requestBody({ role: 'view', namespace: ns, duration: '9h' }),
+      400,
+      /exceeds the maximum 8h of policy view-auto/,
+      'spec.duration',
+    ],
+    [
+      'cluster-admin, whatever a policy says',
+      () => requestBody({ role: 'cluster-admin', clusterWide: true, duration: '5m' }),
+      403,
+      /cluster-admin is never granted/,
+    ],
+    [
+      'a role no policy allows',
+      () => requestBody({ role: 'system:aggregate-to-edit', namespace: ns, duration: '5m' }),
+      403,
+      /no policy allows alice/,
+    ],
+    [
+      'a wrong apiVersion',
+      () => ({ ...requestBody({ role: 'view', namespace: ns, duration: '5m' }), apiVersion: 'v2' }),
+      400,
+      /apiVersion/,
+      'apiVersion',
+    ],
   ];
 
   it.each(cases)('%s', async (_what, body, status, detail, field) => {
@@ -76,7 +164,10 @@ describe('bad input gets a clear problem naming the field, and changes nothing',
       for (const res of [
         await api.get('/api/v1/accessrequests'),
         await api.get('/api/v1/accessrequests/ar-x'),
-        await api.post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '5m' })),
+        await api.post(
+          '/api/v1/accessrequests',
+          requestBody({ role: 'view', namespace: ns, duration: '5m' }),
+        ),
         await api.post('/api/v1/accessrequests/ar-x/approve', {}),
         await api.get('/api/v1/audit/export'),
         await api.get('/api/v1/whoami'),

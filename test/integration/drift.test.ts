@@ -32,23 +32,34 @@ describe('drift', () => {
   it('recreates the deleted binding of an active grant, and audits it', async () => {
     const ns = uniqueName('drift');
     await createNamespace(kubeconfig, ns);
-    const res = await server.as('alice').post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
+    const res = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
     const id = res.body.metadata.name;
     const name = `elevate-${id}`;
-    expect(await canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns })).toBe(true);
+    expect(await canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns })).toBe(
+      true,
+    );
 
     await rbac.deleteNamespacedRoleBinding({ name, namespace: ns });
-    await waitFor(async () => (await rbac.readNamespacedRoleBinding({ name, namespace: ns })).metadata?.name === name, {
-      timeoutMs: 15_000,
-    });
-    expect(await canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns })).toBe(true);
+    await waitFor(
+      async () => (await rbac.readNamespacedRoleBinding({ name, namespace: ns })).metadata?.name === name,
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    expect(await canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns })).toBe(
+      true,
+    );
     expect(await auditActions(id, 'BindingRestored')).toHaveLength(1);
   });
 
   it('puts back a binding someone pointed at another role', async () => {
     const ns = uniqueName('drift');
     await createNamespace(kubeconfig, ns);
-    const res = await server.as('alice').post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
+    const res = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
     const id = res.body.metadata.name;
     const name = `elevate-${id}`;
     const existing = await rbac.readNamespacedRoleBinding({ name, namespace: ns });
@@ -61,20 +72,28 @@ describe('drift', () => {
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }],
       },
     });
-    await waitFor(async () => (await rbac.readNamespacedRoleBinding({ name, namespace: ns })).roleRef.name === 'view', {
-      timeoutMs: 15_000,
-    });
-    expect(await canI(kubeconfig, { user: 'alice', verb: 'delete', resource: 'pods', namespace: ns })).toBe(false);
+    await waitFor(
+      async () => (await rbac.readNamespacedRoleBinding({ name, namespace: ns })).roleRef.name === 'view',
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    expect(await canI(kubeconfig, { user: 'alice', verb: 'delete', resource: 'pods', namespace: ns })).toBe(
+      false,
+    );
     expect(await auditActions(id, 'BindingCorrected')).toHaveLength(1);
   });
 
-  it('removes a binding labelled as Elevate\'s with no active grant behind it, and audits it', async () => {
+  it("removes a binding labelled as Elevate's with no active grant behind it, and audits it", async () => {
     const ns = uniqueName('drift');
     await createNamespace(kubeconfig, ns);
     await rbac.createNamespacedRoleBinding({
       namespace: ns,
       body: {
-        metadata: { name: 'sneaky', labels: { 'app.kubernetes.io/managed-by': 'elevate', 'elevate.dev/request': 'ar-forged' } },
+        metadata: {
+          name: 'sneaky',
+          labels: { 'app.kubernetes.io/managed-by': 'elevate', 'elevate.dev/request': 'ar-forged' },
+        },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mallory' }],
       },
@@ -90,13 +109,15 @@ describe('drift', () => {
       },
       { timeoutMs: 15_000 },
     );
-    expect(await canI(kubeconfig, { user: 'mallory', verb: 'get', resource: 'pods', namespace: ns })).toBe(false);
+    expect(await canI(kubeconfig, { user: 'mallory', verb: 'get', resource: 'pods', namespace: ns })).toBe(
+      false,
+    );
     const removed = await auditActions('ar-forged', 'OrphanBindingRemoved');
     expect(removed).toHaveLength(1);
     expect(removed[0].details.subjects).toEqual([{ kind: 'User', name: 'mallory' }]);
   });
 
-  it('leaves bindings without Elevate\'s label alone', async () => {
+  it("leaves bindings without Elevate's label alone", async () => {
     const ns = uniqueName('drift');
     await createNamespace(kubeconfig, ns);
     await rbac.createNamespacedRoleBinding({
@@ -108,6 +129,8 @@ describe('drift', () => {
       },
     });
     await server.elevate.reconcileNow();
-    expect((await rbac.readNamespacedRoleBinding({ name: 'team-owned', namespace: ns })).metadata?.name).toBe('team-owned');
+    expect((await rbac.readNamespacedRoleBinding({ name: 'team-owned', namespace: ns })).metadata?.name).toBe(
+      'team-owned',
+    );
   });
 });

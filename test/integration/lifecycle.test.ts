@@ -1,7 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canI, createNamespace, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
 import { type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
+import { canI, createNamespace, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
 
 let server: RunningElevate;
 let kubeconfig: string;
@@ -39,13 +39,23 @@ describe('an auto-approved grant', () => {
 
     const res = await server
       .as('alice')
-      .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '3s', ticket: 'INC-7' }));
+      .post(
+        '/api/v1/accessrequests',
+        requestBody({ role: 'view', namespace: ns, duration: '3s', ticket: 'INC-7' }),
+      );
     expect(res.status).toBe(201);
     const id = res.body.metadata.name;
     expect(res.body).toMatchObject({
       apiVersion: 'elevate.dev/v1',
       kind: 'AccessRequest',
-      spec: { requester: 'alice', cluster: 'dev', role: 'view', namespace: ns, duration: '3s', ticket: 'INC-7' },
+      spec: {
+        requester: 'alice',
+        cluster: 'dev',
+        role: 'view',
+        namespace: ns,
+        duration: '3s',
+        ticket: 'INC-7',
+      },
       status: { phase: 'Active', policy: 'view-auto' },
     });
     expect(await canGetPods('alice', ns)).toBe(true);
@@ -71,7 +81,9 @@ describe('an auto-approved grant', () => {
 
     await waitFor(async () => (await phaseOf(id)) === 'Expired', { timeoutMs: 10_000 });
     expect(await canGetPods('alice', ns)).toBe(false);
-    await expect(rbac.readNamespacedRoleBinding({ name: `elevate-${id}`, namespace: ns })).rejects.toMatchObject({
+    await expect(
+      rbac.readNamespacedRoleBinding({ name: `elevate-${id}`, namespace: ns }),
+    ).rejects.toMatchObject({
       code: 404,
     });
   });
@@ -111,11 +123,17 @@ describe('an auto-approved grant', () => {
     expect(await can()).toBe(false);
     const res = await server
       .as('alice')
-      .post('/api/v1/accessrequests', requestBody({ role: 'configmap-reader', roleKind: 'Role', namespace: ns, duration: '5m' }));
+      .post(
+        '/api/v1/accessrequests',
+        requestBody({ role: 'configmap-reader', roleKind: 'Role', namespace: ns, duration: '5m' }),
+      );
     expect(res.status).toBe(201);
     expect(res.body.status.phase).toBe('Active');
     expect(await can()).toBe(true);
-    const binding = await rbac.readNamespacedRoleBinding({ name: `elevate-${res.body.metadata.name}`, namespace: ns });
+    const binding = await rbac.readNamespacedRoleBinding({
+      name: `elevate-${res.body.metadata.name}`,
+      namespace: ns,
+    });
     expect(binding.roleRef).toMatchObject({ kind: 'Role', name: 'configmap-reader' });
   });
 });
@@ -124,7 +142,13 @@ describe('a grant that needs approval', () => {
   it('waits for a quorum of distinct approvers, never the requester, then works until revoked', async () => {
     const ns = await newNamespace();
     const canCreateDeployments = () =>
-      canI(kubeconfig, { user: 'alice', verb: 'create', resource: 'deployments', group: 'apps', namespace: ns });
+      canI(kubeconfig, {
+        user: 'alice',
+        verb: 'create',
+        resource: 'deployments',
+        group: 'apps',
+        namespace: ns,
+      });
 
     const res = await server
       .as('alice')
@@ -142,7 +166,9 @@ describe('a grant that needs approval', () => {
     const outsider = await server.as('mallory').post(`/api/v1/accessrequests/${id}/approve`, {});
     expect(outsider.status).toBe(403);
 
-    const first = await server.as('bob').post(`/api/v1/accessrequests/${id}/approve`, { comment: 'looks fine' });
+    const first = await server
+      .as('bob')
+      .post(`/api/v1/accessrequests/${id}/approve`, { comment: 'looks fine' });
     expect(first.status).toBe(200);
     expect(first.body.status.phase).toBe('Pending');
     expect(await canCreateDeployments()).toBe(false);
@@ -155,7 +181,9 @@ describe('a grant that needs approval', () => {
     expect(second.body.status.approvals.map((a: { user: string }) => a.user)).toEqual(['bob', 'carol']);
     expect(await canCreateDeployments()).toBe(true);
 
-    const revoked = await server.as('bob').post(`/api/v1/accessrequests/${id}/revoke`, { reason: 'incident over' });
+    const revoked = await server
+      .as('bob')
+      .post(`/api/v1/accessrequests/${id}/revoke`, { reason: 'incident over' });
     expect(revoked.body.status.phase).toBe('Revoked');
     expect(await canCreateDeployments()).toBe(false);
     // Revoked is final.
@@ -164,36 +192,66 @@ describe('a grant that needs approval', () => {
 
   it('can be denied or canceled, and then never grants anything', async () => {
     const ns = await newNamespace();
-    const a = await server.as('alice').post('/api/v1/accessrequests', requestBody({ role: 'edit', namespace: ns, duration: '5m' }));
-    const denied = await server.as('carol').post(`/api/v1/accessrequests/${a.body.metadata.name}/deny`, { comment: 'no ticket' });
+    const a = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ role: 'edit', namespace: ns, duration: '5m' }));
+    const denied = await server
+      .as('carol')
+      .post(`/api/v1/accessrequests/${a.body.metadata.name}/deny`, { comment: 'no ticket' });
     expect(denied.body.status.phase).toBe('Denied');
-    expect((await server.as('bob').post(`/api/v1/accessrequests/${a.body.metadata.name}/approve`, {})).status).toBe(409);
+    expect(
+      (await server.as('bob').post(`/api/v1/accessrequests/${a.body.metadata.name}/approve`, {})).status,
+    ).toBe(409);
 
-    const b = await server.as('alice').post('/api/v1/accessrequests', requestBody({ role: 'edit', namespace: ns, duration: '5m' }));
-    expect((await server.as('bob').post(`/api/v1/accessrequests/${b.body.metadata.name}/cancel`, {})).status).toBe(403);
-    const canceled = await server.as('alice').post(`/api/v1/accessrequests/${b.body.metadata.name}/cancel`, {});
+    const b = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ role: 'edit', namespace: ns, duration: '5m' }));
+    expect(
+      (await server.as('bob').post(`/api/v1/accessrequests/${b.body.metadata.name}/cancel`, {})).status,
+    ).toBe(403);
+    const canceled = await server
+      .as('alice')
+      .post(`/api/v1/accessrequests/${b.body.metadata.name}/cancel`, {});
     expect(canceled.body.status.phase).toBe('Canceled');
-    expect((await server.as('alice').post(`/api/v1/accessrequests/${b.body.metadata.name}/cancel`, {})).status).toBe(409);
-    expect(await canI(kubeconfig, { user: 'alice', verb: 'create', resource: 'deployments', group: 'apps', namespace: ns })).toBe(false);
+    expect(
+      (await server.as('alice').post(`/api/v1/accessrequests/${b.body.metadata.name}/cancel`, {})).status,
+    ).toBe(409);
+    expect(
+      await canI(kubeconfig, {
+        user: 'alice',
+        verb: 'create',
+        resource: 'deployments',
+        group: 'apps',
+        namespace: ns,
+      }),
+    ).toBe(false);
   });
 
   it('times out when nobody decides before the deadline', async () => {
     const ns = await newNamespace();
-    const res = await server.as('alice').post('/api/v1/accessrequests', requestBody({ role: 'admin', namespace: ns, duration: '5m' }));
+    const res = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ role: 'admin', namespace: ns, duration: '5m' }));
     expect(res.body.status.phase).toBe('Pending');
     expect(res.body.status.approvalDeadline).toBeTruthy();
     await waitFor(async () => (await phaseOf(res.body.metadata.name)) === 'TimedOut', { timeoutMs: 10_000 });
-    expect((await server.as('bob').post(`/api/v1/accessrequests/${res.body.metadata.name}/approve`, {})).status).toBe(409);
+    expect(
+      (await server.as('bob').post(`/api/v1/accessrequests/${res.body.metadata.name}/approve`, {})).status,
+    ).toBe(409);
   });
 });
 
 describe('who sees what', () => {
   it('requesters see their own, approvers what they may approve, admins everything', async () => {
     const ns = await newNamespace();
-    const mine = await server.as('alice').post('/api/v1/accessrequests', requestBody({ role: 'edit', namespace: ns, duration: '5m' }));
+    const mine = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ role: 'edit', namespace: ns, duration: '5m' }));
     const id = mine.body.metadata.name;
     const ids = async (who: 'alice' | 'bob' | 'dave' | 'mallory' | 'root') =>
-      (await server.as(who).get('/api/v1/accessrequests')).body.items.map((r: { metadata: { name: string } }) => r.metadata.name);
+      (await server.as(who).get('/api/v1/accessrequests')).body.items.map(
+        (r: { metadata: { name: string } }) => r.metadata.name,
+      );
 
     expect(await ids('alice')).toContain(id);
     expect(await ids('bob')).toContain(id);
@@ -203,9 +261,11 @@ describe('who sees what', () => {
     expect((await server.as('mallory').get(`/api/v1/accessrequests/${id}`)).status).toBe(403);
     expect((await server.as('dave').get(`/api/v1/accessrequests/${id}`)).status).toBe(403);
     expect((await server.as('bob').get(`/api/v1/accessrequests/${id}`)).status).toBe(200);
-    expect((await server.as('alice').get('/api/v1/accessrequests?phase=Pending')).body.items.every(
-      (r: { status: { phase: string } }) => r.status.phase === 'Pending',
-    )).toBe(true);
+    expect(
+      (await server.as('alice').get('/api/v1/accessrequests?phase=Pending')).body.items.every(
+        (r: { status: { phase: string } }) => r.status.phase === 'Pending',
+      ),
+    ).toBe(true);
   });
 
   it('only admins read the audit trail, and it records every step', async () => {
@@ -217,12 +277,29 @@ describe('who sees what', () => {
     const lines = (csv.body as string).trim().split('\r\n');
     expect(lines[0]).toBe('seq,time,actor,action,request,cluster,details,prevHash,hash');
     const jsonl = await server.as('root').get('/api/v1/audit/export?format=jsonl');
-    const events = (jsonl.body as string).trim().split('\n').map((l) => JSON.parse(l));
+    const events = (jsonl.body as string)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.length).toBe(lines.length - 1);
     const actions = new Set(events.map((e) => e.action));
-    for (const action of ['RequestCreated', 'RequestApproved', 'ApprovalRecorded', 'GrantActivated', 'GrantExpired', 'RevokeRequested', 'GrantRevoked', 'RequestDenied', 'RequestCanceled', 'RequestTimedOut']) {
+    for (const action of [
+      'RequestCreated',
+      'RequestApproved',
+      'ApprovalRecorded',
+      'GrantActivated',
+      'GrantExpired',
+      'RevokeRequested',
+      'GrantRevoked',
+      'RequestDenied',
+      'RequestCanceled',
+      'RequestTimedOut',
+    ]) {
       expect(actions, action).toContain(action);
     }
-    expect((await server.as('root').get('/api/v1/audit/verify')).body).toEqual({ intact: true, firstBrokenSeq: null });
+    expect((await server.as('root').get('/api/v1/audit/verify')).body).toEqual({
+      intact: true,
+      firstBrokenSeq: null,
+    });
   });
 });

@@ -35,18 +35,26 @@ describe('an unreachable cluster', () => {
     const canList = () => canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns });
     const expiring = await server
       .as('alice')
-      .post('/api/v1/accessrequests', requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '2s' }));
+      .post(
+        '/api/v1/accessrequests',
+        requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '2s' }),
+      );
     expect(expiring.body.status.phase).toBe('Active');
     const revoking = await server
       .as('alice')
-      .post('/api/v1/accessrequests', requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '1h' }));
+      .post(
+        '/api/v1/accessrequests',
+        requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '1h' }),
+      );
     expect(revoking.body.status.phase).toBe('Active');
     expect(await canList()).toBe(true);
 
     await proxy.cut();
-    const revoke = await server.as('alice').post(`/api/v1/accessrequests/${revoking.body.metadata.name}/revoke`, {
-      reason: 'while the cluster is away',
-    });
+    const revoke = await server
+      .as('alice')
+      .post(`/api/v1/accessrequests/${revoking.body.metadata.name}/revoke`, {
+        reason: 'while the cluster is away',
+      });
     expect(revoke.status).toBe(200);
     expect(revoke.body.status.phase).toBe('Active');
     expect(revoke.body.status.revocation).toMatchObject({ by: 'alice', reason: 'while the cluster is away' });
@@ -58,8 +66,12 @@ describe('an unreachable cluster', () => {
     expect(await canList()).toBe(true);
 
     await proxy.restore();
-    await waitFor(async () => (await phaseOf(expiring.body.metadata.name)) === 'Expired', { timeoutMs: 40_000 });
-    await waitFor(async () => (await phaseOf(revoking.body.metadata.name)) === 'Revoked', { timeoutMs: 40_000 });
+    await waitFor(async () => (await phaseOf(expiring.body.metadata.name)) === 'Expired', {
+      timeoutMs: 40_000,
+    });
+    await waitFor(async () => (await phaseOf(revoking.body.metadata.name)) === 'Revoked', {
+      timeoutMs: 40_000,
+    });
     expect(await canList()).toBe(false);
   });
 });

@@ -88,15 +88,18 @@ export interface RunningElevate {
   stop(): Promise<void>;
 }
 
-export interface ApiResponse<T = any> {
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by each test's assertions, not by types
+type Json = any;
+
+export interface ApiResponse<T = Json> {
   status: number;
   contentType: string;
   body: T;
 }
 
 export interface Api {
-  get<T = any>(path: string): Promise<ApiResponse<T>>;
-  post<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
+  get<T = Json>(path: string): Promise<ApiResponse<T>>;
+  post<T = Json>(path: string, body?: unknown): Promise<ApiResponse<T>>;
   raw(path: string, init: RequestInit): Promise<ApiResponse>;
 }
 
@@ -107,7 +110,11 @@ export function apiFor(url: string, token: string | null): Api {
     const res = await fetch(`${url}${path}`, { ...init, headers });
     const contentType = res.headers.get('content-type') ?? '';
     const text = await res.text();
-    return { status: res.status, contentType, body: /^application\/(problem\+)?json/.test(contentType) ? JSON.parse(text) : text };
+    return {
+      status: res.status,
+      contentType,
+      body: /^application\/(problem\+)?json/.test(contentType) ? JSON.parse(text) : text,
+    };
   };
   return {
     get: (path) => call(path, { method: 'GET' }),

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load-config.js';
 
 /** The config from the issue, as written. */
-export const sampleConfig = `listen: 127.0.0.1:8080
+const sampleConfig = `listen: 127.0.0.1:8080
 storage: sqlite:./elevate.db
 auth:
   tokenFile: ./tokens.csv
@@ -54,11 +54,31 @@ describe('config', () => {
   it.each([
     ['malformed YAML', 'listen: [unclosed', /invalid YAML/],
     ['an unknown field', `${sampleConfig}colour: blue\n`, /\(root\): Unrecognized key: "colour"/],
-    ['an unknown nested field', sampleConfig.replace('required: 1', 'required: 1\n      quorum: 2'), /policies\[0\]\.approval: Unrecognized key: "quorum"/],
-    ['a bad duration', sampleConfig.replace('maxDuration: 2h', 'maxDuration: abc'), /policies\[0\]\.maxDuration: "abc" is not a duration/],
-    ['a zero duration', sampleConfig.replace('maxDuration: 2h', 'maxDuration: 0s'), /policies\[0\]\.maxDuration: duration must be positive/],
-    ['an unknown cluster in a policy', sampleConfig.replace('clusters: [dev]', 'clusters: [prod]'), /policies\[0\]\.match\.clusters: unknown cluster prod/],
-    ['approval without approvers', sampleConfig.replace('groups: [sre-leads]', 'groups: []'), /policies\[0\]\.approval\.approvers: name at least one/],
+    [
+      'an unknown nested field',
+      sampleConfig.replace('required: 1', 'required: 1\n      quorum: 2'),
+      /policies\[0\]\.approval: Unrecognized key: "quorum"/,
+    ],
+    [
+      'a bad duration',
+      sampleConfig.replace('maxDuration: 2h', 'maxDuration: abc'),
+      /policies\[0\]\.maxDuration: "abc" is not a duration/,
+    ],
+    [
+      'a zero duration',
+      sampleConfig.replace('maxDuration: 2h', 'maxDuration: 0s'),
+      /policies\[0\]\.maxDuration: duration must be positive/,
+    ],
+    [
+      'an unknown cluster in a policy',
+      sampleConfig.replace('clusters: [dev]', 'clusters: [prod]'),
+      /policies\[0\]\.match\.clusters: unknown cluster prod/,
+    ],
+    [
+      'approval without approvers',
+      sampleConfig.replace('groups: [sre-leads]', 'groups: []'),
+      /policies\[0\]\.approval\.approvers: name at least one/,
+    ],
     ['a missing storage', sampleConfig.replace('storage: sqlite:./elevate.db\n', ''), /storage: /],
     ['a duplicate key', `${sampleConfig}listen: 127.0.0.1:9\n`, /invalid YAML/],
   ])('rejects %s, naming the file and the field', (_what, text, message) => {
@@ -68,6 +88,8 @@ describe('config', () => {
   });
 
   it('names an unreadable file', () => {
-    expect(() => loadConfig('/nonexistent/elevate.yaml')).toThrow(/\/nonexistent\/elevate\.yaml: cannot read config/);
+    expect(() => loadConfig('/nonexistent/elevate.yaml')).toThrow(
+      /\/nonexistent\/elevate\.yaml: cannot read config/,
+    );
   });
 });

@@ -24,14 +24,27 @@ const request: AccessRequest = {
     reason: 'why',
     ticket: 'INC-1',
   },
-  policy: { name: 'p', decision: 'auto', approvers: { users: [], groups: [] }, required: 0, approvalDeadline: null },
+  policy: {
+    name: 'p',
+    decision: 'auto',
+    approvers: { users: [], groups: [] },
+    required: 0,
+    approvalDeadline: null,
+  },
   phase: 'Approved',
   approvals: [],
   grant: null,
   revocation: null,
   message: 'm',
 };
-const ev = (action: string) => ({ time: t0, actor: 'alice', action, requestId: 'ar-1', cluster: 'dev', details: {} });
+const ev = (action: string) => ({
+  time: t0,
+  actor: 'alice',
+  action,
+  requestId: 'ar-1',
+  cluster: 'dev',
+  details: {},
+});
 
 async function freshStore() {
   const path = join(mkdtempSync(join(tmpdir(), 'elevate-store-')), 'elevate.db');
@@ -43,7 +56,11 @@ describe('sqlite store', () => {
     const { store } = await freshStore();
     const active: AccessRequest = {
       ...request,
-      grant: { bindings: [{ kind: 'ClusterRoleBinding', name: 'b', namespace: null }], activatedAt: t0, expiresAt: t0 },
+      grant: {
+        bindings: [{ kind: 'ClusterRoleBinding', name: 'b', namespace: null }],
+        activatedAt: t0,
+        expiresAt: t0,
+      },
     };
     await store.createRequest(active, [ev('RequestCreated')]);
     expect(await store.getRequest('ar-1')).toEqual(active);
@@ -57,9 +74,9 @@ describe('sqlite store', () => {
     const { store } = await freshStore();
     await store.createRequest(request, [ev('RequestCreated')]);
     await store.updateRequest({ ...request, version: 2, message: 'first' }, [ev('First')]);
-    await expect(store.updateRequest({ ...request, version: 2, message: 'stale' }, [ev('Stale')])).rejects.toThrow(
-      Conflict,
-    );
+    await expect(
+      store.updateRequest({ ...request, version: 2, message: 'stale' }, [ev('Stale')]),
+    ).rejects.toThrow(Conflict);
     expect((await store.getRequest('ar-1'))?.message).toBe('first');
     expect((await store.listAudit()).map((e) => e.action)).toEqual(['RequestCreated', 'First']);
     await store.close();

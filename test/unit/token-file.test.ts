@@ -2,7 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createTokenFileAuthenticator, parseTokenFile } from '../../src/adapters/auth/token-file-authenticator.js';
+import {
+  createTokenFileAuthenticator,
+  parseTokenFile,
+} from '../../src/adapters/auth/token-file-authenticator.js';
 
 describe('token file authenticator', () => {
   it('reads kube-apiserver --token-auth-file lines, with quoted groups', () => {

@@ -14,7 +14,10 @@ export class TokenFileError extends Error {}
  * in memory. The file is re-read when it changes, so tokens can be rotated
  * without a restart; a broken edit keeps the last good set.
  */
-export function createTokenFileAuthenticator(path: string, onReloadError?: (e: Error) => void): Authenticator {
+export function createTokenFileAuthenticator(
+  path: string,
+  onReloadError?: (e: Error) => void,
+): Authenticator {
   let byDigest = parseTokenFile(readFileSync(path, 'utf8'), path);
   let loadedMtime = statSync(path).mtimeMs;
 
@@ -45,7 +48,10 @@ function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-export function parseTokenFile(text: string, path: string): Map<string, { digest: string; identity: Identity }> {
+export function parseTokenFile(
+  text: string,
+  path: string,
+): Map<string, { digest: string; identity: Identity }> {
   const out = new Map<string, { digest: string; identity: Identity }>();
   text.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === '' || line.trimStart().startsWith('#')) return;

@@ -1,5 +1,3 @@
-
-
 /** Row shapes. Times are ISO-8601 text so they sort and read the same in every SQL dialect. */
 export interface AccessRequestsTable {
   id: string;
@@ -29,7 +27,6 @@ export interface AuditEventsTable {
   prev_hash: string;
   hash: string;
 }
-
 
 export interface Database {
   access_requests: AccessRequestsTable;

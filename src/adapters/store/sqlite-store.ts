@@ -103,7 +103,10 @@ async function appendEvents(trx: Transaction<Database>, events: AuditEventInput[
   for (const input of events) {
     seq += 1;
     const hash = hashEvent(prev, { ...input, seq });
-    await trx.insertInto('audit_events').values(eventToRow({ ...input, seq, prevHash: prev, hash })).execute();
+    await trx
+      .insertInto('audit_events')
+      .values(eventToRow({ ...input, seq, prevHash: prev, hash }))
+      .execute();
     prev = hash;
   }
 }
@@ -180,7 +183,10 @@ function fromRow(row: AccessRequestsTable): AccessRequest {
     version: row.version,
     phase: row.phase as AccessRequest['phase'],
     spec: JSON.parse(row.spec_json),
-    policy: { ...policy, approvalDeadline: policy.approvalDeadline ? new Date(policy.approvalDeadline) : null },
+    policy: {
+      ...policy,
+      approvalDeadline: policy.approvalDeadline ? new Date(policy.approvalDeadline) : null,
+    },
     approvals: JSON.parse(row.approvals_json).map((a: { at: string }) => ({ ...a, at: new Date(a.at) })),
     grant: grant
       ? { ...grant, activatedAt: new Date(grant.activatedAt), expiresAt: new Date(grant.expiresAt) }

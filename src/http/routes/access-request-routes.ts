@@ -32,10 +32,18 @@ const createBody = z.strictObject({
     })
     .superRefine((s, ctx) => {
       if (s.namespace !== undefined && s.clusterWide) {
-        ctx.addIssue({ code: 'custom', path: ['clusterWide'], message: 'give a namespace or clusterWide, not both' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clusterWide'],
+          message: 'give a namespace or clusterWide, not both',
+        });
       }
       if (s.namespace === undefined && !s.clusterWide) {
-        ctx.addIssue({ code: 'custom', path: ['namespace'], message: 'give a namespace, or clusterWide: true' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['namespace'],
+          message: 'give a namespace, or clusterWide: true',
+        });
       }
     }),
 });
@@ -126,7 +134,8 @@ export function accessRequestRoutes(requests: RequestService): FastifyPluginAsyn
           response: { 200: accessRequestResource, ...errors },
         },
       },
-      async (req) => toResource(await requests.deny(identityOf(req), req.params.name, req.body.comment ?? null)),
+      async (req) =>
+        toResource(await requests.deny(identityOf(req), req.params.name, req.body.comment ?? null)),
     );
 
     app.post(
@@ -140,7 +149,8 @@ export function accessRequestRoutes(requests: RequestService): FastifyPluginAsyn
           response: { 200: accessRequestResource, ...errors },
         },
       },
-      async (req) => toResource(await requests.revoke(identityOf(req), req.params.name, req.body.reason ?? null)),
+      async (req) =>
+        toResource(await requests.revoke(identityOf(req), req.params.name, req.body.reason ?? null)),
     );
 
     app.post(

@@ -12,7 +12,17 @@ export interface AuditRoutesDeps {
   isAdmin: (who: Identity) => boolean;
 }
 
-const csvColumns = ['seq', 'time', 'actor', 'action', 'request', 'cluster', 'details', 'prevHash', 'hash'] as const;
+const csvColumns = [
+  'seq',
+  'time',
+  'actor',
+  'action',
+  'request',
+  'cluster',
+  'details',
+  'prevHash',
+  'hash',
+] as const;
 
 /** Quotes as RFC 4180 wants, and defuses cells a spreadsheet would run as a formula. */
 function csvCell(value: string): string {
