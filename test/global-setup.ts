@@ -14,14 +14,14 @@ declare module 'vitest' {
   }
 }
 
-const integrationDir = `${sep}test${sep}integration${sep}`;
+const controlPlaneDirs = [`${sep}test${sep}integration${sep}`, `${sep}test${sep}e2e${sep}`];
 
 // globalSetup is not told which files will run, so the CLI filters are read back from Vitest (an internal
 // field: if it ever disappears every file matches, and the control plane simply always starts).
 async function runIncludesIntegration(project: TestProject): Promise<boolean> {
   const filters = (project.vitest as unknown as { filenamePattern?: string[] }).filenamePattern;
   const { testFiles } = await project.globTestFiles(filters);
-  return testFiles.some((file) => file.includes(integrationDir));
+  return testFiles.some((file) => controlPlaneDirs.some((dir) => file.includes(dir)));
 }
 
 const runningProcesses = (stateDir: string): { pid: number; cmdline: string[] }[] => {

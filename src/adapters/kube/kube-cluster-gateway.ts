@@ -1,13 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ClusterConfig } from '../../config/load-config.js';
 import type { BindingRef } from '../../domain/access-request.js';
-import {
-  type DesiredBinding,
-  grantsSameAccess,
-  managedByLabel,
-  managedByValue,
-  requestLabel,
-} from '../../domain/binding.js';
+import { grantsSameAccess, managedByLabel, managedByValue, requestLabel } from '../../domain/binding.js';
 import { NotFound, Unavailable } from '../../domain/errors.js';
 import type { ClusterGateway, ManagedBinding } from '../../services/ports.js';
 

@@ -1,0 +1,43 @@
+/** What the report prints for one series of measurements. */
+export interface Summary {
+  count: number;
+  min: number;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/**
+ * Nearest-rank percentile of ascending values: the smallest value with at least p% of them at or below it.
+ * Nearest rank never interpolates, so every number printed is one that was actually measured.
+ */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] as number;
+}
+
+export function summarize(values: readonly number[]): Summary {
+  const sorted = [...values].sort((a, b) => a - b);
+  const sum = sorted.reduce((a, b) => a + b, 0);
+  return {
+    count: sorted.length,
+    min: sorted[0] ?? Number.NaN,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+    mean: sorted.length > 0 ? sum / sorted.length : Number.NaN,
+  };
+}
+
+export function formatMs(ms: number): string {
+  return Number.isNaN(ms) ? 'n/a' : `${ms.toFixed(1)} ms`;
+}
+
+/** One report line: label, then p50/p99/max (and n) in a fixed layout so runs can be diffed. */
+export function summaryLine(label: string, values: readonly number[]): string {
+  const s = summarize(values);
+  const cell = (name: string, ms: number) => `${name} ${formatMs(ms).padStart(10)}`;
+  return `  ${label.padEnd(38)} ${cell('p50', s.p50)}  ${cell('p99', s.p99)}  ${cell('max', s.max)}  n=${s.count}`;
+}
