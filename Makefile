@@ -33,7 +33,7 @@ typecheck: deps
 	npx tsc --noEmit
 
 test: build kube lint typecheck
-	npx vitest run
+	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
 
 unit: deps
 	npx vitest run test/unit
@@ -45,7 +45,7 @@ demo-down:
 	bash scripts/demo.sh down
 
 bench: build kube
-	node dist/bench/run-all.js
+	npx tsx bench/latency.ts
 
 clean:
 	rm -rf dist node_modules .demo
