@@ -12,8 +12,10 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
 all: build
 
+# `npm install`, not `npm ci`: this npm writes lock files without other platforms' optional packages
+# (@biomejs/cli-*) and then refuses them in `npm ci`. The lock file still pins every version.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	node -e "require('better-sqlite3')(':memory:').close()"
 	touch $@
 

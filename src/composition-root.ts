@@ -64,6 +64,7 @@ export async function composeElevate(
   const drift = createDriftReconciler({
     store,
     clusters,
+    grants,
     clusterNames,
     clock,
     intervalMs: config.reconcileIntervalMs,

@@ -2,11 +2,13 @@ import { type AccessRequest, isDueForRemoval } from '../domain/access-request.js
 import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
 import { bindingKey, desiredBinding, grantsSameAccess } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
+import type { GrantService } from '../services/grant-service.js';
 import type { ClusterGateway, Store } from '../services/ports.js';
 
 export interface DriftReconcilerDeps {
   store: Pick<Store, 'listRequests' | 'appendAudit'>;
-  clusters: ClusterGateway;
+  clusters: Pick<ClusterGateway, 'listManagedBindings'>;
+  grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan'>;
   clusterNames: string[];
   clock: Clock;
   intervalMs: number;
@@ -29,7 +31,7 @@ export interface DriftReport {
  * retried with backoff, independently of the others.
  */
 export function createDriftReconciler(deps: DriftReconcilerDeps) {
-  const { store, clusters, clock } = deps;
+  const { store, clusters, grants, clock } = deps;
   const failures = new Map<string, number>();
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
@@ -50,7 +52,16 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
     } satisfies AuditEventInput;
   }
 
+  /** Each repair is audited as soon as it is made, so a crash mid-pass loses no record. */
+  async function record(event: AuditEventInput): Promise<void> {
+    await store.appendAudit([event]);
+    deps.onRepair(event);
+  }
+
   async function reconcileCluster(cluster: string): Promise<DriftReport> {
+    // Bindings first, requests second: a binding created in between belongs to a request already live
+    // when the requests are read, so it is never mistaken for an orphan.
+    const actual = await clusters.listManagedBindings(cluster);
     const now = clock.now();
     const live = await store.listRequests({ phases: ['Approved', 'Active'] });
     const ofCluster = live.filter((r) => r.spec.cluster === cluster);
@@ -64,20 +75,19 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
         for (const ref of r.grant?.bindings ?? []) wanted.set(bindingKey(ref), r);
       }
     }
-    const actual = await clusters.listManagedBindings(cluster);
     const actualByKey = new Map(actual.map((b) => [bindingKey(b.ref), b]));
-    const events: AuditEventInput[] = [];
     const report: DriftReport = { cluster, restored: 0, corrected: 0, removed: 0 };
 
     for (const [key, request] of wanted) {
       const desired = desiredBinding(request, request.grant?.expiresAt ?? null);
       const found = actualByKey.get(key);
       if (found && grantsSameAccess(found, desired)) continue;
-      await clusters.applyBinding(cluster, desired);
-      if (found) report.corrected++;
+      const outcome = await grants.restoreBinding(request.id);
+      if (outcome !== 'created' && outcome !== 'updated') continue;
+      if (outcome === 'updated') report.corrected++;
       else report.restored++;
-      events.push(
-        audit(found ? 'BindingCorrected' : 'BindingRestored', cluster, request.id, {
+      await record(
+        audit(outcome === 'updated' ? 'BindingCorrected' : 'BindingRestored', cluster, request.id, {
           binding: desired.ref,
           ...(found ? { found: { roleRef: found.roleRef, subjects: found.subjects } } : {}),
         }),
@@ -86,19 +96,15 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
     for (const binding of actual) {
       const key = bindingKey(binding.ref);
       if (wanted.has(key) || (binding.requestId && inFlight.has(binding.requestId))) continue;
-      await clusters.deleteBinding(cluster, binding.ref);
+      if (!(await grants.removeOrphan(cluster, binding))) continue;
       report.removed++;
-      events.push(
+      await record(
         audit('OrphanBindingRemoved', cluster, binding.requestId, {
           binding: binding.ref,
           roleRef: binding.roleRef,
           subjects: binding.subjects,
         }),
       );
-    }
-    if (events.length > 0) {
-      await store.appendAudit(events);
-      for (const e of events) deps.onRepair(e);
     }
     return report;
   }

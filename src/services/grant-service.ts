@@ -1,10 +1,10 @@
 import { type AccessRequest, activate, isDueForRemoval, transition } from '../domain/access-request.js';
 import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
-import { desiredBinding } from '../domain/binding.js';
+import { bindingKey, desiredBinding } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
 import { NotFound } from '../domain/errors.js';
 import { createKeyedLock } from './keyed-lock.js';
-import type { ClusterGateway, Store } from './ports.js';
+import type { ClusterGateway, ManagedBinding, Store } from './ports.js';
 
 export interface GrantServiceDeps {
   store: Pick<Store, 'getRequest' | 'updateRequest'>;
@@ -78,7 +78,35 @@ export function createGrantService({ store, clusters, clock }: GrantServiceDeps)
     return save(timedOut, [event(timedOut, 'RequestTimedOut', {})]);
   }
 
+  const isLive = (r: AccessRequest | null, now: Date) =>
+    r !== null && (r.phase === 'Approved' || r.phase === 'Active') && !isDueForRemoval(r, now);
+
   return {
+    /**
+     * Writes the binding of a grant again after drift. Re-reads the request under its lock first,
+     * so a grant that expired meanwhile is never brought back.
+     */
+    restoreBinding(id: string): Promise<'created' | 'updated' | 'unchanged' | 'not-live'> {
+      return withLock(id, async () => {
+        const request = await store.getRequest(id);
+        if (request?.phase !== 'Active' || !isLive(request, clock.now())) return 'not-live';
+        return clusters.applyBinding(
+          request.spec.cluster,
+          desiredBinding(request, request.grant?.expiresAt ?? null),
+        );
+      });
+    },
+
+    /** Deletes a binding labelled as Elevate's unless its request is (still or by now) live. False when kept. */
+    removeOrphan(cluster: string, binding: ManagedBinding): Promise<boolean> {
+      return withLock(binding.requestId ?? bindingKey(binding.ref), async () => {
+        const request = binding.requestId ? await store.getRequest(binding.requestId) : null;
+        if (request?.spec.cluster === cluster && isLive(request, clock.now())) return false;
+        await clusters.deleteBinding(cluster, binding.ref);
+        return true;
+      });
+    },
+
     /** Does whatever is due for the request now and returns it as saved. */
     settle(id: string): Promise<AccessRequest> {
       return withLock(id, async () => {

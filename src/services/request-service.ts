@@ -97,7 +97,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     }
   }
 
-  async function validateTarget(input: NewRequestInput): Promise<void> {
+  function validateShape(input: NewRequestInput): void {
     if (!deps.clusterNames.includes(input.cluster)) {
       throw new Invalid(`unknown cluster ${input.cluster}`, 'spec.cluster');
     }
@@ -106,6 +106,10 @@ export function createRequestService(deps: RequestServiceDeps) {
     }
     if (input.reason.trim() === '') throw new Invalid('a reason is required', 'spec.reason');
     if (input.durationMs <= 0) throw new Invalid('duration must be positive', 'spec.duration');
+  }
+
+  /** Asks the cluster whether the namespace and role exist, so a grant never points at nothing. */
+  async function validateTarget(input: NewRequestInput): Promise<void> {
     if (input.namespace !== null && !(await clusters.namespaceExists(input.cluster, input.namespace))) {
       throw new Invalid(
         `namespace ${input.namespace} not found in cluster ${input.cluster}`,
@@ -126,7 +130,8 @@ export function createRequestService(deps: RequestServiceDeps) {
 
     async create(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
       const spec: AccessRequestSpec = { ...input, requester: who.user, requesterGroups: who.groups };
-      // Policy first: a request no policy allows is refused without touching the cluster.
+      validateShape(input);
+      // Policy before the cluster: a request no policy allows is refused without touching the cluster.
       const outcome = decide(deps.policies, deps.guardrails, spec);
       await validateTarget(input);
       const now = clock.now();
