@@ -20,7 +20,7 @@ const warmupGrants = 3;
 const grantCount = 50;
 const revokeCount = 200;
 const createConcurrency = 10;
-const sarConcurrency = 50;
+const sarConcurrency = 10;
 const grantPollMs = 5;
 const grantWaitMs = 15_000;
 /** The revocation sweep starts this long before the common expiry, so a grant removed early shows up. */

@@ -35,9 +35,10 @@ export function formatMs(ms: number): string {
   return Number.isNaN(ms) ? 'n/a' : `${ms.toFixed(1)} ms`;
 }
 
-/** One report line: label, then p50/p99/max (and n) in a fixed layout so runs can be diffed. */
+/** One report line: label, then min/p50/p99/max and n in a fixed layout so runs can be diffed. */
 export function summaryLine(label: string, values: readonly number[]): string {
   const s = summarize(values);
-  const cell = (name: string, ms: number) => `${name} ${formatMs(ms).padStart(10)}`;
-  return `  ${label.padEnd(38)} ${cell('p50', s.p50)}  ${cell('p99', s.p99)}  ${cell('max', s.max)}  n=${s.count}`;
+  const cell = (name: string, ms: number) => `${name} ${formatMs(ms).padStart(9)}`;
+  const cells = [cell('min', s.min), cell('p50', s.p50), cell('p99', s.p99), cell('max', s.max)];
+  return `  ${label.padEnd(42)} ${cells.join('  ')}  n=${s.count}`;
 }

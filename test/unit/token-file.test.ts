@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   createTokenFileAuthenticator,
+  hashedTokenField,
   parseTokenFile,
 } from '../../src/adapters/auth/token-file-authenticator.js';
 
@@ -23,6 +24,20 @@ describe('token file authenticator', () => {
   it('keeps only digests of the tokens in memory', () => {
     const parsed = parseTokenFile('secret-token-value,alice\n', 'tokens.csv');
     expect(JSON.stringify([...parsed])).not.toContain('secret-token-value');
+  });
+
+  it('accepts tokens written as their sha256 digest, so the file holds no usable secret', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'elevate-tokens-'));
+    const file = join(dir, 'tokens.csv');
+    const field = hashedTokenField('s3cret-token');
+    expect(field).toMatch(/^sha256:[0-9a-f]{64}$/);
+    writeFileSync(file, `${field},alice,u1,devs\n`);
+    const auth = createTokenFileAuthenticator(file);
+    expect(auth.authenticate('s3cret-token')?.user).toBe('alice');
+    expect(auth.authenticate(field)).toBeNull();
+    expect(() => parseTokenFile('sha256:abc,alice\n', 'f.csv')).toThrow(
+      /f\.csv:1: sha256: must be followed by 64 hex/,
+    );
   });
 
   it('rejects malformed lines and duplicate tokens with the line number', () => {

@@ -10,8 +10,9 @@ export class TokenFileError extends Error {}
 
 /**
  * Bearer tokens from a file in kube-apiserver's --token-auth-file format:
- * `token,user,uid,"group1,group2"`. Only SHA-256 digests of the tokens are kept
- * in memory. The file is re-read when it changes, so tokens can be rotated
+ * `token,user,uid,"group1,group2"`. The token may also be written as
+ * `sha256:<hex digest>` (see `elevate token hash`) so the file holds no usable
+ * secret at rest. Only SHA-256 digests of the tokens are kept in memory. The file is re-read when it changes, so tokens can be rotated
  * without a restart; a broken edit keeps the last good set.
  */
 export function createTokenFileAuthenticator(
@@ -44,6 +45,21 @@ export function createTokenFileAuthenticator(
   };
 }
 
+const digestPrefix = 'sha256:';
+
+/** How a token is written into a token file without storing the token itself. */
+export function hashedTokenField(token: string): string {
+  return `${digestPrefix}${sha256(token).toString('hex')}`;
+}
+
+function tokenDigest(field: string, where: string): string {
+  if (!field.startsWith(digestPrefix)) return sha256(field).toString('hex');
+  const hex = field.slice(digestPrefix.length).toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex))
+    throw new TokenFileError(`${where}: sha256: must be followed by 64 hex digits`);
+  return hex;
+}
+
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
@@ -60,7 +76,7 @@ export function parseTokenFile(
     if (fields.length < 2 || !token || !user) {
       throw new TokenFileError(`${path}:${i + 1}: expected token,user[,uid[,"group1,group2"]]`);
     }
-    const digest = sha256(token).toString('hex');
+    const digest = tokenDigest(token, `${path}:${i + 1}`);
     if (out.has(digest)) throw new TokenFileError(`${path}:${i + 1}: duplicate token`);
     out.set(digest, {
       digest,

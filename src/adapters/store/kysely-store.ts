@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { AccessRequest } from '../../domain/access-request.js';
+import type { AuditEvent, AuditEventInput } from '../../domain/audit-event.js';
+import { Conflict } from '../../domain/errors.js';
+import type { RequestFilter, Store } from '../../services/ports.js';
+import type { AccessRequestsTable, AuditEventsTable, Database } from './schema.js';
+
+const genesisHash = '0'.repeat(64);
+
+/** The store over any Kysely dialect; only opening the connection is dialect-specific. */
+export function createKyselyStore(db: Kysely<Database>): Store {
+  return {
+    async createRequest(request, events) {
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('access_requests').values(toRow(request)).execute();
+        await appendEvents(trx, events);
+      });
+    },
+
+    async updateRequest(request, events) {
+      await db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('access_requests')
+          .set(toRow(request))
+          .where('id', '=', request.id)
+          .where('version', '=', request.version - 1)
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) !== 1) {
+          throw new Conflict(`request ${request.id} was changed by someone else; try again`);
+        }
+        await appendEvents(trx, events);
+      });
+    },
+
+    async getRequest(id) {
+      const row = await db.selectFrom('access_requests').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? fromRow(row) : null;
+    },
+
+    async listRequests(filter: RequestFilter) {
+      let q = db.selectFrom('access_requests').selectAll().orderBy('created_at').orderBy('id');
+      if (filter.phases) q = q.where('phase', 'in', filter.phases.length ? filter.phases : ['']);
+      if (filter.requester) q = q.where('requester', '=', filter.requester);
+      return (await q.execute()).map(fromRow);
+    },
+
+    async appendAudit(events) {
+      await db.transaction().execute((trx) => appendEvents(trx, events));
+    },
+
+    async listAudit(options = {}) {
+      let q = db.selectFrom('audit_events').selectAll().orderBy('seq');
+      if (options.afterSeq !== undefined) q = q.where('seq', '>', options.afterSeq);
+      if (options.limit !== undefined) q = q.limit(options.limit);
+      return (await q.execute()).map(eventFromRow);
+    },
+
+    async verifyAuditChain() {
+      let prev = genesisHash;
+      for (const row of await db.selectFrom('audit_events').selectAll().orderBy('seq').execute()) {
+        const event = eventFromRow(row);
+        if (event.prevHash !== prev || hashEvent(prev, event) !== event.hash) return event.seq;
+        prev = event.hash;
+      }
+      return null;
+    },
+
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+async function appendEvents(trx: Transaction<Database>, events: AuditEventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  const last = await trx
+    .selectFrom('audit_events')
+    .select(['seq', 'hash'])
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  let seq = last?.seq ?? 0;
+  let prev = last?.hash ?? genesisHash;
+  for (const input of events) {
+    seq += 1;
+    const hash = hashEvent(prev, { ...input, seq });
+    await trx
+      .insertInto('audit_events')
+      .values(eventToRow({ ...input, seq, prevHash: prev, hash }))
+      .execute();
+    prev = hash;
+  }
+}
+
+/** Each event's hash covers its content and the previous hash, so editing or deleting any event breaks the chain. */
+function hashEvent(prevHash: string, e: AuditEventInput & { seq: number }): string {
+  const canonical = JSON.stringify([
+    e.seq,
+    e.time.toISOString(),
+    e.actor,
+    e.action,
+    e.requestId,
+    e.cluster,
+    e.details,
+  ]);
+  return createHash('sha256').update(prevHash).update(canonical).digest('hex');
+}
+
+function eventToRow(e: AuditEvent): AuditEventsTable {
+  return {
+    seq: e.seq,
+    time: e.time.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    request_id: e.requestId,
+    cluster: e.cluster,
+    details_json: JSON.stringify(e.details),
+    prev_hash: e.prevHash,
+    hash: e.hash,
+  };
+}
+
+function eventFromRow(r: AuditEventsTable): AuditEvent {
+  return {
+    seq: r.seq,
+    time: new Date(r.time),
+    actor: r.actor,
+    action: r.action,
+    requestId: r.request_id,
+    cluster: r.cluster,
+    details: JSON.parse(r.details_json),
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+function toRow(r: AccessRequest): AccessRequestsTable {
+  return {
+    id: r.id,
+    created_at: r.createdAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+    version: r.version,
+    phase: r.phase,
+    requester: r.spec.requester,
+    cluster: r.spec.cluster,
+    expires_at: r.grant?.expiresAt.toISOString() ?? null,
+    spec_json: JSON.stringify(r.spec),
+    policy_json: JSON.stringify(r.policy),
+    approvals_json: JSON.stringify(r.approvals),
+    grant_json: r.grant ? JSON.stringify(r.grant) : null,
+    revocation_json: r.revocation ? JSON.stringify(r.revocation) : null,
+    message: r.message,
+  };
+}
+
+function fromRow(row: AccessRequestsTable): AccessRequest {
+  const policy = JSON.parse(row.policy_json);
+  const grant = row.grant_json ? JSON.parse(row.grant_json) : null;
+  const revocation = row.revocation_json ? JSON.parse(row.revocation_json) : null;
+  return {
+    id: row.id,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    version: row.version,
+    phase: row.phase as AccessRequest['phase'],
+    spec: JSON.parse(row.spec_json),
+    policy: {
+      ...policy,
+      approvalDeadline: policy.approvalDeadline ? new Date(policy.approvalDeadline) : null,
+    },
+    approvals: JSON.parse(row.approvals_json).map((a: { at: string }) => ({ ...a, at: new Date(a.at) })),
+    grant: grant
+      ? { ...grant, activatedAt: new Date(grant.activatedAt), expiresAt: new Date(grant.expiresAt) }
+      : null,
+    revocation: revocation ? { ...revocation, at: new Date(revocation.at) } : null,
+    message: row.message,
+  };
+}
