@@ -20,7 +20,7 @@ const warmupGrants = 3;
 const grantCount = 50;
 const revokeCount = 200;
 const createConcurrency = 10;
-const sarConcurrency = 10;
+const sarConcurrency = 50;
 const grantPollMs = 5;
 const grantWaitMs = 15_000;
 /** The revocation sweep starts this long before the common expiry, so a grant removed early shows up. */
@@ -355,6 +355,15 @@ async function benchRevocation(
   report(summaryLine('expiresAt -> SAR denied (upper bound)', latencies));
   report(summaryLine('expiresAt -> last SAR allowed (lower)', lowerBounds));
   report(summaryLine('expiresAt -> GrantExpired (server audit)', serverMs));
+  report(
+    summaryLine(
+      'GrantExpired -> SAR denied',
+      denied.flatMap((g) => {
+        const t = removedAt.get(g.id);
+        return t === undefined ? [] : [g.deniedAt - t];
+      }),
+    ),
+  );
   if (denied.length > 0) {
     const lastDenied = Math.max(...denied.map((g) => g.deniedAt));
     report(

@@ -9,6 +9,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Admin kubeconfig path by cluster name (dev, dev2); empty when no integration test is in the run. */
     kubeconfigs: Record<string, string>;
+    /** Kubeconfig of Elevate's least-privilege ServiceAccount by cluster name, for Elevate's own config. */
+    elevateKubeconfigs: Record<string, string>;
     /** State dir of the shared testenv; a test starting a testenv of its own uses a subdirectory of it. */
     testenvDir: string;
   }
@@ -59,6 +61,7 @@ function killLeftovers(dir: string): void {
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (!(await runIncludesIntegration(project))) {
     project.provide('kubeconfigs', {});
+    project.provide('elevateKubeconfigs', {});
     project.provide('testenvDir', '');
     return undefined;
   }
@@ -72,6 +75,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       log: (line) => process.stderr.write(`[testenv] ${line}\n`),
     });
     project.provide('kubeconfigs', Object.fromEntries(clusters.map((c) => [c.name, c.kubeconfigPath])));
+    project.provide(
+      'elevateKubeconfigs',
+      Object.fromEntries(clusters.map((c) => [c.name, c.elevateKubeconfigPath])),
+    );
     project.provide('testenvDir', dir);
   } catch (err) {
     // testenvUp has stopped what it started; the logs under dir explain the failure, so dir is kept.

@@ -14,7 +14,7 @@ const buildScript = join('scripts', 'build-kube.sh');
 
 // This file runs from src/testenv under vitest and from dist/testenv after a build, so the repository is
 // found by looking upwards rather than by a fixed number of '..'.
-function repoRoot(): string {
+export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, buildScript))) return dir;

@@ -14,7 +14,13 @@ const stateSchema = z.object({
   version: z.literal(1),
   apiserverArgs: z.array(z.string()),
   clusters: z.array(
-    z.object({ name: z.string(), server: z.string(), kubeconfigPath: z.string(), dir: z.string() }),
+    z.object({
+      name: z.string(),
+      server: z.string(),
+      kubeconfigPath: z.string(),
+      elevateKubeconfigPath: z.string(),
+      dir: z.string(),
+    }),
   ),
   processes: z.array(processSchema),
 });

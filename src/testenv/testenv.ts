@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { type ClusterPki, createClusterPki } from './cluster-pki.js';
 import { type DetachedProcess, isRunning, spawnDetached, stopProcesses } from './detached-process.js';
+import { installElevateIdentity } from './elevate-identity.js';
 import { freePort } from './free-port.js';
 import { type KubeBinaries, resolveKubeBinaries } from './kube-binaries.js';
 import {
@@ -37,6 +38,8 @@ export interface TestCluster {
   server: string;
   /** Cluster-admin kubeconfig (system:masters) with the context named after the cluster. */
   kubeconfigPath: string;
+  /** Elevate's own least-privilege identity (deploy/elevate-rbac.yaml), for Elevate's config. */
+  elevateKubeconfigPath: string;
   dir: string;
 }
 
@@ -242,9 +245,11 @@ async function startCluster({
     '--secure-port=0',
   ]);
   await waitUntil(name, 'the controllers', () => controllersDone(kc), deadline, crashed, procs);
+  const elevateKubeconfigPath = join(clusterDir, 'elevate.kubeconfig');
+  await installElevateIdentity(kubeconfigPath, elevateKubeconfigPath);
 
   log(`${name}: ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  return { name, server, kubeconfigPath, dir: clusterDir };
+  return { name, server, kubeconfigPath, elevateKubeconfigPath, dir: clusterDir };
 }
 
 function etcdArgs(clusterDir: string, name: string, clientPort: number, peerPort: number): string[] {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveKubeBinaries } from '../../src/testenv/kube-binaries.js';
 import { type RunningElevate, startElevate } from '../support/elevate.js';
-import { createNamespace, testKubeconfig, uniqueName } from '../support/kube.js';
+import { createNamespace, elevateKubeconfig, testKubeconfig, uniqueName } from '../support/kube.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const elevateBin = join(repo, 'bin/elevate');
@@ -38,7 +38,7 @@ beforeAll(async () => {
   expect(existsSync(join(repo, 'dist/cli/main.js')), 'run `make build` first').toBe(true);
   kubeconfig = testKubeconfig('dev');
   kubectl = (await resolveKubeBinaries(undefined, () => {})).kubectl;
-  server = await startElevate({ clusters: { dev: kubeconfig } });
+  server = await startElevate({ clusters: { dev: elevateKubeconfig('dev') } });
   ns = uniqueName('cli');
   await createNamespace(kubeconfig, ns);
 });

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiFor, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
-import { createNamespace, testKubeconfig, uniqueName } from '../support/kube.js';
+import { createNamespace, elevateKubeconfig, testKubeconfig, uniqueName } from '../support/kube.js';
 
 let server: RunningElevate;
 let ns: string;
 
 beforeAll(async () => {
   const kubeconfig = testKubeconfig('dev');
-  server = await startElevate({ clusters: { dev: kubeconfig } });
+  server = await startElevate({ clusters: { dev: elevateKubeconfig('dev') } });
   ns = uniqueName('bad');
   await createNamespace(kubeconfig, ns);
 });

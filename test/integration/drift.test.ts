@@ -1,7 +1,14 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
-import { canI, createNamespace, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
+import {
+  canI,
+  createNamespace,
+  elevateKubeconfig,
+  testKubeconfig,
+  uniqueName,
+  waitFor,
+} from '../support/kube.js';
 
 let server: RunningElevate;
 let kubeconfig: string;
@@ -12,7 +19,7 @@ beforeAll(async () => {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
   rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-  server = await startElevate({ clusters: { dev: kubeconfig }, reconcileInterval: '1s' });
+  server = await startElevate({ clusters: { dev: elevateKubeconfig('dev') }, reconcileInterval: '1s' });
 });
 
 afterAll(async () => {

@@ -5,7 +5,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiFor, requestBody, writeElevateConfig } from '../support/elevate.js';
-import { canI, createNamespace, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
+import {
+  canI,
+  createNamespace,
+  elevateKubeconfig,
+  testKubeconfig,
+  uniqueName,
+  waitFor,
+} from '../support/kube.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const elevateBin = join(repo, 'bin/elevate');
@@ -54,7 +61,11 @@ describe('a crash', () => {
     // A long reconcile interval, so it is the start-up catch-up, not a periodic pass, that revokes.
     const listen = `127.0.0.1:${await freePort()}`;
     const url = `http://${listen}`;
-    const config = writeElevateConfig({ clusters: { dev: kubeconfig }, reconcileInterval: '10m', listen });
+    const config = writeElevateConfig({
+      clusters: { dev: elevateKubeconfig('dev') },
+      reconcileInterval: '10m',
+      listen,
+    });
 
     const first = await startServer(config, url);
     const res = await apiFor(url, 'token-alice').post(

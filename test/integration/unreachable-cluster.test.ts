@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
-import { canI, createNamespace, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
+import {
+  canI,
+  createNamespace,
+  elevateKubeconfig,
+  testKubeconfig,
+  uniqueName,
+  waitFor,
+} from '../support/kube.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 let server: RunningElevate;
@@ -12,7 +19,7 @@ let kubeconfig: string;
 
 beforeAll(async () => {
   kubeconfig = testKubeconfig('dev2');
-  const text = readFileSync(kubeconfig, 'utf8');
+  const text = readFileSync(elevateKubeconfig('dev2'), 'utf8');
   const port = Number(/server: https:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
   proxy = await startTcpProxy({ host: '127.0.0.1', port });
   const viaProxy = join(tmpdir(), `${uniqueName('dev2-proxy')}.kubeconfig`);

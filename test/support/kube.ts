@@ -26,6 +26,13 @@ export function testKubeconfig(cluster = 'dev'): string {
   return path;
 }
 
+/** The kubeconfig Elevate itself uses: its least-privilege ServiceAccount from deploy/elevate-rbac.yaml. */
+export function elevateKubeconfig(cluster = 'dev'): string {
+  const path = inject('elevateKubeconfigs')[cluster];
+  if (!path) throw new Error(`no testenv cluster ${cluster}: is this file under test/integration?`);
+  return path;
+}
+
 /** Asks the API server itself, as `kubectl auth can-i --as` does. */
 export async function canI(kubeconfigPath: string, q: AccessQuestion): Promise<boolean> {
   const review = await client(kubeconfigPath, k8s.AuthorizationV1Api).createSubjectAccessReview({
