@@ -8,7 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { testenvDown, testenvUp } from '../src/testenv/testenv.js';
@@ -269,6 +269,9 @@ async function benchRevocation(
   const sarRtts: number[] = [];
   let sarErrors = 0;
   const sweepStart = wallNow();
+  // Elevate runs in this process: a stalled event loop delays its timers and DELETEs as much as our SARs.
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   await Promise.all(
     Array.from({ length: sarConcurrency }, async () => {
       for (let g = queue.shift(); g !== undefined && wallNow() < sweepDeadline; g = queue.shift()) {
@@ -299,6 +302,7 @@ async function benchRevocation(
     }),
   );
   const sweepMs = wallNow() - sweepStart;
+  loopDelay.disable();
 
   const denied = grants.flatMap((g) => (g.deniedAt === undefined ? [] : [{ ...g, deniedAt: g.deniedAt }]));
   const latencies = denied.map((g) => g.deniedAt - g.expiresAt);
@@ -352,6 +356,10 @@ async function benchRevocation(
       `${sarErrors > 0 ? `, ${sarErrors} SAR errors` : ''}`,
   );
   report(summaryLine('SAR round-trip during the sweep', sarRtts));
+  report(
+    `  event-loop delay during the sweep (Elevate shares it): p50 ${formatMs(loopDelay.percentile(50) / 1e6)}, ` +
+      `p99 ${formatMs(loopDelay.percentile(99) / 1e6)}, max ${formatMs(loopDelay.max / 1e6)}`,
+  );
   report(summaryLine('expiresAt -> SAR denied (upper bound)', latencies));
   report(summaryLine('expiresAt -> last SAR allowed (lower)', lowerBounds));
   report(summaryLine('expiresAt -> GrantExpired (server audit)', serverMs));

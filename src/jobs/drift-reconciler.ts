@@ -7,7 +7,7 @@ import type { ClusterGateway, Store } from '../services/ports.js';
 
 export interface DriftReconcilerDeps {
   store: Pick<Store, 'listRequests' | 'appendAudit'>;
-  clusters: Pick<ClusterGateway, 'listManagedBindings'>;
+  clusters: Pick<ClusterGateway, 'listManagedBindings' | 'watchManagedBindings'>;
   grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan'>;
   clusterNames: string[];
   clock: Clock;
@@ -15,6 +15,9 @@ export interface DriftReconcilerDeps {
   onError: (cluster: string, error: Error) => void;
   onRepair: (event: AuditEventInput) => void;
 }
+
+/** Changes seen by the watch are gathered for this long into one pass. */
+const watchDebounceMs = 100;
 
 export interface DriftReport {
   cluster: string;
@@ -32,8 +35,6 @@ export interface DriftReport {
  */
 export function createDriftReconciler(deps: DriftReconcilerDeps) {
   const { store, clusters, grants, clock } = deps;
-  const failures = new Map<string, number>();
-  const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 
   function audit(
@@ -109,23 +110,43 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
     return report;
   }
 
-  function loop(cluster: string, delayMs: number): void {
-    if (stopped) return;
-    timers.set(
-      cluster,
-      setTimeout(async () => {
-        try {
-          await reconcileCluster(cluster);
-          failures.delete(cluster);
-          loop(cluster, deps.intervalMs);
-        } catch (e) {
-          const n = (failures.get(cluster) ?? 0) + 1;
-          failures.set(cluster, n);
-          deps.onError(cluster, e as Error);
-          loop(cluster, Math.min(deps.intervalMs, 500 * 2 ** Math.min(n, 10)));
-        }
-      }, delayMs),
-    );
+  interface ClusterLoop {
+    timer?: NodeJS.Timeout;
+    running: boolean;
+    rerun: boolean;
+    failures: number;
+  }
+  const loops = new Map<string, ClusterLoop>();
+  const watches: { stop(): void }[] = [];
+
+  /** Runs a pass for one cluster after delayMs; passes never overlap, and a kick during one queues another. */
+  function kick(cluster: string, delayMs: number): void {
+    const loop = loops.get(cluster);
+    if (!loop || stopped) return;
+    if (loop.running) {
+      loop.rerun = true;
+      return;
+    }
+    clearTimeout(loop.timer);
+    loop.timer = setTimeout(() => void pass(cluster, loop), delayMs);
+  }
+
+  async function pass(cluster: string, loop: ClusterLoop): Promise<void> {
+    loop.running = true;
+    let next = deps.intervalMs;
+    try {
+      await reconcileCluster(cluster);
+      loop.failures = 0;
+    } catch (e) {
+      loop.failures++;
+      deps.onError(cluster, e as Error);
+      next = Math.min(deps.intervalMs, 500 * 2 ** Math.min(loop.failures, 10));
+    } finally {
+      loop.running = false;
+    }
+    if (loop.rerun && loop.failures === 0) next = 0;
+    loop.rerun = false;
+    kick(cluster, next);
   }
 
   return {
@@ -135,11 +156,22 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
       return Promise.allSettled(deps.clusterNames.map((c) => reconcileCluster(c)));
     },
     start(): void {
-      for (const c of deps.clusterNames) loop(c, deps.intervalMs);
+      for (const c of deps.clusterNames) {
+        loops.set(c, { running: false, rerun: false, failures: 0 });
+        kick(c, deps.intervalMs);
+        watches.push(
+          clusters.watchManagedBindings(
+            c,
+            () => kick(c, watchDebounceMs),
+            (e) => deps.onError(c, e),
+          ),
+        );
+      }
     },
     stop(): void {
       stopped = true;
-      for (const t of timers.values()) clearTimeout(t);
+      for (const w of watches) w.stop();
+      for (const loop of loops.values()) clearTimeout(loop.timer);
     },
   };
 }

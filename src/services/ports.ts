@@ -43,6 +43,15 @@ export interface ClusterGateway {
   /** Deletes the binding; 'absent' when it was already gone. Throws Unavailable when the cluster can't be reached. */
   deleteBinding(cluster: string, ref: BindingRef): Promise<'deleted' | 'absent'>;
   listManagedBindings(cluster: string): Promise<ManagedBinding[]>;
+  /**
+   * Calls onChange whenever a binding carrying Elevate's label changes in the cluster, so drift is repaired
+   * in moments rather than at the next periodic pass. Keeps re-watching until stopped.
+   */
+  watchManagedBindings(
+    cluster: string,
+    onChange: () => void,
+    onError: (error: Error) => void,
+  ): { stop(): void };
   roleExists(
     cluster: string,
     kind: 'ClusterRole' | 'Role',

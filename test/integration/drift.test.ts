@@ -19,7 +19,8 @@ beforeAll(async () => {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
   rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-  server = await startElevate({ clusters: { dev: elevateKubeconfig('dev') }, reconcileInterval: '1s' });
+  server = await startElevate({ clusters: { dev: elevateKubeconfig('dev') }, reconcileInterval: '10m' });
+  // With a 10-minute periodic pass, every repair below comes from watching the bindings.
 });
 
 afterAll(async () => {
@@ -52,7 +53,7 @@ describe('drift', () => {
     await waitFor(
       async () => (await rbac.readNamespacedRoleBinding({ name, namespace: ns })).metadata?.name === name,
       {
-        timeoutMs: 15_000,
+        timeoutMs: 5_000,
       },
     );
     expect(await canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns })).toBe(
@@ -82,7 +83,7 @@ describe('drift', () => {
     await waitFor(
       async () => (await rbac.readNamespacedRoleBinding({ name, namespace: ns })).roleRef.name === 'view',
       {
-        timeoutMs: 15_000,
+        timeoutMs: 5_000,
       },
     );
     expect(await canI(kubeconfig, { user: 'alice', verb: 'delete', resource: 'pods', namespace: ns })).toBe(
@@ -114,7 +115,7 @@ describe('drift', () => {
           return (e as { code?: number }).code === 404;
         }
       },
-      { timeoutMs: 15_000 },
+      { timeoutMs: 5_000 },
     );
     expect(await canI(kubeconfig, { user: 'mallory', verb: 'get', resource: 'pods', namespace: ns })).toBe(
       false,

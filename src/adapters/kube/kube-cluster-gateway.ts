@@ -11,7 +11,13 @@ const managedSelector = `${managedByLabel}=${managedByValue}`;
 interface ClusterClients {
   rbac: k8s.RbacAuthorizationV1Api;
   core: k8s.CoreV1Api;
+  watch: k8s.Watch;
 }
+
+const bindingPaths = [
+  '/apis/rbac.authorization.k8s.io/v1/rolebindings',
+  '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+];
 
 /** Talks RBAC to real clusters through @kubernetes/client-node. Unreachable clusters surface as Unavailable. */
 export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 10_000): ClusterGateway {
@@ -23,6 +29,7 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
     clients.set(cluster.name, {
       rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
       core: kc.makeApiClient(k8s.CoreV1Api),
+      watch: new k8s.Watch(kc),
     });
   }
 
@@ -127,6 +134,42 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
       } catch (e) {
         throw asDomainError(cluster, e);
       }
+    },
+
+    watchManagedBindings(cluster, onChange, onError) {
+      const { watch } = clientsFor(cluster);
+      let stopped = false;
+      const aborts = new Set<AbortController>();
+      const watchPath = (path: string, failures: number): void => {
+        if (stopped) return;
+        const again = (err: unknown) => {
+          if (stopped) return;
+          if (err)
+            onError(new Unavailable(`cluster ${cluster}: watch ${path}: ${(err as Error).message ?? err}`));
+          // A watch the server closed normally is resumed at once; a failing one backs off.
+          const delay = err ? Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) : 0;
+          setTimeout(() => watchPath(path, err ? failures + 1 : 0), delay);
+        };
+        watch
+          .watch(
+            path,
+            { labelSelector: managedSelector },
+            () => onChange(),
+            (err) => again(err),
+          )
+          .then((abort) => {
+            if (stopped) abort.abort();
+            else aborts.add(abort);
+          })
+          .catch(again);
+      };
+      for (const path of bindingPaths) watchPath(path, 0);
+      return {
+        stop() {
+          stopped = true;
+          for (const a of aborts) a.abort();
+        },
+      };
     },
 
     async roleExists(cluster, kind, name, namespace) {
