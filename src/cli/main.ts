@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { phases } from '../domain/access-request.js';
 import { parseDuration } from '../domain/duration.js';
 import type { AccessRequestResource } from '../http/resources.js';
 import { version } from '../version.js';
@@ -15,6 +16,17 @@ function client(cmd: Command) {
 
 function print(obj: AccessRequestResource, opts: Output): void {
   console.log(opts.output === 'json' ? JSON.stringify(obj, null, 2) : describeRequest(obj));
+}
+
+/** POSTs one of a request's actions (approve, deny, revoke, cancel) and prints the outcome. */
+async function act(cmd: Command, id: string, action: string, body: object, opts: Output): Promise<void> {
+  const r = await client(cmd).json<AccessRequestResource>(
+    'POST',
+    `/api/v1/accessrequests/${encodeURIComponent(id)}/${action}`,
+    body,
+  );
+  if (opts.output === 'json') print(r, opts);
+  else console.log(`accessrequest/${r.metadata.name} ${r.status.phase}: ${r.status.message}`);
 }
 
 const outputOption = () => new Option('-o, --output <format>', 'output format').choices(['json']);
@@ -93,15 +105,9 @@ export function buildProgram(): Command {
       .description(what)
       .option('--comment <text>', 'a comment for the record')
       .addOption(outputOption())
-      .action(async (id: string, opts: { comment?: string } & Output, cmd: Command) => {
-        const r = await client(cmd).json<AccessRequestResource>(
-          'POST',
-          `/api/v1/accessrequests/${encodeURIComponent(id)}/${name}`,
-          opts.comment ? { comment: opts.comment } : {},
-        );
-        if (opts.output === 'json') print(r, opts);
-        else console.log(`accessrequest/${r.metadata.name} ${r.status.phase}: ${r.status.message}`);
-      });
+      .action((id: string, opts: { comment?: string } & Output, cmd: Command) =>
+        act(cmd, id, name, opts.comment ? { comment: opts.comment } : {}, opts),
+      );
   decision('approve', 'approve a pending request');
   decision('deny', 'deny a pending request');
 
@@ -110,29 +116,15 @@ export function buildProgram(): Command {
     .description('end approved or active access now')
     .option('--reason <text>', 'why')
     .addOption(outputOption())
-    .action(async (id: string, opts: { reason?: string } & Output, cmd: Command) => {
-      const r = await client(cmd).json<AccessRequestResource>(
-        'POST',
-        `/api/v1/accessrequests/${encodeURIComponent(id)}/revoke`,
-        opts.reason ? { reason: opts.reason } : {},
-      );
-      if (opts.output === 'json') print(r, opts);
-      else console.log(`accessrequest/${r.metadata.name} ${r.status.phase}: ${r.status.message}`);
-    });
+    .action((id: string, opts: { reason?: string } & Output, cmd: Command) =>
+      act(cmd, id, 'revoke', opts.reason ? { reason: opts.reason } : {}, opts),
+    );
 
   program
     .command('cancel <id>')
     .description('withdraw your pending request')
     .addOption(outputOption())
-    .action(async (id: string, opts: Output, cmd: Command) => {
-      const r = await client(cmd).json<AccessRequestResource>(
-        'POST',
-        `/api/v1/accessrequests/${encodeURIComponent(id)}/cancel`,
-        {},
-      );
-      if (opts.output === 'json') print(r, opts);
-      else console.log(`accessrequest/${r.metadata.name} ${r.status.phase}: ${r.status.message}`);
-    });
+    .action((id: string, opts: Output, cmd: Command) => act(cmd, id, 'cancel', {}, opts));
 
   program
     .command('get <id>')
@@ -151,18 +143,7 @@ export function buildProgram(): Command {
   program
     .command('list')
     .description('list the access requests you may see')
-    .addOption(
-      new Option('--phase <phase>', 'only this phase').choices([
-        'Pending',
-        'Approved',
-        'Active',
-        'Expired',
-        'Revoked',
-        'Denied',
-        'Canceled',
-        'TimedOut',
-      ]),
-    )
+    .addOption(new Option('--phase <phase>', 'only this phase').choices(phases))
     .addOption(outputOption())
     .action(async (opts: { phase?: string } & Output, cmd: Command) => {
       const query = opts.phase ? `?phase=${encodeURIComponent(opts.phase)}` : '';

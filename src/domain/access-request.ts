@@ -122,11 +122,7 @@ export function approve(
   comment: string | null,
   now: Date,
 ): AccessRequest {
-  assertCanDecide(request, approver);
-  const approvals = [
-    ...request.approvals,
-    { user: approver.user, decision: 'Approved' as const, comment, at: now },
-  ];
+  const approvals = recordDecision(request, approver, 'Approved', comment, now);
   const count = new Set(approvals.filter((a) => a.decision === 'Approved').map((a) => a.user)).size;
   const updated = { ...request, approvals, updatedAt: now };
   if (count >= request.policy.required) {
@@ -141,17 +137,25 @@ export function deny(
   comment: string | null,
   now: Date,
 ): AccessRequest {
-  assertCanDecide(request, approver);
-  const approvals = [
-    ...request.approvals,
-    { user: approver.user, decision: 'Denied' as const, comment, at: now },
-  ];
+  const approvals = recordDecision(request, approver, 'Denied', comment, now);
   return transition(
     { ...request, approvals },
     'Denied',
     now,
     `denied by ${approver.user}${comment ? `: ${comment}` : ''}`,
   );
+}
+
+/** The approvals list with one more decision, after checking the approver may make it. */
+function recordDecision(
+  request: AccessRequest,
+  approver: Identity,
+  decision: Approval['decision'],
+  comment: string | null,
+  now: Date,
+): Approval[] {
+  assertCanDecide(request, approver);
+  return [...request.approvals, { user: approver.user, decision, comment, at: now }];
 }
 
 function assertCanDecide(request: AccessRequest, approver: Identity): void {

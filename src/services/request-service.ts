@@ -6,7 +6,6 @@ import {
   deny,
   isApprover,
   type Phase,
-  type RoleKind,
   transition,
 } from '../domain/access-request.js';
 import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
@@ -17,16 +16,8 @@ import { decide, type Guardrails, type Policy } from '../domain/policy.js';
 import type { GrantService } from './grant-service.js';
 import type { ClusterGateway, Store } from './ports.js';
 
-export interface NewRequestInput {
-  cluster: string;
-  role: string;
-  roleKind: RoleKind;
-  /** null for a cluster-wide request. */
-  namespace: string | null;
-  durationMs: number;
-  reason: string;
-  ticket: string | null;
-}
+/** What a requester asks for; who asks comes from authentication. */
+export type NewRequestInput = Omit<AccessRequestSpec, 'requester' | 'requesterGroups'>;
 
 export interface RequestServiceDeps {
   store: Pick<Store, 'createRequest' | 'updateRequest' | 'getRequest' | 'listRequests'>;

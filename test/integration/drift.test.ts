@@ -1,10 +1,11 @@
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
+import { auditEvents, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
 import {
   canI,
   createNamespace,
   elevateKubeconfig,
+  rbacApi,
   testKubeconfig,
   uniqueName,
   waitFor,
@@ -16,9 +17,7 @@ let rbac: k8s.RbacAuthorizationV1Api;
 
 beforeAll(async () => {
   kubeconfig = testKubeconfig('dev');
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  rbac = rbacApi(kubeconfig);
   server = await startElevate({ clusters: { dev: elevateKubeconfig('dev') }, reconcileInterval: '10m' });
   // With a 10-minute periodic pass, every repair below comes from watching the bindings.
 });
@@ -28,12 +27,9 @@ afterAll(async () => {
 });
 
 async function auditActions(requestId: string | null, action: string) {
-  const jsonl = (await server.as('root').get('/api/v1/audit/export?format=jsonl')).body as string;
-  return jsonl
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.action === action && (requestId === null || e.requestId === requestId));
+  return (await auditEvents(server)).filter(
+    (e) => e.action === action && (requestId === null || e.requestId === requestId),
+  );
 }
 
 describe('drift', () => {

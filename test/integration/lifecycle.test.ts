@@ -1,10 +1,11 @@
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
+import { auditEvents, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
 import {
   canI,
   createNamespace,
   elevateKubeconfig,
+  rbacApi,
   testKubeconfig,
   uniqueName,
   waitFor,
@@ -16,9 +17,7 @@ let rbac: k8s.RbacAuthorizationV1Api;
 
 beforeAll(async () => {
   kubeconfig = testKubeconfig('dev');
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  rbac = rbacApi(kubeconfig);
   server = await startElevate({ clusters: { dev: elevateKubeconfig('dev') } });
 });
 
@@ -283,11 +282,7 @@ describe('who sees what', () => {
     expect(csv.contentType).toContain('text/csv');
     const lines = (csv.body as string).trim().split('\r\n');
     expect(lines[0]).toBe('seq,time,actor,action,request,cluster,details,prevHash,hash');
-    const jsonl = await server.as('root').get('/api/v1/audit/export?format=jsonl');
-    const events = (jsonl.body as string)
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const events = await auditEvents(server);
     expect(events.length).toBe(lines.length - 1);
     const actions = new Set(events.map((e) => e.action));
     for (const action of [

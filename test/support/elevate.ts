@@ -149,3 +149,12 @@ export function requestBody(spec: Record<string, unknown>) {
     spec: { cluster: 'dev', reason: 'testing', ...spec },
   };
 }
+
+/** The audit trail as an admin exports it (JSON lines), parsed. */
+export async function auditEvents(server: RunningElevate): Promise<Json[]> {
+  const jsonl = (await server.as('root').get('/api/v1/audit/export?format=jsonl')).body as string;
+  return jsonl
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+}

@@ -19,6 +19,11 @@ function client<T extends k8s.ApiType>(kubeconfigPath: string, api: k8s.ApiConst
   return kc.makeApiClient(api);
 }
 
+/** An RBAC API client acting as the cluster's admin. */
+export function rbacApi(kubeconfigPath: string): k8s.RbacAuthorizationV1Api {
+  return client(kubeconfigPath, k8s.RbacAuthorizationV1Api);
+}
+
 /** The admin kubeconfig of a cluster of the shared testenv started by test/global-setup.ts. */
 export function testKubeconfig(cluster = 'dev'): string {
   const path = inject('kubeconfigs')[cluster];
