@@ -27,8 +27,14 @@ const grantWaitMs = 15_000;
 const sweepLeadMs = 500;
 const sweepTimeoutMs = 60_000;
 const expiredWaitMs = 30_000;
+const stopTimeoutMs = 10_000;
 /** Whatever happens, the bench stops (and cleans up) after this long. */
 const overallTimeoutMs = 10 * 60_000;
+
+/** Aborted on Ctrl-C, SIGTERM or the watchdog, so every loop and wait below stops at once. */
+const stopping = new AbortController();
+const pause = (ms: number) => sleep(ms, undefined, { signal: stopping.signal });
+const checkStopping = () => stopping.signal.throwIfAborted();
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable to the server's ISO timestamps. */
 const wallNow = () => performance.timeOrigin + performance.now();
@@ -54,7 +60,7 @@ async function callApi(url: string, user: string, method: string, path: string, 
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
+    signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(30_000)]),
   });
   return { status: res.status, body: (await res.json()) as ApiResult['body'] };
 }
@@ -78,7 +84,10 @@ function describeFailure(r: ApiResult): string {
 async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) await work(items[next++] as T);
+    while (next < items.length) {
+      checkStopping();
+      await work(items[next++] as T);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
@@ -121,11 +130,12 @@ async function timeOneGrant(
   );
   let allowedAt: number | undefined;
   while (postFailure === undefined && performance.now() - start < grantWaitMs) {
+    checkStopping();
     if (await sar.allowed(user, namespace)) {
       allowedAt = performance.now();
       break;
     }
-    await sleep(grantPollMs);
+    await pause(grantPollMs);
   }
   await post;
   if (postFailure !== undefined) return postFailure;
@@ -185,7 +195,7 @@ async function benchGrants(url: string, sar: SarClient, kubeconfigPath: string):
 async function grantExpiredTimes(url: string): Promise<Map<string, number>> {
   const res = await fetch(`${url}/api/v1/audit/export?format=jsonl`, {
     headers: { authorization: `Bearer ${tokenOf(adminUser)}` },
-    signal: AbortSignal.timeout(30_000),
+    signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(30_000)]),
   });
   const times = new Map<string, number>();
   if (!res.ok) return times;
@@ -260,7 +270,7 @@ async function benchRevocation(
   });
 
   const waitMs = target - sweepLeadMs - wallNow();
-  if (waitMs > 0) await sleep(waitMs);
+  if (waitMs > 0) await pause(waitMs);
 
   progress(`sweeping ${grants.length} users with up to ${sarConcurrency} SARs in flight`);
   const queue = [...grants];
@@ -275,12 +285,13 @@ async function benchRevocation(
   await Promise.all(
     Array.from({ length: sarConcurrency }, async () => {
       for (let g = queue.shift(); g !== undefined && wallNow() < sweepDeadline; g = queue.shift()) {
+        checkStopping();
         // Once a user is seen allowed in the sweep (which catches any grant removed early), polling it again
         // before its expiry only adds load to the API server and to Elevate, which shares this process.
         const untilExpiry = g.expiresAt - wallNow();
         if (g.swept && untilExpiry > 0) {
           queue.push(g);
-          await sleep(Math.min(10, untilExpiry));
+          await pause(Math.min(10, untilExpiry));
           continue;
         }
         g.swept = true;
@@ -296,7 +307,7 @@ async function benchRevocation(
         } catch {
           sarErrors++;
           queue.push(g);
-          await sleep(50);
+          await pause(50);
         }
       }
     }),
@@ -319,11 +330,12 @@ async function benchRevocation(
   const stillActive = new Set(grants.map((g) => g.id));
   const expiredDeadline = wallNow() + expiredWaitMs;
   while (stillActive.size > 0 && wallNow() < expiredDeadline) {
+    checkStopping();
     await pool([...stillActive], createConcurrency, async (id) => {
       const r = await callApi(url, adminUser, 'GET', `/accessrequests/${id}`);
       if (r.status === 200 && 'status' in r.body && r.body.status.phase === 'Expired') stillActive.delete(id);
     });
-    if (stillActive.size > 0) await sleep(200);
+    if (stillActive.size > 0) await pause(200);
   }
   await pool(grants, createConcurrency, async (g) => {
     const r = await callApi(url, adminUser, 'GET', `/accessrequests/${g.id}`);
@@ -395,27 +407,47 @@ async function main(): Promise<void> {
   mkdirSync(elevateDir);
   let elevate: BenchElevate | undefined;
   let sar: SarClient | undefined;
+  let starting: Promise<unknown> | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanup = () => {
     cleaning ??= (async () => {
       sar?.close();
-      await elevate?.stop().catch((e: Error) => progress(`elevate stop failed: ${e.message}`));
+      // Main stops before starting Elevate if we are stopping, so once this settles `elevate` is final.
+      await starting?.catch(() => undefined);
+      // Elevate waits for open HTTP connections on stop; the clusters must go down even if it never does.
+      const stopTimeout = sleep(stopTimeoutMs, undefined, { ref: false }).then(() => {
+        throw new Error(`did not stop within ${stopTimeoutMs} ms`);
+      });
+      await Promise.race([elevate?.stop(), stopTimeout]).catch((e: Error) =>
+        progress(`elevate stop failed: ${e.message}`),
+      );
       await testenvDown({ dir: kubeDir }).catch((e: Error) => progress(`testenv down failed: ${e.message}`));
     })();
     return cleaning;
   };
-  const bail = (why: string, code: number) => {
+  const bail = (why: string, code: number, keepLogs: boolean) => {
     progress(why);
-    void cleanup().finally(() => process.exit(code));
+    stopping.abort(new Error(why));
+    void cleanup().finally(() => {
+      if (keepLogs) progress(`testenv logs kept in ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
+      process.exit(code);
+    });
   };
-  process.once('SIGINT', () => bail('interrupted; cleaning up', 130));
-  process.once('SIGTERM', () => bail('terminated; cleaning up', 143));
-  const watchdog = setTimeout(() => bail(`gave up after ${overallTimeoutMs / 1000} s`, 1), overallTimeoutMs);
+  process.once('SIGINT', () => bail('interrupted; cleaning up', 130, false));
+  process.once('SIGTERM', () => bail('terminated; cleaning up', 143, false));
+  const watchdog = setTimeout(
+    () => bail(`gave up after ${overallTimeoutMs / 1000} s; cleaning up`, 1, true),
+    overallTimeoutMs,
+  );
 
   let ok = false;
   try {
     progress(`starting testenv in ${dir}`);
-    const [cluster] = await testenvUp({ dir: kubeDir, clusters: 1, log: (l) => progress(`testenv: ${l}`) });
+    const up = testenvUp({ dir: kubeDir, clusters: 1, log: (l) => progress(`testenv: ${l}`) });
+    starting = up;
+    const [cluster] = await up;
+    checkStopping();
     if (!cluster) throw new Error('testenv started no cluster');
     const users = Array.from({ length: warmupGrants + grantCount + revokeCount }, (_, i) => userName(i));
     elevate = await startBenchElevate({ dir: elevateDir, clusters: { dev: cluster.kubeconfigPath }, users });

@@ -3,10 +3,10 @@ import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
 import { bindingKey, desiredBinding, grantsSameAccess } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
 import type { GrantService } from '../services/grant-service.js';
-import type { ClusterGateway, Store } from '../services/ports.js';
+import type { BindingEventType, ClusterGateway, ManagedBinding, Store } from '../services/ports.js';
 
 export interface DriftReconcilerDeps {
-  store: Pick<Store, 'listRequests' | 'appendAudit'>;
+  store: Pick<Store, 'listRequests' | 'appendAudit' | 'getRequest'>;
   clusters: Pick<ClusterGateway, 'listManagedBindings' | 'watchManagedBindings'>;
   grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan'>;
   clusterNames: string[];
@@ -51,6 +51,37 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
       cluster,
       details,
     } satisfies AuditEventInput;
+  }
+
+  /**
+   * Whether a watched change is one Elevate expects (its own writes and removals), so it needs no pass.
+   * Anything else — a live grant's binding deleted or altered, a labelled binding with no live grant —
+   * does.
+   */
+  async function isExpected(
+    cluster: string,
+    type: BindingEventType,
+    binding: ManagedBinding,
+  ): Promise<boolean> {
+    const request = binding.requestId ? await store.getRequest(binding.requestId) : null;
+    if (!request || request.spec.cluster !== cluster) return false;
+    const now = clock.now();
+    const live = request.phase === 'Active' && !isDueForRemoval(request, now);
+    if (type === 'DELETED') return !live;
+    if (request.phase === 'Approved' || isDueForRemoval(request, now)) return true;
+    return (
+      live &&
+      (request.grant?.bindings ?? []).some((ref) => bindingKey(ref) === bindingKey(binding.ref)) &&
+      grantsSameAccess(binding, desiredBinding(request, null))
+    );
+  }
+
+  function onWatchEvent(cluster: string, type: BindingEventType, binding: ManagedBinding): void {
+    isExpected(cluster, type, binding)
+      .catch(() => false)
+      .then((expected) => {
+        if (!expected) kick(cluster, watchDebounceMs);
+      });
   }
 
   /** Each repair is audited as soon as it is made, so a crash mid-pass loses no record. */
@@ -162,7 +193,7 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
         watches.push(
           clusters.watchManagedBindings(
             c,
-            () => kick(c, watchDebounceMs),
+            (type, binding) => onWatchEvent(c, type, binding),
             (e) => deps.onError(c, e),
           ),
         );

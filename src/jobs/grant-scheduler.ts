@@ -6,6 +6,9 @@ import { nextDueAt } from '../services/grant-service.js';
 const maxTimerMs = 2_147_000_000;
 const minBackoffMs = 500;
 const maxBackoffMs = 30_000;
+// A burst of expiries is worked off this many at a time: enough to keep the API server busy, few enough
+// that a few pooled connections carry them instead of a new connection per grant.
+const maxConcurrentSettles = 32;
 
 export interface GrantSchedulerDeps {
   settle: (id: string) => Promise<AccessRequest>;
@@ -26,7 +29,20 @@ export function createGrantScheduler({ settle, clock, onError }: GrantSchedulerD
   const timers = new Map<string, NodeJS.Timeout>();
   const backoff = new Map<string, number>();
   const running = new Set<Promise<unknown>>();
+  const waiting: (() => void)[] = [];
+  let inFlight = 0;
   let stopped = false;
+
+  async function throttled<T>(work: () => Promise<T>): Promise<T> {
+    if (inFlight >= maxConcurrentSettles) await new Promise<void>((resolve) => waiting.push(resolve));
+    inFlight++;
+    try {
+      return await work();
+    } finally {
+      inFlight--;
+      waiting.shift()?.();
+    }
+  }
 
   function arm(id: string, delayMs: number): void {
     clearTimeout(timers.get(id));
@@ -43,7 +59,7 @@ export function createGrantScheduler({ settle, clock, onError }: GrantSchedulerD
 
   function fire(id: string): void {
     if (stopped) return;
-    const run = settle(id)
+    const run = throttled(() => settle(id))
       .then((request) => {
         backoff.delete(id);
         track(request);

@@ -37,6 +37,8 @@ export interface ManagedBinding {
   subjects: DesiredBinding['subjects'];
 }
 
+export type BindingEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
 export interface ClusterGateway {
   /** Creates the binding, or fixes it if it grants something else. Idempotent. */
   applyBinding(cluster: string, binding: DesiredBinding): Promise<'created' | 'updated' | 'unchanged'>;
@@ -44,12 +46,12 @@ export interface ClusterGateway {
   deleteBinding(cluster: string, ref: BindingRef): Promise<'deleted' | 'absent'>;
   listManagedBindings(cluster: string): Promise<ManagedBinding[]>;
   /**
-   * Calls onChange whenever a binding carrying Elevate's label changes in the cluster, so drift is repaired
-   * in moments rather than at the next periodic pass. Keeps re-watching until stopped.
+   * Reports every change to a binding carrying Elevate's label, so drift is repaired in moments rather
+   * than at the next periodic pass. Keeps re-watching until stopped.
    */
   watchManagedBindings(
     cluster: string,
-    onChange: () => void,
+    onEvent: (type: BindingEventType, binding: ManagedBinding) => void,
     onError: (error: Error) => void,
   ): { stop(): void };
   roleExists(

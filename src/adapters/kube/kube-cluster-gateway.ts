@@ -19,6 +19,33 @@ const bindingPaths = [
   '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
 ];
 
+/**
+ * API clients for one kubeconfig that share one connection pool. client-node builds a new HTTP
+ * dispatcher (and so a new TLS connection) for every call; under a burst of expiries that handshake
+ * dominates, so the first dispatcher is kept and reused.
+ */
+function pooledClients(kc: k8s.KubeConfig) {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('the kubeconfig has no current cluster');
+  let dispatcher: ReturnType<k8s.RequestContext['getDispatcher']>;
+  const auth: k8s.SecurityAuthentication = {
+    getName: () => 'kubeconfig, pooled connections',
+    async applySecurityAuthentication(context) {
+      await kc.applySecurityAuthentication(context);
+      dispatcher ??= context.getDispatcher();
+      if (dispatcher) context.setDispatcher(dispatcher);
+    },
+  };
+  const configuration = k8s.createConfiguration({
+    baseServer: new k8s.ServerConfiguration(server, {}),
+    authMethods: { default: auth },
+  });
+  return {
+    rbac: new k8s.RbacAuthorizationV1Api(configuration),
+    core: new k8s.CoreV1Api(configuration),
+  };
+}
+
 /** Talks RBAC to real clusters through @kubernetes/client-node. Unreachable clusters surface as Unavailable. */
 export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 10_000): ClusterGateway {
   const clients = new Map<string, ClusterClients>();
@@ -26,11 +53,7 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
     if (cluster.context) kc.setCurrentContext(cluster.context);
-    clients.set(cluster.name, {
-      rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
-      core: kc.makeApiClient(k8s.CoreV1Api),
-      watch: new k8s.Watch(kc),
-    });
+    clients.set(cluster.name, { ...pooledClients(kc), watch: new k8s.Watch(kc) });
   }
 
   function clientsFor(cluster: string): ClusterClients {
@@ -136,7 +159,7 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
       }
     },
 
-    watchManagedBindings(cluster, onChange, onError) {
+    watchManagedBindings(cluster, onEvent, onError) {
       const { watch } = clientsFor(cluster);
       let stopped = false;
       const aborts = new Set<AbortController>();
@@ -154,7 +177,10 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
           .watch(
             path,
             { labelSelector: managedSelector },
-            () => onChange(),
+            (type: string, object: k8s.V1RoleBinding) => {
+              if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED')
+                onEvent(type, toManaged(object));
+            },
             (err) => again(err),
           )
           .then((abort) => {
