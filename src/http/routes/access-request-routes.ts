@@ -25,10 +25,10 @@ const createBody = z.strictObject({
         .string()
         .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
         .optional(),
-      clusterWide: z.boolean().optional(),
-      duration: durationText,
-      reason: z.string().trim().min(1, 'a reason is required').max(2000),
-      ticket: z.string().trim().min(1).max(200).optional(),
+      clusterWide: z.boolean().optional().describe('true for a ClusterRoleBinding instead of a namespace'),
+      duration: durationText.describe('How long access lasts once active, Go style: 90s, 30m, 1h30m'),
+      reason: z.string().trim().min(1, 'a reason is required').max(2000).describe('Why access is needed'),
+      ticket: z.string().trim().min(1).max(200).optional().describe('Ticket or incident reference'),
     })
     .superRefine((s, ctx) => {
       if (s.namespace !== undefined && s.clusterWide) {
