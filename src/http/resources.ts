@@ -10,6 +10,66 @@ const bindingRef = z.object({
   namespace: z.string().nullable(),
 });
 
+const condition = z.object({
+  type: z.enum(['Approved', 'Granted']),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string(),
+  message: z.string(),
+  lastTransitionTime: z.string(),
+});
+type Condition = z.infer<typeof condition>;
+
+interface ConditionState {
+  status: Condition['status'];
+  reason: string;
+  since: Date;
+}
+
+function approvedState(r: AccessRequest): ConditionState {
+  switch (r.phase) {
+    case 'Pending':
+      return { status: 'Unknown', reason: 'WaitingForApprovers', since: r.createdAt };
+    case 'Denied':
+    case 'TimedOut':
+    case 'Canceled':
+      return { status: 'False', reason: r.phase, since: r.updatedAt };
+    default:
+      return r.policy.decision === 'auto'
+        ? { status: 'True', reason: 'PolicyAutoApproved', since: r.createdAt }
+        : { status: 'True', reason: 'QuorumReached', since: r.approvals.at(-1)?.at ?? r.createdAt };
+  }
+}
+
+function grantedState(r: AccessRequest): ConditionState {
+  if (r.phase === 'Active' && r.grant) {
+    // Access stays in effect until the binding is gone, even once a revocation is asked for.
+    return {
+      status: 'True',
+      reason: r.revocation ? 'RevocationPending' : 'BindingPresent',
+      since: r.grant.activatedAt,
+    };
+  }
+  if (r.phase === 'Approved') return { status: 'False', reason: 'Activating', since: r.updatedAt };
+  if (r.phase === 'Expired' || r.phase === 'Revoked')
+    return { status: 'False', reason: r.phase, since: r.updatedAt };
+  return { status: 'False', reason: 'NotApproved', since: r.createdAt };
+}
+
+/** Kubernetes-style conditions, derived from the request: was it approved, and is access in effect now. */
+export function conditionsOf(r: AccessRequest): Condition[] {
+  const states: [Condition['type'], ConditionState][] = [
+    ['Approved', approvedState(r)],
+    ['Granted', grantedState(r)],
+  ];
+  return states.map(([type, c]) => ({
+    type,
+    status: c.status,
+    reason: c.reason,
+    message: r.message,
+    lastTransitionTime: c.since.toISOString(),
+  }));
+}
+
 /** An AccessRequest as the API shows it: shaped like a Kubernetes object. */
 export const accessRequestResource = z
   .object({
@@ -44,6 +104,7 @@ export const accessRequestResource = z
         .object({ bindings: z.array(bindingRef), activatedAt: z.string(), expiresAt: z.string() })
         .nullable(),
       revocation: z.object({ by: z.string(), reason: z.string().nullable(), time: z.string() }).nullable(),
+      conditions: z.array(condition),
       message: z.string(),
     }),
   })
@@ -100,6 +161,7 @@ export function toResource(r: AccessRequest): AccessRequestResource {
       revocation: r.revocation
         ? { by: r.revocation.by, reason: r.revocation.reason, time: r.revocation.at.toISOString() }
         : null,
+      conditions: conditionsOf(r),
       message: r.message,
     },
   };

@@ -34,6 +34,13 @@ async function newNamespace(): Promise<string> {
 const canGetPods = (user: string, namespace?: string) =>
   canI(kubeconfig, { user, verb: 'get', resource: 'pods', ...(namespace ? { namespace } : {}) });
 
+/** The status conditions as type -> "status/reason". */
+function conditions(resource: {
+  status: { conditions: { type: string; status: string; reason: string }[] };
+}) {
+  return Object.fromEntries(resource.status.conditions.map((c) => [c.type, `${c.status}/${c.reason}`]));
+}
+
 async function phaseOf(id: string): Promise<string> {
   return (await server.as('root').get(`/api/v1/accessrequests/${id}`)).body.status.phase;
 }
@@ -85,7 +92,16 @@ describe('an auto-approved grant', () => {
     const activatedAt = Date.parse(res.body.status.grant.activatedAt);
     expect(expiresAt - activatedAt).toBe(3000);
 
+    expect(conditions(res.body)).toEqual({
+      Approved: 'True/PolicyAutoApproved',
+      Granted: 'True/BindingPresent',
+    });
     await waitFor(async () => (await phaseOf(id)) === 'Expired', { timeoutMs: 10_000 });
+    const expired = await server.as('alice').get(`/api/v1/accessrequests/${id}`);
+    expect(conditions(expired.body)).toEqual({
+      Approved: 'True/PolicyAutoApproved',
+      Granted: 'False/Expired',
+    });
     expect(await canGetPods('alice', ns)).toBe(false);
     await expect(
       rbac.readNamespacedRoleBinding({ name: `elevate-${id}`, namespace: ns }),
@@ -162,6 +178,10 @@ describe('a grant that needs approval', () => {
     expect(res.status).toBe(201);
     const id = res.body.metadata.name;
     expect(res.body.status).toMatchObject({ phase: 'Pending', requiredApprovals: 2, grant: null });
+    expect(conditions(res.body)).toEqual({
+      Approved: 'Unknown/WaitingForApprovers',
+      Granted: 'False/NotApproved',
+    });
     expect(await canCreateDeployments()).toBe(false);
 
     const self = await server.as('alice').post(`/api/v1/accessrequests/${id}/approve`, {});

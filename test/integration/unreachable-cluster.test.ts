@@ -65,6 +65,9 @@ describe('an unreachable cluster', () => {
     expect(revoke.status).toBe(200);
     expect(revoke.body.status.phase).toBe('Active');
     expect(revoke.body.status.revocation).toMatchObject({ by: 'alice', reason: 'while the cluster is away' });
+    expect(revoke.body.status.conditions).toContainEqual(
+      expect.objectContaining({ type: 'Granted', status: 'True', reason: 'RevocationPending' }),
+    );
 
     // Past expiry, the cluster still unreachable: the grant stays Active, because its binding still exists.
     await new Promise((r) => setTimeout(r, 4000));
