@@ -16,7 +16,7 @@ for b in "${bins[@]}"; do [[ -x "$dest/$b" ]] || complete=0; done
 if [[ $complete == 1 ]]; then echo "$dest"; exit 0; fi
 
 command -v go >/dev/null || { echo "build-kube: Go is required" >&2; exit 1; }
-echo "build-kube: building Kubernetes $version into $dest (first time only; ~15 min on 2 cores)" >&2
+echo "build-kube: building Kubernetes $version into $dest (first time only; about 6 minutes on 2 cores)" >&2
 tmp="$dest.tmp.$$"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
