@@ -7,6 +7,7 @@ import {
   canI,
   createNamespace,
   elevateKubeconfig,
+  rbacApi,
   testKubeconfig,
   uniqueName,
   waitFor,
@@ -54,9 +55,32 @@ describe('an unreachable cluster', () => {
         requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '1h' }),
       );
     expect(revoking.body.status.phase).toBe('Active');
+    const pending = await server
+      .as('alice')
+      .post(
+        '/api/v1/accessrequests',
+        requestBody({ cluster: 'dev2', role: 'edit', namespace: ns, duration: '1h' }),
+      );
+    expect(pending.body.status.phase).toBe('Pending');
+    const pendingId = pending.body.metadata.name;
     expect(await canList()).toBe(true);
 
     await proxy.cut();
+    // Approved while the cluster is away: the binding cannot be written, so the request waits in Approved...
+    await server.as('bob').post(`/api/v1/accessrequests/${pendingId}/approve`, {});
+    const approved = await server.as('carol').post(`/api/v1/accessrequests/${pendingId}/approve`, {});
+    expect(approved.body.status.phase).toBe('Approved');
+    expect(approved.body.status.conditions).toContainEqual(
+      expect.objectContaining({ type: 'Granted', status: 'False', reason: 'Activating' }),
+    );
+    // ...and can still be revoked, by the requester, an approver or an admin, but nobody else.
+    expect((await server.as('dave').post(`/api/v1/accessrequests/${pendingId}/revoke`, {})).status).toBe(403);
+    const stopped = await server
+      .as('carol')
+      .post(`/api/v1/accessrequests/${pendingId}/revoke`, { reason: 'not needed' });
+    expect(stopped.status).toBe(200);
+    expect(stopped.body.status.revocation).toMatchObject({ by: 'carol' });
+
     const revoke = await server
       .as('alice')
       .post(`/api/v1/accessrequests/${revoking.body.metadata.name}/revoke`, {
@@ -82,6 +106,18 @@ describe('an unreachable cluster', () => {
     await waitFor(async () => (await phaseOf(revoking.body.metadata.name)) === 'Revoked', {
       timeoutMs: 40_000,
     });
+    await waitFor(async () => (await phaseOf(pendingId)) === 'Revoked', { timeoutMs: 40_000 });
     expect(await canList()).toBe(false);
+    expect(
+      await canI(kubeconfig, {
+        user: 'alice',
+        verb: 'create',
+        resource: 'deployments',
+        group: 'apps',
+        namespace: ns,
+      }),
+    ).toBe(false);
+    const leftovers = await rbacApi(kubeconfig).listNamespacedRoleBinding({ namespace: ns });
+    expect(leftovers.items.map((b) => b.metadata?.name)).toEqual([]);
   });
 });
