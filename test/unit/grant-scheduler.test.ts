@@ -1,0 +1,136 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AccessRequest } from '../../src/domain/access-request.js';
+import { createGrantScheduler } from '../../src/jobs/grant-scheduler.js';
+
+const clock = { now: () => new Date() };
+
+function active(id: string, expiresInMs: number): AccessRequest {
+  const now = new Date();
+  return {
+    id,
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+    spec: {
+      requester: 'alice',
+      requesterGroups: [],
+      cluster: 'dev',
+      role: 'view',
+      roleKind: 'ClusterRole',
+      namespace: null,
+      durationMs: expiresInMs,
+      reason: 'r',
+      ticket: null,
+    },
+    policy: {
+      name: 'p',
+      decision: 'auto',
+      approvers: { users: [], groups: [] },
+      required: 0,
+      approvalDeadline: null,
+    },
+    phase: 'Active',
+    approvals: [],
+    grant: { bindings: [], activatedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) },
+    revocation: null,
+    message: '',
+  };
+}
+
+const expired = (r: AccessRequest): AccessRequest => ({ ...r, phase: 'Expired' });
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('grant scheduler', () => {
+  it('fires exactly at expiry, not before', async () => {
+    const request = active('ar-1', 1500);
+    const settle = vi.fn(async () => expired(request));
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    scheduler.track(request);
+    await vi.advanceTimersByTimeAsync(1499);
+    expect(settle).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(settle).toHaveBeenCalledWith('ar-1');
+    expect(scheduler.pendingCount()).toBe(0);
+  });
+
+  it('retries a failing settle with growing backoff until it succeeds', async () => {
+    const request = active('ar-2', 0);
+    let calls = 0;
+    const settle = vi.fn(async () => {
+      calls++;
+      if (calls < 4) throw new Error('cluster unreachable');
+      return expired(request);
+    });
+    const retries: number[] = [];
+    const scheduler = createGrantScheduler({ settle, clock, onError: (_id, _e, inMs) => retries.push(inMs) });
+    scheduler.track(request);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(retries).toEqual([500, 1000, 2000]);
+    expect(settle).toHaveBeenCalledTimes(4);
+    expect(scheduler.pendingCount()).toBe(0);
+  });
+
+  it('keeps a backoff in place when the same request is tracked again meanwhile', async () => {
+    const request = active('ar-3', 0);
+    const settle = vi.fn(async (): Promise<AccessRequest> => {
+      throw new Error('down');
+    });
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    scheduler.track(request);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(settle).toHaveBeenCalledTimes(1);
+    scheduler.track(request);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(settle).toHaveBeenCalledTimes(1);
+    scheduler.stop();
+  });
+
+  it('waits out expiries beyond what one timer can hold', async () => {
+    const forty = 40 * 24 * 3600 * 1000;
+    const request = active('ar-4', forty);
+    const settle = vi.fn(async () => expired(request));
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    scheduler.track(request);
+    await vi.advanceTimersByTimeAsync(forty - 1);
+    expect(settle).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(settle).toHaveBeenCalledTimes(1);
+  });
+
+  it('works off a burst of expiries a bounded number at a time', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const requests = Array.from({ length: 100 }, (_, i) => active(`ar-b${i}`, 1000));
+    const settle = vi.fn(async (id: string) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 50));
+      inFlight--;
+      return expired(requests.find((r) => r.id === id) as AccessRequest);
+    });
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    for (const r of requests) scheduler.track(r);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(settle).toHaveBeenCalledTimes(100);
+    expect(most).toBe(32);
+    await scheduler.idle();
+  });
+
+  it('forgets requests that reach a final phase', async () => {
+    const request = active('ar-5', 60_000);
+    const settle = vi.fn(async () => expired(request));
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    scheduler.track(request);
+    expect(scheduler.pendingCount()).toBe(1);
+    scheduler.track({ ...request, phase: 'Revoked' });
+    expect(scheduler.pendingCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(settle).not.toHaveBeenCalled();
+  });
+});
