@@ -2,7 +2,7 @@ import { type Logger, pino } from 'pino';
 import { createTokenFileAuthenticator } from './adapters/auth/token-file-authenticator.js';
 import { createKubeClusterGateway } from './adapters/kube/kube-cluster-gateway.js';
 import { openSqliteStore } from './adapters/store/sqlite-store.js';
-import type { Config } from './config/load-config.js';
+import { type Config, ConfigError } from './config/load-config.js';
 import { systemClock } from './domain/clock.js';
 import { createHttpApp } from './http/create-http-app.js';
 import { createDriftReconciler } from './jobs/drift-reconciler.js';
@@ -26,18 +26,31 @@ export function createLogger(level: string): Logger {
   });
 }
 
+/** Runs a step that reads a file the config names; a failure names the config file and field. */
+function inConfig<T>(config: Config, field: string, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    throw new ConfigError(`${config.file}: ${field}: ${(e as Error).message}`);
+  }
+}
+
 /** The one place where Elevate's parts are built and wired together. */
 export async function composeElevate(
   config: Config,
   logger: Logger = createLogger(config.logLevel),
 ): Promise<Elevate> {
   const clock = systemClock;
-  const store = await openSqliteStore(config.storage.path);
-  const clusterNames = config.clusters.map((c) => c.name);
-  const clusters = createKubeClusterGateway(config.clusters);
-  const authenticator = createTokenFileAuthenticator(config.auth.tokenFile, (e) =>
-    logger.error({ err: e.message }, 'token file reload failed; keeping the previous tokens'),
+  // Everything read from outside files first, so a bad token file or kubeconfig fails the start
+  // before anything (the database) is created.
+  const authenticator = inConfig(config, 'auth.tokenFile', () =>
+    createTokenFileAuthenticator(config.auth.tokenFile, (e) =>
+      logger.error({ err: e.message }, 'token file reload failed; keeping the previous tokens'),
+    ),
   );
+  const clusterNames = config.clusters.map((c) => c.name);
+  const clusters = inConfig(config, 'clusters', () => createKubeClusterGateway(config.clusters));
+  const store = await openSqliteStore(config.storage.path);
   const grants = createGrantService({ store, clusters, clock });
   const scheduler = createGrantScheduler({
     settle: grants.settle,

@@ -228,6 +228,23 @@ describe('elevate CLI', () => {
     expect(res.code).not.toBe(0);
     expect(res.stderr).toContain(`${file}: policies[0].maxDuration: "abc" is not a duration`);
     expect(existsSync(join(dir, 'e.db'))).toBe(false);
+
+    // Files the config names are checked before anything is created.
+    const base = 'storage: sqlite:./e.db\nauth: { tokenFile: ./t.csv }\n';
+    writeFileSync(file, `${base}clusters: [{ name: dev, kubeconfig: ${kubeconfig} }]\n`);
+    const noTokens = await run(elevateBin, ['server', '--config', file]);
+    expect(noTokens.code).not.toBe(0);
+    expect(noTokens.stderr).toContain(
+      `${file}: auth.tokenFile: cannot read token file ${join(dir, 't.csv')}: ENOENT`,
+    );
+    writeFileSync(join(dir, 't.csv'), 'token-x,x\n');
+    writeFileSync(file, `${base}clusters: [{ name: dev, kubeconfig: ./missing.kubeconfig }]\n`);
+    const noKubeconfig = await run(elevateBin, ['server', '--config', file]);
+    expect(noKubeconfig.code).not.toBe(0);
+    expect(noKubeconfig.stderr).toContain(
+      `${file}: clusters: cluster dev: cannot use kubeconfig ${join(dir, 'missing.kubeconfig')}`,
+    );
+    expect(existsSync(join(dir, 'e.db'))).toBe(false);
   });
 
   it('testenv up and down from the CLI', async () => {

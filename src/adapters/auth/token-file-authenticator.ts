@@ -19,14 +19,14 @@ export function createTokenFileAuthenticator(
   path: string,
   onReloadError?: (e: Error) => void,
 ): Authenticator {
-  let byDigest = parseTokenFile(readFileSync(path, 'utf8'), path);
+  let byDigest = parseTokenFile(readTokenFile(path), path);
   let loadedMtime = statSync(path).mtimeMs;
 
   function refresh(): void {
     try {
       const mtime = statSync(path).mtimeMs;
       if (mtime === loadedMtime) return;
-      byDigest = parseTokenFile(readFileSync(path, 'utf8'), path);
+      byDigest = parseTokenFile(readTokenFile(path), path);
       loadedMtime = mtime;
     } catch (e) {
       onReloadError?.(e as Error);
@@ -58,6 +58,16 @@ function tokenDigest(field: string, where: string): string {
   if (!/^[0-9a-f]{64}$/.test(hex))
     throw new TokenFileError(`${where}: sha256: must be followed by 64 hex digits`);
   return hex;
+}
+
+function readTokenFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new TokenFileError(
+      `cannot read token file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
 }
 
 function sha256(text: string): Buffer {

@@ -50,10 +50,19 @@ function pooledClients(kc: k8s.KubeConfig) {
 export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 10_000): ClusterGateway {
   const clients = new Map<string, ClusterClients>();
   for (const cluster of clusters) {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    if (cluster.context) kc.setCurrentContext(cluster.context);
-    clients.set(cluster.name, { ...pooledClients(kc), watch: new k8s.Watch(kc) });
+    try {
+      const kc = new k8s.KubeConfig();
+      kc.loadFromFile(cluster.kubeconfigPath);
+      if (cluster.context) {
+        if (!kc.getContextObject(cluster.context)) throw new Error(`it has no context ${cluster.context}`);
+        kc.setCurrentContext(cluster.context);
+      }
+      clients.set(cluster.name, { ...pooledClients(kc), watch: new k8s.Watch(kc) });
+    } catch (e) {
+      throw new Error(
+        `cluster ${cluster.name}: cannot use kubeconfig ${cluster.kubeconfigPath}: ${(e as Error).message}`,
+      );
+    }
   }
 
   function clientsFor(cluster: string): ClusterClients {
