@@ -3,6 +3,7 @@ import { createTokenFileAuthenticator } from './adapters/auth/token-file-authent
 import { createKubeClusterGateway } from './adapters/kube/kube-cluster-gateway.js';
 import { openSqliteStore } from './adapters/store/sqlite-store.js';
 import { type Config, ConfigError } from './config/load-config.js';
+import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
 import { createHttpApp } from './http/create-http-app.js';
 import { createDriftReconciler } from './jobs/drift-reconciler.js';
@@ -52,11 +53,17 @@ export async function composeElevate(
   const clusters = inConfig(config, 'clusters', () => createKubeClusterGateway(config.clusters));
   const store = await openSqliteStore(config.storage.path);
   const grants = createGrantService({ store, clusters, clock });
+  const logChange = (r: AccessRequest) =>
+    logger.info(
+      { request: r.id, phase: r.phase, user: r.spec.requester, cluster: r.spec.cluster },
+      r.message,
+    );
   const scheduler = createGrantScheduler({
     settle: grants.settle,
     clock,
     onError: (id, err, retryInMs) =>
       logger.warn({ request: id, err: err.message, retryInMs }, 'settle failed; will retry'),
+    onSettled: (r) => logChange(r),
   });
   const requests = createRequestService({
     store,
@@ -68,7 +75,7 @@ export async function composeElevate(
     admins: config.auth.admins,
     clock,
     onChange: (r) => {
-      logger.info({ request: r.id, phase: r.phase, user: r.spec.requester }, r.message);
+      logChange(r);
       scheduler.track(r);
     },
     onSettleError: (r, err) =>

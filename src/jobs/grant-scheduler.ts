@@ -14,6 +14,8 @@ export interface GrantSchedulerDeps {
   settle: (id: string) => Promise<AccessRequest>;
   clock: Clock;
   onError: (id: string, error: Error, retryInMs: number) => void;
+  /** Told of each request a timer settled (expired, revoked, activated, timed out). */
+  onSettled: (request: AccessRequest) => void;
 }
 
 export type GrantScheduler = ReturnType<typeof createGrantScheduler>;
@@ -25,7 +27,7 @@ export type GrantScheduler = ReturnType<typeof createGrantScheduler>;
  * again, so whatever fell due while the server was down fires at once.
  * Failures are retried with exponential backoff per request.
  */
-export function createGrantScheduler({ settle, clock, onError }: GrantSchedulerDeps) {
+export function createGrantScheduler({ settle, clock, onError, onSettled }: GrantSchedulerDeps) {
   const timers = new Map<string, NodeJS.Timeout>();
   const backoff = new Map<string, number>();
   const running = new Set<Promise<unknown>>();
@@ -62,6 +64,7 @@ export function createGrantScheduler({ settle, clock, onError }: GrantSchedulerD
     const run = throttled(() => settle(id))
       .then((request) => {
         backoff.delete(id);
+        onSettled(request);
         track(request);
       })
       .catch((e: Error) => {

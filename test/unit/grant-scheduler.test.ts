@@ -50,12 +50,14 @@ describe('grant scheduler', () => {
   it('fires exactly at expiry, not before', async () => {
     const request = active('ar-1', 1500);
     const settle = vi.fn(async () => expired(request));
-    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    const onSettled = vi.fn();
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled });
     scheduler.track(request);
     await vi.advanceTimersByTimeAsync(1499);
     expect(settle).not.toHaveBeenCalled();
     await vi.advanceTimersByTimeAsync(1);
     expect(settle).toHaveBeenCalledWith('ar-1');
+    expect(onSettled).toHaveBeenCalledWith(expect.objectContaining({ id: 'ar-1', phase: 'Expired' }));
     expect(scheduler.pendingCount()).toBe(0);
   });
 
@@ -68,7 +70,12 @@ describe('grant scheduler', () => {
       return expired(request);
     });
     const retries: number[] = [];
-    const scheduler = createGrantScheduler({ settle, clock, onError: (_id, _e, inMs) => retries.push(inMs) });
+    const scheduler = createGrantScheduler({
+      settle,
+      clock,
+      onError: (_id, _e, inMs) => retries.push(inMs),
+      onSettled: () => {},
+    });
     scheduler.track(request);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(retries).toEqual([500, 1000, 2000]);
@@ -81,7 +88,7 @@ describe('grant scheduler', () => {
     const settle = vi.fn(async (): Promise<AccessRequest> => {
       throw new Error('down');
     });
-    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled: () => {} });
     scheduler.track(request);
     await vi.advanceTimersByTimeAsync(1);
     expect(settle).toHaveBeenCalledTimes(1);
@@ -95,7 +102,7 @@ describe('grant scheduler', () => {
     const forty = 40 * 24 * 3600 * 1000;
     const request = active('ar-4', forty);
     const settle = vi.fn(async () => expired(request));
-    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled: () => {} });
     scheduler.track(request);
     await vi.advanceTimersByTimeAsync(forty - 1);
     expect(settle).not.toHaveBeenCalled();
@@ -114,7 +121,7 @@ describe('grant scheduler', () => {
       inFlight--;
       return expired(requests.find((r) => r.id === id) as AccessRequest);
     });
-    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled: () => {} });
     for (const r of requests) scheduler.track(r);
     await vi.advanceTimersByTimeAsync(2000);
     expect(settle).toHaveBeenCalledTimes(100);
@@ -125,7 +132,7 @@ describe('grant scheduler', () => {
   it('forgets requests that reach a final phase', async () => {
     const request = active('ar-5', 60_000);
     const settle = vi.fn(async () => expired(request));
-    const scheduler = createGrantScheduler({ settle, clock, onError: () => {} });
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled: () => {} });
     scheduler.track(request);
     expect(scheduler.pendingCount()).toBe(1);
     scheduler.track({ ...request, phase: 'Revoked' });
