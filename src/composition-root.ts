@@ -99,9 +99,10 @@ export async function composeElevate(
   return {
     async start() {
       // Catch up before serving: anything that expired while Elevate was down is removed first.
-      for (const r of await store.listRequests({ phases: ['Pending', 'Approved', 'Active'] }))
-        scheduler.track(r);
-      await scheduler.idle();
+      await scheduler.catchUp(
+        await store.listRequests({ phases: ['Pending', 'Approved', 'Active'] }),
+        10_000,
+      );
       const results = await drift.reconcileAll();
       results.forEach((r, i) => {
         if (r.status === 'rejected')

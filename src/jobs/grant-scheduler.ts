@@ -91,12 +91,33 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
     arm(request.id, due.getTime() - clock.now().getTime());
   }
 
+  /** Resolves once every settle started so far has finished (start-up catch-up, shutdown). */
+  async function idle(): Promise<void> {
+    while (running.size > 0) await Promise.allSettled([...running]);
+  }
+
   return {
     track,
-    /** Resolves once every settle started so far has finished (used to report readiness after catch-up). */
-    async idle(): Promise<void> {
-      while (running.size > 0) await Promise.allSettled([...running]);
+    /**
+     * Start-up: settles at once whatever fell due while Elevate was down and tracks the rest. Resolves
+     * when those settles are done, or after maxWaitMs (an unreachable cluster must not hold up serving;
+     * its grants are retried with backoff).
+     */
+    async catchUp(requests: AccessRequest[], maxWaitMs: number): Promise<void> {
+      const now = clock.now().getTime();
+      for (const request of requests) {
+        const due = nextDueAt(request);
+        if (due !== null && due.getTime() <= now) fire(request.id);
+        else track(request);
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, maxWaitMs);
+      });
+      await Promise.race([idle(), waited]);
+      clearTimeout(timer);
     },
+    idle,
     pendingCount: () => timers.size,
     stop(): void {
       stopped = true;

@@ -141,3 +141,38 @@ describe('grant scheduler', () => {
     expect(settle).not.toHaveBeenCalled();
   });
 });
+
+describe('start-up catch-up', () => {
+  it('settles what fell due while down before resolving, and only tracks the rest', async () => {
+    const overdue = active('ar-old', -5000);
+    const later = active('ar-new', 60_000);
+    const settled: string[] = [];
+    const settle = vi.fn(async (id: string) => {
+      await new Promise((r) => setTimeout(r, 30));
+      settled.push(id);
+      return expired(id === 'ar-old' ? overdue : later);
+    });
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled: () => {} });
+    const done = scheduler.catchUp([overdue, later], 10_000);
+    await vi.advanceTimersByTimeAsync(30);
+    await done;
+    expect(settled).toEqual(['ar-old']);
+    expect(scheduler.pendingCount()).toBe(1);
+    scheduler.stop();
+  });
+
+  it('does not wait longer than asked for a cluster that does not answer', async () => {
+    const settle = vi.fn((): Promise<AccessRequest> => new Promise(() => {}));
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled: () => {} });
+    let resolved = false;
+    const done = scheduler.catchUp([active('ar-stuck', -1)], 2000).then(() => {
+      resolved = true;
+    });
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(resolved).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await done;
+    expect(resolved).toBe(true);
+    scheduler.stop();
+  });
+});
