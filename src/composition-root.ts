@@ -1,6 +1,8 @@
+import type { Server } from 'node:http';
 import { type Logger, pino } from 'pino';
 import { createTokenFileAuthenticator } from './adapters/auth/token-file-authenticator.js';
 import { createKubeClusterGateway } from './adapters/kube/kube-cluster-gateway.js';
+import { createMetrics, observeAuditWrites } from './adapters/metrics/prometheus-metrics.js';
 import { openSqliteStore } from './adapters/store/sqlite-store.js';
 import { type Config, ConfigError } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
@@ -51,7 +53,9 @@ export async function composeElevate(
   );
   const clusterNames = config.clusters.map((c) => c.name);
   const clusters = inConfig(config, 'clusters', () => createKubeClusterGateway(config.clusters));
-  const store = await openSqliteStore(config.storage.path);
+  const sqlite = await openSqliteStore(config.storage.path);
+  const metrics = createMetrics(sqlite);
+  const store = observeAuditWrites(sqlite, metrics.observeAudit);
   const grants = createGrantService({ store, clusters, clock });
   const logChange = (r: AccessRequest) =>
     logger.info(
@@ -61,8 +65,10 @@ export async function composeElevate(
   const scheduler = createGrantScheduler({
     settle: grants.settle,
     clock,
-    onError: (id, err, retryInMs) =>
-      logger.warn({ request: id, err: err.message, retryInMs }, 'settle failed; will retry'),
+    onError: (id, err, retryInMs) => {
+      metrics.clusterFailed('grants');
+      logger.warn({ request: id, err: err.message, retryInMs }, 'settle failed; will retry');
+    },
     onSettled: (r) => logChange(r),
   });
   const requests = createRequestService({
@@ -88,12 +94,15 @@ export async function composeElevate(
     clusterNames,
     clock,
     intervalMs: config.reconcileIntervalMs,
-    onError: (cluster, err) =>
-      logger.warn({ cluster, err: err.message }, 'drift reconcile failed; backing off'),
+    onError: (cluster, err) => {
+      metrics.clusterFailed('drift');
+      logger.warn({ cluster, err: err.message }, 'drift reconcile failed; backing off');
+    },
     onRepair: (e) =>
       logger.warn({ cluster: e.cluster, request: e.requestId, action: e.action }, 'drift repaired'),
   });
   let ready = false;
+  let metricsServer: Server | undefined;
   const app = await createHttpApp({ logger, authenticator, requests, store, isReady: () => ready, version });
 
   return {
@@ -113,6 +122,7 @@ export async function composeElevate(
       });
       drift.start();
       const url = await app.listen({ host: config.listen.host, port: config.listen.port });
+      if (config.metrics) metricsServer = await metrics.serve(config.metrics.host, config.metrics.port);
       ready = true;
       logger.info({ url, clusters: clusterNames }, 'elevate is ready');
       return url;
@@ -125,6 +135,7 @@ export async function composeElevate(
       drift.stop();
       scheduler.stop();
       await app.close();
+      metricsServer?.close();
       await scheduler.idle();
       await store.close();
     },

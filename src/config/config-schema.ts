@@ -91,6 +91,12 @@ export const configSchema = z
         interval: durationText.prefault('10s'),
       })
       .prefault({}),
+    metrics: z
+      .strictObject({
+        /** host:port for GET /metrics (Prometheus); off when absent. Keep it on loopback or a private network. */
+        listen: z.string().regex(/^[^:]+:\d+$/, 'expected host:port'),
+      })
+      .optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {

@@ -21,6 +21,8 @@ export interface Config {
   policies: Policy[];
   guardrails: Guardrails;
   reconcileIntervalMs: number;
+  /** Where to serve Prometheus metrics; null when off. */
+  metrics: { host: string; port: number } | null;
   logLevel: string;
 }
 
@@ -60,6 +62,7 @@ export function parseConfig(text: string, file: string): Config {
   const base = dirname(file);
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const [host, port] = splitHostPort(c.listen);
+  const metrics = c.metrics ? splitHostPort(c.metrics.listen) : null;
   return {
     file,
     listen: { host, port },
@@ -88,6 +91,7 @@ export function parseConfig(text: string, file: string): Config {
     })),
     guardrails: c.guardrails,
     reconcileIntervalMs: c.reconcile.interval,
+    metrics: metrics ? { host: metrics[0], port: metrics[1] } : null,
     logLevel: c.logLevel,
   };
 }

@@ -21,6 +21,8 @@ export interface Store {
   updateRequest(request: AccessRequest, events: AuditEventInput[]): Promise<void>;
   getRequest(id: string): Promise<AccessRequest | null>;
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
+  /** How many requests are in each phase (phases with none are absent). */
+  countByPhase(): Promise<Partial<Record<Phase, number>>>;
   /** For events that are not a request's state change (drift repairs). */
   appendAudit(events: AuditEventInput[]): Promise<void>;
   listAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditEvent[]>;

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiFor, requestBody, writeElevateConfig } from '../support/elevate.js';
+import { freePort } from '../support/free-port.js';
 import {
   canI,
   createNamespace,
@@ -17,14 +17,6 @@ import {
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const elevateBin = join(repo, 'bin/elevate');
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Starts `bin/elevate server`; resolves once /readyz answers 200. */
 async function startServer(config: string, url: string): Promise<ChildProcess> {

@@ -45,6 +45,15 @@ export function createKyselyStore(db: Kysely<Database>): Store {
       return (await q.execute()).map(fromRow);
     },
 
+    async countByPhase() {
+      const rows = await db
+        .selectFrom('access_requests')
+        .select(['phase', db.fn.countAll<number>().as('count')])
+        .groupBy('phase')
+        .execute();
+      return Object.fromEntries(rows.map((r) => [r.phase, Number(r.count)]));
+    },
+
     async appendAudit(events) {
       await db.transaction().execute((trx) => appendEvents(trx, events));
     },

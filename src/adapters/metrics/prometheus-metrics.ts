@@ -1,0 +1,98 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { phases } from '../../domain/access-request.js';
+import type { AuditEventInput } from '../../domain/audit-event.js';
+import type { Store } from '../../services/ports.js';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Prometheus metrics. Counts come from the audit events as they are committed, so every number matches
+ * the audit trail exactly; current state (how many grants are active) is read from the store per scrape.
+ */
+export function createMetrics(store: Pick<Store, 'countByPhase'>) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'elevate_' });
+
+  const auditEvents = new Counter({
+    name: 'elevate_audit_events_total',
+    help: 'Audit events committed, by action (RequestCreated, GrantActivated, GrantExpired, BindingRestored, ...)',
+    labelNames: ['action'],
+    registers: [registry],
+  });
+  const removalLag = new Histogram({
+    name: 'elevate_expiry_removal_lag_seconds',
+    help: 'Time from a grant expiring to Elevate having removed its binding',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const clusterFailures = new Counter({
+    name: 'elevate_cluster_failures_total',
+    help: 'Failed attempts to bring a cluster in line (each is retried with backoff)',
+    labelNames: ['job'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'elevate_access_requests',
+    help: 'Access requests by phase',
+    labelNames: ['phase'],
+    registers: [registry],
+    async collect() {
+      const counts = await store.countByPhase();
+      for (const phase of phases) this.set({ phase }, counts[phase] ?? 0);
+    },
+  });
+
+  return {
+    registry,
+    observeAudit(events: AuditEventInput[]): void {
+      for (const e of events) {
+        auditEvents.inc({ action: e.action });
+        const expiresAt = e.details.expiresAt;
+        if (e.action === 'GrantExpired' && typeof expiresAt === 'string') {
+          removalLag.observe(Math.max(0, (e.time.getTime() - Date.parse(expiresAt)) / 1000));
+        }
+      }
+    },
+    clusterFailed(job: 'grants' | 'drift'): void {
+      clusterFailures.inc({ job });
+    },
+    /** Serves GET /metrics on its own listener, as Kubernetes components do. */
+    async serve(host: string, port: number): Promise<Server> {
+      const server = createServer((req, res) => {
+        if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+          res.writeHead(404).end();
+          return;
+        }
+        registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+          (e: Error) => res.writeHead(500).end(e.message),
+        );
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, resolve);
+      });
+      return server;
+    },
+  };
+}
+
+/** A store that tells `observe` about the audit events of each write, once that write has committed. */
+export function observeAuditWrites(store: Store, observe: (events: AuditEventInput[]) => void): Store {
+  return {
+    ...store,
+    async createRequest(request, events) {
+      await store.createRequest(request, events);
+      observe(events);
+    },
+    async updateRequest(request, events) {
+      await store.updateRequest(request, events);
+      observe(events);
+    },
+    async appendAudit(events) {
+      await store.appendAudit(events);
+      observe(events);
+    },
+  };
+}
