@@ -32,15 +32,21 @@ async function auditActions(requestId: string | null, action: string) {
   );
 }
 
+/** alice's active `view` grant in a fresh namespace, and its binding's name. */
+async function activeViewGrant() {
+  const ns = uniqueName('drift');
+  await createNamespace(kubeconfig, ns);
+  const res = await server
+    .as('alice')
+    .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
+  expect(res.body.status.phase).toBe('Active');
+  const id: string = res.body.metadata.name;
+  return { ns, id, name: `elevate-${id}` };
+}
+
 describe('drift', () => {
   it('recreates the deleted binding of an active grant, and audits it', async () => {
-    const ns = uniqueName('drift');
-    await createNamespace(kubeconfig, ns);
-    const res = await server
-      .as('alice')
-      .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
-    const id = res.body.metadata.name;
-    const name = `elevate-${id}`;
+    const { ns, id, name } = await activeViewGrant();
     expect(await canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns })).toBe(
       true,
     );
@@ -59,13 +65,7 @@ describe('drift', () => {
   });
 
   it('puts back a binding someone pointed at another role', async () => {
-    const ns = uniqueName('drift');
-    await createNamespace(kubeconfig, ns);
-    const res = await server
-      .as('alice')
-      .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
-    const id = res.body.metadata.name;
-    const name = `elevate-${id}`;
+    const { ns, id, name } = await activeViewGrant();
     const existing = await rbac.readNamespacedRoleBinding({ name, namespace: ns });
     await rbac.deleteNamespacedRoleBinding({ name, namespace: ns });
     await rbac.createNamespacedRoleBinding({
