@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { type Logger, pino } from 'pino';
 import { createTokenFileAuthenticator } from './adapters/auth/token-file-authenticator.js';
@@ -51,6 +52,13 @@ export async function composeElevate(
       logger.error({ err: e.message }, 'token file reload failed; keeping the previous tokens'),
     ),
   );
+  const tlsFiles = config.tls;
+  const tls = tlsFiles
+    ? inConfig(config, 'tls', () => ({
+        cert: readFileSync(tlsFiles.certFile),
+        key: readFileSync(tlsFiles.keyFile),
+      }))
+    : null;
   const clusterNames = config.clusters.map((c) => c.name);
   const clusters = inConfig(config, 'clusters', () => createKubeClusterGateway(config.clusters));
   const sqlite = await openSqliteStore(config.storage.path);
@@ -103,7 +111,15 @@ export async function composeElevate(
   });
   let ready = false;
   let metricsServer: Server | undefined;
-  const app = await createHttpApp({ logger, authenticator, requests, store, isReady: () => ready, version });
+  const app = await createHttpApp({
+    logger,
+    authenticator,
+    requests,
+    store,
+    tls,
+    isReady: () => ready,
+    version,
+  });
 
   return {
     async start() {

@@ -65,6 +65,13 @@ export const configSchema = z
       .regex(/^[^:]+:\d+$/, 'expected host:port')
       .default('127.0.0.1:8080'),
     storage: z.string().regex(/^sqlite:.+/, 'expected sqlite:PATH'),
+    tls: z
+      .strictObject({
+        /** PEM certificate (chain) and key for serving the API over HTTPS. */
+        certFile: z.string().min(1),
+        keyFile: z.string().min(1),
+      })
+      .optional(),
     auth: z.strictObject({
       tokenFile: z.string().min(1),
       admins: principals.default({ users: [], groups: [] }),

@@ -15,6 +15,8 @@ export interface ClusterConfig {
 export interface Config {
   file: string;
   listen: { host: string; port: number };
+  /** Serve HTTPS with these PEM files; null for plain HTTP. */
+  tls: { certFile: string; keyFile: string } | null;
   storage: { kind: 'sqlite'; path: string };
   auth: { tokenFile: string; admins: { users: string[]; groups: string[] } };
   clusters: ClusterConfig[];
@@ -66,6 +68,7 @@ export function parseConfig(text: string, file: string): Config {
   return {
     file,
     listen: { host, port },
+    tls: c.tls ? { certFile: rel(c.tls.certFile), keyFile: rel(c.tls.keyFile) } : null,
     storage: { kind: 'sqlite', path: rel(c.storage.slice('sqlite:'.length)) },
     auth: { tokenFile: rel(c.auth.tokenFile), admins: c.auth.admins },
     clusters: c.clusters.map((cl) => ({

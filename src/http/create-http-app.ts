@@ -21,6 +21,8 @@ export interface HttpAppDeps {
   authenticator: Authenticator;
   requests: RequestService;
   store: Pick<Store, 'listAudit' | 'verifyAuditChain'>;
+  /** PEM certificate and key: serve HTTPS instead of HTTP. */
+  tls: { cert: Buffer; key: Buffer } | null;
   /** Ready once start-up catch-up (expiries missed while down) has run. */
   isReady: () => boolean;
   version: string;
@@ -32,6 +34,7 @@ export async function createHttpApp(deps: HttpAppDeps) {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: 64 * 1024,
+    ...(deps.tls ? { https: deps.tls } : {}),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

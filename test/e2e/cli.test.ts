@@ -264,3 +264,49 @@ describe('elevate CLI', () => {
     expect(after.code).not.toBe(0);
   });
 });
+
+describe('elevate over HTTPS', () => {
+  it('serves the API with the configured certificate; the CLI trusts it through ELEVATE_CA', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'elevate-tls-'));
+    const cert = join(dir, 'tls.crt');
+    const key = join(dir, 'tls.key');
+    const made = await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=elevate-test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    const tlsServer = await startElevate({
+      clusters: { dev: elevateKubeconfig('dev') },
+      extra: `tls:\n  certFile: ${cert}\n  keyFile: ${key}\n`,
+    });
+    try {
+      expect(tlsServer.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const env = { ELEVATE_SERVER: tlsServer.url, ELEVATE_TOKEN: 'token-alice' };
+      const trusted = await run(elevateBin, ['whoami'], { ...env, ELEVATE_CA: cert });
+      expect(trusted.code, trusted.stderr).toBe(0);
+      expect(trusted.stdout.trim()).toBe('alice (groups: devs)');
+      const untrusted = await run(elevateBin, ['whoami'], env);
+      expect(untrusted.code).not.toBe(0);
+      expect(untrusted.stderr).toMatch(
+        /cannot reach Elevate at https:\/\/127\.0\.0\.1:\d+: .*(CERT|SELF_SIGNED)/,
+      );
+    } finally {
+      await tlsServer.stop();
+    }
+  });
+});
