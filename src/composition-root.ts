@@ -12,6 +12,7 @@ import { createHttpApp } from './http/create-http-app.js';
 import { createDriftReconciler } from './jobs/drift-reconciler.js';
 import { createGrantScheduler } from './jobs/grant-scheduler.js';
 import { createGrantService } from './services/grant-service.js';
+import { createKeyedLock } from './services/keyed-lock.js';
 import { createRequestService } from './services/request-service.js';
 import { version } from './version.js';
 
@@ -64,7 +65,8 @@ export async function composeElevate(
   const sqlite = await openSqliteStore(config.storage.path);
   const metrics = createMetrics(sqlite);
   const store = observeAuditWrites(sqlite, metrics.observeAudit);
-  const grants = createGrantService({ store, clusters, clock });
+  const withLock = createKeyedLock();
+  const grants = createGrantService({ store, clusters, clock, withLock });
   const logChange = (r: AccessRequest) =>
     logger.info(
       { request: r.id, phase: r.phase, user: r.spec.requester, cluster: r.spec.cluster },
@@ -88,6 +90,7 @@ export async function composeElevate(
     guardrails: config.guardrails,
     admins: config.auth.admins,
     clock,
+    withLock,
     onChange: (r) => {
       logChange(r);
       scheduler.track(r);

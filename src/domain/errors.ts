@@ -21,5 +21,7 @@ export class Forbidden extends DomainError {}
 export class NotFound extends DomainError {}
 /** The request is valid but clashes with the current state. */
 export class Conflict extends DomainError {}
+/** A save lost a race with another write of the same object; reading again and retrying may succeed. */
+export class StaleWrite extends Conflict {}
 /** An outside system (a cluster) could not be reached; trying again may work. */
 export class Unavailable extends DomainError {}

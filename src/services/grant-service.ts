@@ -3,13 +3,15 @@ import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
 import { bindingKey, desiredBinding } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
 import { NotFound } from '../domain/errors.js';
-import { createKeyedLock } from './keyed-lock.js';
+import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, ManagedBinding, Store } from './ports.js';
 
 export interface GrantServiceDeps {
   store: Pick<Store, 'getRequest' | 'updateRequest'>;
   clusters: Pick<ClusterGateway, 'applyBinding' | 'deleteBinding'>;
   clock: Clock;
+  /** Shared with the request service: one change to a request at a time. */
+  withLock: KeyedLock;
 }
 
 export type GrantService = ReturnType<typeof createGrantService>;
@@ -20,9 +22,7 @@ export type GrantService = ReturnType<typeof createGrantService>;
  * a pending one past its deadline. Level-triggered and idempotent; a cluster
  * that can't be reached throws Unavailable and nothing is marked done.
  */
-export function createGrantService({ store, clusters, clock }: GrantServiceDeps) {
-  const withLock = createKeyedLock();
-
+export function createGrantService({ store, clusters, clock, withLock }: GrantServiceDeps) {
   function event(
     request: AccessRequest,
     action: string,

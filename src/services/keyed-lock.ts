@@ -1,9 +1,11 @@
 /**
- * Runs work for one key at a time, so a timer and the reconciler never act on
- * the same grant at once within this process (the store's version check
- * covers other processes).
+ * Runs work for one key at a time, so two approvers, a timer and the
+ * reconciler never change the same request at once within this process (the
+ * store's version check covers other processes).
  */
-export function createKeyedLock() {
+export type KeyedLock = <T>(key: string, work: () => Promise<T>) => Promise<T>;
+
+export function createKeyedLock(): KeyedLock {
   const tails = new Map<string, Promise<unknown>>();
   return async function withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = tails.get(key) ?? Promise.resolve();

@@ -14,6 +14,7 @@ import { Conflict, Forbidden, Invalid, NotFound } from '../domain/errors.js';
 import { type Identity, isAmong, type Principals } from '../domain/identity.js';
 import { decide, type Guardrails, type Policy } from '../domain/policy.js';
 import type { GrantService } from './grant-service.js';
+import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, Store } from './ports.js';
 
 /** What a requester asks for; who asks comes from authentication. */
@@ -28,6 +29,8 @@ export interface RequestServiceDeps {
   guardrails: Guardrails;
   admins: Principals;
   clock: Clock;
+  /** Shared with the grant service: one change to a request at a time. */
+  withLock: KeyedLock;
   /** Told of every saved change, so timers can follow the request. */
   onChange: (request: AccessRequest) => void;
   /** Logs a failed attempt to settle right away (the scheduler retries it). */
@@ -45,7 +48,7 @@ export function newRequestId(): string {
 }
 
 export function createRequestService(deps: RequestServiceDeps) {
-  const { store, clusters, grants, clock } = deps;
+  const { store, clusters, grants, clock, withLock } = deps;
 
   const isAdmin = (who: Identity) => isAmong(who, deps.admins);
   const canView = (who: Identity, r: AccessRequest) =>
@@ -175,47 +178,55 @@ export function createRequestService(deps: RequestServiceDeps) {
     },
 
     async approve(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
-      const r = await load(who, id);
-      const next = approve(r, who, comment, clock.now());
-      const events = [event(who, next, 'ApprovalRecorded', { comment })];
-      if (next.phase === 'Approved')
-        events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
-      const saved = await save(next, events);
+      const saved = await withLock(id, async () => {
+        const next = approve(await load(who, id), who, comment, clock.now());
+        const events = [event(who, next, 'ApprovalRecorded', { comment })];
+        if (next.phase === 'Approved')
+          events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
+        return save(next, events);
+      });
       return saved.phase === 'Approved' ? settleNow(saved) : saved;
     },
 
-    async deny(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
-      const r = await load(who, id);
-      const next = deny(r, who, comment, clock.now());
-      return save(next, [event(who, next, 'RequestDenied', { comment })]);
+    deny(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
+      return withLock(id, async () => {
+        const next = deny(await load(who, id), who, comment, clock.now());
+        return save(next, [event(who, next, 'RequestDenied', { comment })]);
+      });
     },
 
-    async cancel(who: Identity, id: string): Promise<AccessRequest> {
-      const r = await load(who, id);
-      if (r.spec.requester !== who.user && !isAdmin(who)) {
-        throw new Forbidden('only the requester or an admin may cancel a request');
-      }
-      const next = transition(r, 'Canceled', clock.now(), `canceled by ${who.user}`);
-      return save(next, [event(who, next, 'RequestCanceled')]);
+    cancel(who: Identity, id: string): Promise<AccessRequest> {
+      return withLock(id, async () => {
+        const r = await load(who, id);
+        if (r.spec.requester !== who.user && !isAdmin(who)) {
+          throw new Forbidden('only the requester or an admin may cancel a request');
+        }
+        const next = transition(r, 'Canceled', clock.now(), `canceled by ${who.user}`);
+        return save(next, [event(who, next, 'RequestCanceled')]);
+      });
     },
 
     async revoke(who: Identity, id: string, reason: string | null): Promise<AccessRequest> {
-      const r = await load(who, id);
-      if (r.spec.requester !== who.user && !isApprover(r, who) && !isAdmin(who)) {
-        throw new Forbidden('only the requester, an approver of the request or an admin may revoke it');
-      }
-      if (r.phase !== 'Active' && r.phase !== 'Approved') {
-        throw new Conflict(`request ${id} is ${r.phase}; only Approved or Active access can be revoked`);
-      }
-      if (r.revocation) return settleNow(r);
-      const now = clock.now();
-      const next: AccessRequest = {
-        ...r,
-        revocation: { by: who.user, reason, at: now },
-        updatedAt: now,
-        message: `revocation requested by ${who.user}`,
-      };
-      return settleNow(await save(next, [event(who, next, 'RevokeRequested', { reason })]));
+      const intent = await withLock(id, async () => {
+        const r = await load(who, id);
+        if (r.spec.requester !== who.user && !isApprover(r, who) && !isAdmin(who)) {
+          throw new Forbidden('only the requester, an approver of the request or an admin may revoke it');
+        }
+        if (r.phase !== 'Active' && r.phase !== 'Approved') {
+          throw new Conflict(`request ${id} is ${r.phase}; only Approved or Active access can be revoked`);
+        }
+        // A second revoke while the first still waits for the cluster just tries the removal again.
+        if (r.revocation) return r;
+        const now = clock.now();
+        const next: AccessRequest = {
+          ...r,
+          revocation: { by: who.user, reason, at: now },
+          updatedAt: now,
+          message: `revocation requested by ${who.user}`,
+        };
+        return save(next, [event(who, next, 'RevokeRequested', { reason })]);
+      });
+      return settleNow(intent);
     },
   };
 }

@@ -216,6 +216,37 @@ describe('a grant that needs approval', () => {
     expect((await server.as('bob').post(`/api/v1/accessrequests/${id}/revoke`, {})).status).toBe(409);
   });
 
+  it('takes simultaneous approvals and revocations without losing or doubling any', async () => {
+    const ns = await newNamespace();
+    const res = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ role: 'edit', namespace: ns, duration: '30m' }));
+    const id = res.body.metadata.name;
+    const approvals = await Promise.all(
+      (['bob', 'carol'] as const).map((who) =>
+        server.as(who).post(`/api/v1/accessrequests/${id}/approve`, {}),
+      ),
+    );
+    expect(approvals.map((a) => a.status)).toEqual([200, 200]);
+    const after = await server.as('alice').get(`/api/v1/accessrequests/${id}`);
+    expect(after.body.status.phase).toBe('Active');
+    expect(after.body.status.approvals.map((a: { user: string }) => a.user).sort()).toEqual(['bob', 'carol']);
+
+    const revokes = await Promise.all(
+      (['alice', 'bob', 'root'] as const).map((who) =>
+        server.as(who).post(`/api/v1/accessrequests/${id}/revoke`, {}),
+      ),
+    );
+    expect(revokes.every((r) => r.status === 200 || r.status === 409)).toBe(true);
+    expect(await phaseOf(id)).toBe('Revoked');
+    const count = async (action: string) =>
+      (await auditEvents(server)).filter((e) => e.requestId === id && e.action === action).length;
+    expect(await count('ApprovalRecorded')).toBe(2);
+    expect(await count('GrantActivated')).toBe(1);
+    expect(await count('RevokeRequested')).toBe(1);
+    expect(await count('GrantRevoked')).toBe(1);
+  });
+
   it('can be denied or canceled, and then never grants anything', async () => {
     const ns = await newNamespace();
     const a = await server

@@ -5,7 +5,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store.js';
 import type { AccessRequest } from '../../src/domain/access-request.js';
-import { Conflict } from '../../src/domain/errors.js';
+import { StaleWrite } from '../../src/domain/errors.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 const request: AccessRequest = {
@@ -76,7 +76,7 @@ describe('sqlite store', () => {
     await store.updateRequest({ ...request, version: 2, message: 'first' }, [ev('First')]);
     await expect(
       store.updateRequest({ ...request, version: 2, message: 'stale' }, [ev('Stale')]),
-    ).rejects.toThrow(Conflict);
+    ).rejects.toThrow(StaleWrite);
     expect((await store.getRequest('ar-1'))?.message).toBe('first');
     expect((await store.listAudit()).map((e) => e.action)).toEqual(['RequestCreated', 'First']);
     await store.close();

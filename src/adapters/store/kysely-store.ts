@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { AccessRequest } from '../../domain/access-request.js';
 import type { AuditEvent, AuditEventInput } from '../../domain/audit-event.js';
-import { Conflict } from '../../domain/errors.js';
+import { StaleWrite } from '../../domain/errors.js';
 import type { RequestFilter, Store } from '../../services/ports.js';
 import type { AccessRequestsTable, AuditEventsTable, Database } from './schema.js';
 
@@ -27,7 +27,7 @@ export function createKyselyStore(db: Kysely<Database>): Store {
           .where('version', '=', request.version - 1)
           .executeTakeFirst();
         if (Number(result.numUpdatedRows) !== 1) {
-          throw new Conflict(`request ${request.id} was changed by someone else; try again`);
+          throw new StaleWrite(`request ${request.id} was changed by someone else; try again`);
         }
         await appendEvents(trx, events);
       });
