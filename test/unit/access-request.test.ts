@@ -11,40 +11,15 @@ import {
   transition,
 } from '../../src/domain/access-request.js';
 import { Conflict, Forbidden } from '../../src/domain/errors.js';
+import { accessRequest } from '../support/fixtures.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 
-function pending(overrides: Partial<AccessRequest['policy']> = {}): AccessRequest {
-  return {
-    id: 'ar-test',
-    createdAt: t0,
-    updatedAt: t0,
-    version: 1,
-    spec: {
-      requester: 'alice',
-      requesterGroups: ['devs'],
-      cluster: 'dev',
-      role: 'edit',
-      roleKind: 'ClusterRole',
-      namespace: 'payments',
-      durationMs: 60_000,
-      reason: 'incident',
-      ticket: null,
-    },
-    policy: {
-      name: 'p',
-      decision: 'approval',
-      approvers: { users: ['bob', 'carol', 'alice'], groups: ['sre-leads'] },
-      required: 2,
-      approvalDeadline: null,
-      ...overrides,
-    },
-    phase: 'Pending',
-    approvals: [],
-    grant: null,
-    revocation: null,
-    message: '',
-  };
+function pending(): AccessRequest {
+  return accessRequest({
+    at: t0,
+    policy: { approvers: { users: ['bob', 'carol', 'alice'], groups: ['sre-leads'] }, required: 2 },
+  });
 }
 
 const allowed: [Phase, Phase][] = [

@@ -1,40 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AccessRequest } from '../../src/domain/access-request.js';
 import { createGrantScheduler } from '../../src/jobs/grant-scheduler.js';
+import { accessRequest } from '../support/fixtures.js';
 
 const clock = { now: () => new Date() };
 
 function active(id: string, expiresInMs: number): AccessRequest {
   const now = new Date();
-  return {
+  return accessRequest({
     id,
-    createdAt: now,
-    updatedAt: now,
-    version: 1,
-    spec: {
-      requester: 'alice',
-      requesterGroups: [],
-      cluster: 'dev',
-      role: 'view',
-      roleKind: 'ClusterRole',
-      namespace: null,
-      durationMs: expiresInMs,
-      reason: 'r',
-      ticket: null,
-    },
-    policy: {
-      name: 'p',
-      decision: 'auto',
-      approvers: { users: [], groups: [] },
-      required: 0,
-      approvalDeadline: null,
-    },
+    at: now,
     phase: 'Active',
-    approvals: [],
+    spec: { durationMs: expiresInMs },
+    policy: { decision: 'auto', required: 0 },
     grant: { bindings: [], activatedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) },
-    revocation: null,
-    message: '',
-  };
+  });
 }
 
 const expired = (r: AccessRequest): AccessRequest => ({ ...r, phase: 'Expired' });

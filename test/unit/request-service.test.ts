@@ -8,6 +8,7 @@ import { systemClock } from '../../src/domain/clock.js';
 import { createKeyedLock } from '../../src/services/keyed-lock.js';
 import type { ClusterGateway } from '../../src/services/ports.js';
 import { createRequestService } from '../../src/services/request-service.js';
+import { accessRequest } from '../support/fixtures.js';
 
 // Approvals below stay short of the quorum, so no cluster is ever needed: any call to one is a bug.
 const noCluster = new Proxy({} as ClusterGateway, {
@@ -17,36 +18,7 @@ const noCluster = new Proxy({} as ClusterGateway, {
 });
 
 function pendingRequest(): AccessRequest {
-  const now = new Date();
-  return {
-    id: 'ar-race',
-    createdAt: now,
-    updatedAt: now,
-    version: 1,
-    spec: {
-      requester: 'alice',
-      requesterGroups: ['devs'],
-      cluster: 'dev',
-      role: 'edit',
-      roleKind: 'ClusterRole',
-      namespace: 'payments',
-      durationMs: 60_000,
-      reason: 'incident',
-      ticket: null,
-    },
-    policy: {
-      name: 'three-eyes',
-      decision: 'approval',
-      approvers: { users: [], groups: ['sre-leads'] },
-      required: 3,
-      approvalDeadline: null,
-    },
-    phase: 'Pending',
-    approvals: [],
-    grant: null,
-    revocation: null,
-    message: '',
-  };
+  return accessRequest({ id: 'ar-race', policy: { name: 'three-eyes', required: 3 } });
 }
 
 describe('request service', () => {

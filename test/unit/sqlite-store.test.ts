@@ -6,37 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store.js';
 import type { AccessRequest } from '../../src/domain/access-request.js';
 import { StaleWrite } from '../../src/domain/errors.js';
+import { accessRequest } from '../support/fixtures.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
-const request: AccessRequest = {
+const request: AccessRequest = accessRequest({
   id: 'ar-1',
-  createdAt: t0,
-  updatedAt: t0,
-  version: 1,
-  spec: {
-    requester: 'alice',
-    requesterGroups: ['devs'],
-    cluster: 'dev',
-    role: 'view',
-    roleKind: 'ClusterRole',
-    namespace: null,
-    durationMs: 60_000,
-    reason: 'why',
-    ticket: 'INC-1',
-  },
-  policy: {
-    name: 'p',
-    decision: 'auto',
-    approvers: { users: [], groups: [] },
-    required: 0,
-    approvalDeadline: null,
-  },
+  at: t0,
   phase: 'Approved',
-  approvals: [],
-  grant: null,
-  revocation: null,
-  message: 'm',
-};
+  spec: { role: 'view', namespace: null, reason: 'why', ticket: 'INC-1' },
+  policy: { decision: 'auto', approvers: { users: [], groups: [] }, required: 0 },
+});
 const ev = (action: string) => ({
   time: t0,
   actor: 'alice',

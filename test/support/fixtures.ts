@@ -1,0 +1,46 @@
+import type { AccessRequest } from '../../src/domain/access-request.js';
+
+export interface RequestFixture {
+  id?: string;
+  at?: Date;
+  phase?: AccessRequest['phase'];
+  spec?: Partial<AccessRequest['spec']>;
+  policy?: Partial<AccessRequest['policy']>;
+  grant?: AccessRequest['grant'];
+}
+
+/** alice's pending request for `edit` in payments on dev, needing approval; override what a test is about. */
+export function accessRequest(f: RequestFixture = {}): AccessRequest {
+  const at = f.at ?? new Date('2026-01-01T00:00:00Z');
+  return {
+    id: f.id ?? 'ar-test',
+    createdAt: at,
+    updatedAt: at,
+    version: 1,
+    spec: {
+      requester: 'alice',
+      requesterGroups: ['devs'],
+      cluster: 'dev',
+      role: 'edit',
+      roleKind: 'ClusterRole',
+      namespace: 'payments',
+      durationMs: 60_000,
+      reason: 'incident',
+      ticket: null,
+      ...f.spec,
+    },
+    policy: {
+      name: 'p',
+      decision: 'approval',
+      approvers: { users: [], groups: ['sre-leads'] },
+      required: 1,
+      approvalDeadline: null,
+      ...f.policy,
+    },
+    phase: f.phase ?? 'Pending',
+    approvals: [],
+    grant: f.grant ?? null,
+    revocation: null,
+    message: '',
+  };
+}
