@@ -8,7 +8,7 @@ export PATH := $(NODE_BIN):$(PATH)
 # Native addons must compile against the Node that runs them, not the machine's Node 20 headers.
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
-.PHONY: all build deps kube test lint typecheck unit integration demo demo-down bench clean
+.PHONY: all build deps kube postgres test lint typecheck unit integration demo demo-down bench clean
 
 all: build
 
@@ -28,13 +28,16 @@ build: deps
 kube:
 	@bash scripts/build-kube.sh >/dev/null
 
+postgres:
+	@bash scripts/ensure-postgres.sh
+
 lint: deps
 	npx biome check .
 
 typecheck: deps
 	npx tsc --noEmit
 
-test: build kube lint typecheck
+test: build kube postgres lint typecheck
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
 
 unit: deps

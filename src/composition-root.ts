@@ -4,7 +4,7 @@ import { type Logger, pino } from 'pino';
 import { createTokenFileAuthenticator } from './adapters/auth/token-file-authenticator.js';
 import { createKubeClusterGateway } from './adapters/kube/kube-cluster-gateway.js';
 import { createMetrics, observeAuditWrites } from './adapters/metrics/prometheus-metrics.js';
-import { openSqliteStore } from './adapters/store/sqlite-store.js';
+import { openStore } from './adapters/store/open-store.js';
 import { type Config, ConfigError } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
@@ -62,9 +62,13 @@ export async function composeElevate(
     : null;
   const clusterNames = config.clusters.map((c) => c.name);
   const clusters = inConfig(config, 'clusters', () => createKubeClusterGateway(config.clusters));
-  const sqlite = await openSqliteStore(config.storage.path);
-  const metrics = createMetrics(sqlite);
-  const store = observeAuditWrites(sqlite, metrics.observeAudit);
+  const opened = await openStore(config.storage).catch((e: Error) => {
+    throw new ConfigError(
+      `${config.file}: storage: cannot open the ${config.storage.kind} store: ${e.message}`,
+    );
+  });
+  const metrics = createMetrics(opened);
+  const store = observeAuditWrites(opened, metrics.observeAudit);
   const withLock = createKeyedLock();
   const grants = createGrantService({ store, clusters, clock, withLock });
   const logChange = (r: AccessRequest) =>

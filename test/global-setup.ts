@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { testenvDown, testenvUp } from '../src/testenv/testenv.js';
+import { startPostgres } from './support/postgres-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -11,6 +12,8 @@ declare module 'vitest' {
     kubeconfigs: Record<string, string>;
     /** Kubeconfig of Elevate's least-privilege ServiceAccount by cluster name, for Elevate's own config. */
     elevateKubeconfigs: Record<string, string>;
+    /** A throwaway PostgreSQL server (postgres://…/postgres); tests create their own databases on it. */
+    postgresUrl: string;
     /** State dir of the shared testenv; a test starting a testenv of its own uses a subdirectory of it. */
     testenvDir: string;
   }
@@ -63,10 +66,16 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('kubeconfigs', {});
     project.provide('elevateKubeconfigs', {});
     project.provide('testenvDir', '');
+    project.provide('postgresUrl', '');
     return undefined;
   }
   const dir = await mkdtemp(join(tmpdir(), 'elevate-testenv-'));
-  const onExit = () => killLeftovers(dir);
+  const postgres = await startPostgres();
+  project.provide('postgresUrl', postgres.url);
+  const onExit = () => {
+    killLeftovers(dir);
+    postgres.stop();
+  };
   process.once('exit', onExit);
   try {
     const clusters = await testenvUp({
@@ -83,11 +92,13 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   } catch (err) {
     // testenvUp has stopped what it started; the logs under dir explain the failure, so dir is kept.
     process.off('exit', onExit);
+    postgres.stop();
     process.stderr.write(`[testenv] start failed; logs kept in ${dir}\n`);
     throw err;
   }
   return async () => {
     process.off('exit', onExit);
+    postgres.stop();
     await testenvDown({ dir });
     await rm(dir, { recursive: true, force: true });
   };

@@ -64,7 +64,9 @@ export const configSchema = z
       .string()
       .regex(/^[^:]+:\d+$/, 'expected host:port')
       .default('127.0.0.1:8080'),
-    storage: z.string().regex(/^sqlite:.+/, 'expected sqlite:PATH'),
+    storage: z
+      .string()
+      .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:PATH or postgres://USER@HOST:PORT/DB'),
     tls: z
       .strictObject({
         /** PEM certificate (chain) and key for serving the API over HTTPS. */

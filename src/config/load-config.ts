@@ -5,6 +5,8 @@ import type { z } from 'zod';
 import type { Guardrails, Policy } from '../domain/policy.js';
 import { configSchema } from './config-schema.js';
 
+export type StorageConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
 export interface ClusterConfig {
   name: string;
   kubeconfigPath: string;
@@ -17,7 +19,7 @@ export interface Config {
   listen: { host: string; port: number };
   /** Serve HTTPS with these PEM files; null for plain HTTP. */
   tls: { certFile: string; keyFile: string } | null;
-  storage: { kind: 'sqlite'; path: string };
+  storage: StorageConfig;
   auth: { tokenFile: string; admins: { users: string[]; groups: string[] } };
   clusters: ClusterConfig[];
   policies: Policy[];
@@ -69,7 +71,9 @@ export function parseConfig(text: string, file: string): Config {
     file,
     listen: { host, port },
     tls: c.tls ? { certFile: rel(c.tls.certFile), keyFile: rel(c.tls.keyFile) } : null,
-    storage: { kind: 'sqlite', path: rel(c.storage.slice('sqlite:'.length)) },
+    storage: c.storage.startsWith('sqlite:')
+      ? { kind: 'sqlite', path: rel(c.storage.slice('sqlite:'.length)) }
+      : { kind: 'postgres', url: c.storage },
     auth: { tokenFile: rel(c.auth.tokenFile), admins: c.auth.admins },
     clusters: c.clusters.map((cl) => ({
       name: cl.name,

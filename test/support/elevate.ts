@@ -45,6 +45,8 @@ export interface ElevateConfigOptions {
   /** Cluster name to kubeconfig path. */
   clusters: Record<string, string>;
   reconcileInterval?: string;
+  /** A storage URL; default a fresh SQLite file next to the config. */
+  storage?: string;
   /** host:port; the default port 0 picks a free one (only usable in-process, where start() reports it). */
   listen?: string;
   extra?: string;
@@ -66,7 +68,7 @@ export function writeElevateConfig(opts: ElevateConfigOptions): string {
   writeFileSync(
     file,
     `listen: ${opts.listen ?? '127.0.0.1:0'}
-storage: sqlite:./elevate.db
+storage: ${opts.storage ?? 'sqlite:./elevate.db'}
 logLevel: warn
 auth:
   tokenFile: ./tokens.csv

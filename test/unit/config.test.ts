@@ -40,7 +40,7 @@ describe('config', () => {
     writeFileSync(file, sampleConfig);
     const config = loadConfig(file);
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080 });
-    expect(config.storage.path).toBe(join(dir, 'elevate.db'));
+    expect(config.storage).toEqual({ kind: 'sqlite', path: join(dir, 'elevate.db') });
     expect(config.auth.tokenFile).toBe(join(dir, 'tokens.csv'));
     expect(config.clusters[0]?.kubeconfigPath).toBe(join(dir, 'testenv/dev/admin.kubeconfig'));
     expect(config.policies.map((p) => [p.name, p.decision, p.maxDurationMs])).toEqual([
@@ -85,6 +85,17 @@ describe('config', () => {
     expect(() => parseConfig(text, '/etc/elevate.yaml')).toThrow(ConfigError);
     expect(() => parseConfig(text, '/etc/elevate.yaml')).toThrow(message);
     expect(() => parseConfig(text, '/etc/elevate.yaml')).toThrow(/^\/etc\/elevate\.yaml: /);
+  });
+
+  it('takes a PostgreSQL URL as storage', () => {
+    const text = sampleConfig.replace('sqlite:./elevate.db', 'postgres://elevate@db.internal:5432/elevate');
+    expect(parseConfig(text, '/etc/elevate.yaml').storage).toEqual({
+      kind: 'postgres',
+      url: 'postgres://elevate@db.internal:5432/elevate',
+    });
+    expect(() => parseConfig(sampleConfig.replace('sqlite:./elevate.db', 'mysql://x'), '/e.yaml')).toThrow(
+      /storage: expected sqlite:PATH or postgres:/,
+    );
   });
 
   it('names an unreadable file', () => {

@@ -8,8 +8,40 @@ import type { AccessRequestsTable, AuditEventsTable, Database } from './schema.j
 
 const genesisHash = '0'.repeat(64);
 
+export interface KyselyStoreOptions {
+  /**
+   * Called first in every transaction that appends audit events, so concurrent writers extend the hash
+   * chain one at a time. SQLite needs nothing (it has one writer); PostgreSQL takes an advisory lock.
+   */
+  lockAuditChain?: (trx: Transaction<Database>) => Promise<void>;
+}
+
 /** The store over any Kysely dialect; only opening the connection is dialect-specific. */
-export function createKyselyStore(db: Kysely<Database>): Store {
+export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOptions = {}): Store {
+  const lockAuditChain = options.lockAuditChain ?? (async () => {});
+
+  async function appendEvents(trx: Transaction<Database>, events: AuditEventInput[]): Promise<void> {
+    if (events.length === 0) return;
+    await lockAuditChain(trx);
+    const last = await trx
+      .selectFrom('audit_events')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    let seq = last?.seq ?? 0;
+    let prev = last?.hash ?? genesisHash;
+    for (const input of events) {
+      seq += 1;
+      const hash = hashEvent(prev, { ...input, seq });
+      await trx
+        .insertInto('audit_events')
+        .values(eventToRow({ ...input, seq, prevHash: prev, hash }))
+        .execute();
+      prev = hash;
+    }
+  }
+
   return {
     async createRequest(request, events) {
       await db.transaction().execute(async (trx) => {
@@ -79,27 +111,6 @@ export function createKyselyStore(db: Kysely<Database>): Store {
       await db.destroy();
     },
   };
-}
-
-async function appendEvents(trx: Transaction<Database>, events: AuditEventInput[]): Promise<void> {
-  if (events.length === 0) return;
-  const last = await trx
-    .selectFrom('audit_events')
-    .select(['seq', 'hash'])
-    .orderBy('seq', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  let seq = last?.seq ?? 0;
-  let prev = last?.hash ?? genesisHash;
-  for (const input of events) {
-    seq += 1;
-    const hash = hashEvent(prev, { ...input, seq });
-    await trx
-      .insertInto('audit_events')
-      .values(eventToRow({ ...input, seq, prevHash: prev, hash }))
-      .execute();
-    prev = hash;
-  }
 }
 
 /** Each event's hash covers its content and the previous hash, so editing or deleting any event breaks the chain. */
