@@ -8,7 +8,7 @@ import { openStore } from './adapters/store/open-store.js';
 import { type Config, ConfigError } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
-import { createHttpApp } from './http/create-http-app.js';
+import type { HttpApp } from './http/create-http-app.js';
 import { createDriftReconciler } from './jobs/drift-reconciler.js';
 import { createGrantScheduler } from './jobs/grant-scheduler.js';
 import { createGrantService } from './services/grant-service.js';
@@ -118,15 +118,7 @@ export async function composeElevate(
   });
   let ready = false;
   let metricsServer: Server | undefined;
-  const app = await createHttpApp({
-    logger,
-    authenticator,
-    requests,
-    store,
-    tls,
-    isReady: () => ready,
-    version,
-  });
+  let app: HttpApp | undefined;
 
   return {
     async start() {
@@ -144,6 +136,17 @@ export async function composeElevate(
           );
       });
       drift.start();
+      // Loaded only now: after a crash, the catch-up above should not wait for the HTTP stack to load.
+      const { createHttpApp } = await import('./http/create-http-app.js');
+      app = await createHttpApp({
+        logger,
+        authenticator,
+        requests,
+        store,
+        tls,
+        isReady: () => ready,
+        version,
+      });
       const url = await app.listen({ host: config.listen.host, port: config.listen.port });
       if (config.metrics) metricsServer = await metrics.serve(config.metrics.host, config.metrics.port);
       ready = true;
@@ -157,7 +160,7 @@ export async function composeElevate(
       ready = false;
       drift.stop();
       scheduler.stop();
-      await app.close();
+      await app?.close();
       metricsServer?.close();
       await scheduler.idle();
       await store.close();
