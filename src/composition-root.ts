@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import { type Logger, pino } from 'pino';
 import { createTokenFileAuthenticator } from './adapters/auth/token-file-authenticator.js';
 import { createKubeClusterGateway } from './adapters/kube/kube-cluster-gateway.js';
+import { createPostgresLease } from './adapters/lease/postgres-lease.js';
+import { soleLease } from './adapters/lease/sole-lease.js';
 import { createMetrics, observeAuditWrites } from './adapters/metrics/prometheus-metrics.js';
 import { openStore } from './adapters/store/open-store.js';
 import { type Config, ConfigError } from './config/load-config.js';
@@ -11,6 +13,7 @@ import { systemClock } from './domain/clock.js';
 import type { HttpApp } from './http/create-http-app.js';
 import { createDriftReconciler } from './jobs/drift-reconciler.js';
 import { createGrantScheduler } from './jobs/grant-scheduler.js';
+import { createLeaderJobs } from './jobs/leader-jobs.js';
 import { createGrantService } from './services/grant-service.js';
 import { createKeyedLock } from './services/keyed-lock.js';
 import { createRequestService } from './services/request-service.js';
@@ -19,8 +22,10 @@ import { version } from './version.js';
 export interface Elevate {
   /** Catches up on what fell due while down, starts the jobs, then listens. Returns the URL. */
   start(): Promise<string>;
-  /** One drift pass over every cluster, now rather than at the next interval. */
+  /** One drift pass over every cluster, now rather than at the next interval (leader only). */
   reconcileNow(): Promise<void>;
+  /** Whether this server holds the lease and runs the timers and drift repair. */
+  isLeader(): boolean;
   stop(): Promise<void>;
 }
 
@@ -76,15 +81,6 @@ export async function composeElevate(
       { request: r.id, phase: r.phase, user: r.spec.requester, cluster: r.spec.cluster },
       r.message,
     );
-  const scheduler = createGrantScheduler({
-    settle: grants.settle,
-    clock,
-    onError: (id, err, retryInMs) => {
-      metrics.clusterFailed('grants');
-      logger.warn({ request: id, err: err.message, retryInMs }, 'settle failed; will retry');
-    },
-    onSettled: (r) => logChange(r),
-  });
   const requests = createRequestService({
     store,
     clusters,
@@ -97,24 +93,51 @@ export async function composeElevate(
     withLock,
     onChange: (r) => {
       logChange(r);
-      scheduler.track(r);
+      jobs.track(r);
     },
     onSettleError: (r, err) =>
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
   });
-  const drift = createDriftReconciler({
+  const newScheduler = () =>
+    createGrantScheduler({
+      settle: grants.settle,
+      clock,
+      onError: (id, err, retryInMs) => {
+        metrics.clusterFailed('grants');
+        logger.warn({ request: id, err: err.message, retryInMs }, 'settle failed; will retry');
+      },
+      onSettled: (r) => logChange(r),
+    });
+  const newDrift = () =>
+    createDriftReconciler({
+      store,
+      clusters,
+      grants,
+      clusterNames,
+      clock,
+      intervalMs: config.reconcileIntervalMs,
+      onError: (cluster, err) => {
+        metrics.clusterFailed('drift');
+        logger.warn({ cluster, err: err.message }, 'drift reconcile failed; backing off');
+      },
+      onRepair: (e) =>
+        logger.warn({ cluster: e.cluster, request: e.requestId, action: e.action }, 'drift repaired'),
+    });
+  const { storage } = config;
+  const shared = storage.kind === 'postgres';
+  const jobs = createLeaderJobs({
+    lease: storage.kind === 'postgres' ? createPostgresLease(storage.url) : soleLease,
     store,
-    clusters,
-    grants,
-    clusterNames,
     clock,
-    intervalMs: config.reconcileIntervalMs,
-    onError: (cluster, err) => {
-      metrics.clusterFailed('drift');
-      logger.warn({ cluster, err: err.message }, 'drift reconcile failed; backing off');
-    },
-    onRepair: (e) =>
-      logger.warn({ cluster: e.cluster, request: e.requestId, action: e.action }, 'drift repaired'),
+    newScheduler,
+    newDrift,
+    catchUpWithinMs: 10_000,
+    pollEveryMs: shared ? 1000 : null,
+    clusterNames,
+    onLeadershipChange: (leading) =>
+      logger.info({ leading }, leading ? 'leading: running the timers and drift repair' : 'following'),
+    onInitialDriftError: (cluster, err) =>
+      logger.warn({ cluster, err: err.message }, 'initial drift check failed'),
   });
   let ready = false;
   let metricsServer: Server | undefined;
@@ -122,20 +145,9 @@ export async function composeElevate(
 
   return {
     async start() {
-      // Catch up before serving: anything that expired while Elevate was down is removed first.
-      await scheduler.catchUp(
-        await store.listRequests({ phases: ['Pending', 'Approved', 'Active'] }),
-        10_000,
-      );
-      const results = await drift.reconcileAll();
-      results.forEach((r, i) => {
-        if (r.status === 'rejected')
-          logger.warn(
-            { cluster: clusterNames[i], err: (r.reason as Error).message },
-            'initial drift check failed',
-          );
-      });
-      drift.start();
+      // Catch up before serving: anything that expired while Elevate was down is removed first
+      // (by the leader; a follower serves at once and leaves the timers to the leader).
+      await jobs.start();
       // Loaded only now: after a crash, the catch-up above should not wait for the HTTP stack to load.
       const { createHttpApp } = await import('./http/create-http-app.js');
       app = await createHttpApp({
@@ -153,16 +165,13 @@ export async function composeElevate(
       logger.info({ url, clusters: clusterNames }, 'elevate is ready');
       return url;
     },
-    async reconcileNow() {
-      await drift.reconcileAll();
-    },
+    reconcileNow: () => jobs.reconcileNow(),
+    isLeader: () => jobs.isLeader(),
     async stop() {
       ready = false;
-      drift.stop();
-      scheduler.stop();
+      await jobs.stop();
       await app?.close();
       metricsServer?.close();
-      await scheduler.idle();
       await store.close();
     },
   };

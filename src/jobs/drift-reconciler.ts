@@ -33,6 +33,8 @@ export interface DriftReport {
  * behind it is removed. Every repair is audited. A cluster that fails is
  * retried with backoff, independently of the others.
  */
+export type DriftReconciler = ReturnType<typeof createDriftReconciler>;
+
 export function createDriftReconciler(deps: DriftReconcilerDeps) {
   const { store, clusters, grants, clock } = deps;
   let stopped = false;

@@ -9,6 +9,8 @@ import type { DesiredBinding } from '../domain/binding.js';
 export interface RequestFilter {
   phases?: Phase[];
   requester?: string;
+  /** Only requests changed at or after this time. */
+  updatedSince?: Date;
 }
 
 export interface Store {
@@ -63,4 +65,15 @@ export interface ClusterGateway {
     namespace: string | null,
   ): Promise<boolean>;
   namespaceExists(cluster: string, namespace: string): Promise<boolean>;
+}
+
+/**
+ * Who runs the jobs (timers, drift) when several Elevate servers share one database: the holder of the
+ * lease. Every server serves the API either way.
+ */
+export interface Lease {
+  /** Tries to take the lease now, then keeps renewing or retrying in the background; reports each change. */
+  start(onChange: (held: boolean) => Promise<void>): Promise<void>;
+  /** Gives the lease up. */
+  stop(): Promise<void>;
 }

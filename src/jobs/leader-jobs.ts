@@ -1,0 +1,104 @@
+import type { AccessRequest, Phase } from '../domain/access-request.js';
+import type { Clock } from '../domain/clock.js';
+import type { Lease, Store } from '../services/ports.js';
+import type { DriftReconciler } from './drift-reconciler.js';
+import type { GrantScheduler } from './grant-scheduler.js';
+
+const livePhases: Phase[] = ['Pending', 'Approved', 'Active'];
+// Changes are looked for a little before the last poll, so a write committed late is not missed.
+const pollOverlapMs = 2000;
+
+export interface LeaderJobsDeps {
+  lease: Lease;
+  store: Pick<Store, 'listRequests'>;
+  clock: Clock;
+  /** Each leadership term gets fresh jobs; a lost term's timers and loops are stopped. */
+  newScheduler: () => GrantScheduler;
+  newDrift: () => DriftReconciler;
+  /** How long start-up (or a new term) waits for overdue grants to be settled before going on. */
+  catchUpWithinMs: number;
+  /**
+   * How often the leader looks for requests other servers changed, to time them too; null when this is the
+   * only server on the database and sees every change itself.
+   */
+  pollEveryMs: number | null;
+  onLeadershipChange: (leading: boolean) => void;
+  onInitialDriftError: (cluster: string, error: Error) => void;
+  clusterNames: string[];
+}
+
+export type LeaderJobs = ReturnType<typeof createLeaderJobs>;
+
+/**
+ * The jobs (exact-time timers, drift repair) run on the one server holding the lease. Taking the lease
+ * starts with the same catch-up as a restart: whatever fell due meanwhile is settled first.
+ */
+export function createLeaderJobs(deps: LeaderJobsDeps) {
+  let term: { scheduler: GrantScheduler; drift: DriftReconciler; poll?: NodeJS.Timeout } | null = null;
+
+  async function lead(): Promise<void> {
+    const current: NonNullable<typeof term> = { scheduler: deps.newScheduler(), drift: deps.newDrift() };
+    term = current;
+    deps.onLeadershipChange(true);
+    let since = deps.clock.now();
+    await current.scheduler.catchUp(
+      await deps.store.listRequests({ phases: livePhases }),
+      deps.catchUpWithinMs,
+    );
+    (await current.drift.reconcileAll()).forEach((result, i) => {
+      if (result.status === 'rejected') deps.onInitialDriftError(deps.clusterNames[i] ?? '', result.reason);
+    });
+    current.drift.start();
+    const pollEveryMs = deps.pollEveryMs;
+    if (pollEveryMs === null) return;
+    const poll = () => {
+      current.poll = setTimeout(async () => {
+        if (term !== current) return;
+        const from = new Date(since.getTime() - pollOverlapMs);
+        since = deps.clock.now();
+        try {
+          for (const r of await deps.store.listRequests({ phases: livePhases, updatedSince: from })) {
+            current.scheduler.track(r);
+          }
+        } finally {
+          poll();
+        }
+      }, pollEveryMs);
+    };
+    poll();
+  }
+
+  function follow(): GrantScheduler | undefined {
+    const ended = term;
+    if (!ended) return undefined;
+    term = null;
+    clearTimeout(ended.poll);
+    ended.drift.stop();
+    ended.scheduler.stop();
+    deps.onLeadershipChange(false);
+    return ended.scheduler;
+  }
+
+  return {
+    /** Resolves once the first try for the lease is done (and, if taken, its catch-up). */
+    start(): Promise<void> {
+      return deps.lease.start(async (held) => {
+        if (held) await lead();
+        else follow();
+      });
+    },
+    /** Times a request changed on this server; a follower leaves that to the leader's poll. */
+    track(request: AccessRequest): void {
+      term?.scheduler.track(request);
+    },
+    isLeader: () => term !== null,
+    async reconcileNow(): Promise<void> {
+      await term?.drift.reconcileAll();
+    },
+    async stop(): Promise<void> {
+      const scheduler = follow();
+      await deps.lease.stop();
+      await scheduler?.idle();
+    },
+  };
+}
