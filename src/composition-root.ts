@@ -134,8 +134,10 @@ export async function composeElevate(
     catchUpWithinMs: 10_000,
     pollEveryMs: shared ? 1000 : null,
     clusterNames,
-    onLeadershipChange: (leading) =>
-      logger.info({ leading }, leading ? 'leading: running the timers and drift repair' : 'following'),
+    onLeadershipChange: (leading) => {
+      metrics.setLeader(leading);
+      logger.info({ leading }, leading ? 'leading: running the timers and drift repair' : 'following');
+    },
     onInitialDriftError: (cluster, err) =>
       logger.warn({ cluster, err: err.message }, 'initial drift check failed'),
   });

@@ -32,6 +32,11 @@ export function createMetrics(store: Pick<Store, 'countByPhase'>) {
     labelNames: ['job'],
     registers: [registry],
   });
+  const leader = new Gauge({
+    name: 'elevate_leader',
+    help: '1 while this server holds the lease and runs the timers and drift repair',
+    registers: [registry],
+  });
   new Gauge({
     name: 'elevate_access_requests',
     help: 'Access requests by phase',
@@ -53,6 +58,9 @@ export function createMetrics(store: Pick<Store, 'countByPhase'>) {
           removalLag.observe(Math.max(0, (e.time.getTime() - Date.parse(expiresAt)) / 1000));
         }
       }
+    },
+    setLeader(leading: boolean): void {
+      leader.set(leading ? 1 : 0);
     },
     clusterFailed(job: 'grants' | 'drift'): void {
       clusterFailures.inc({ job });

@@ -1,0 +1,95 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { DriftReconciler } from '../../src/jobs/drift-reconciler.js';
+import type { GrantScheduler } from '../../src/jobs/grant-scheduler.js';
+import { createLeaderJobs } from '../../src/jobs/leader-jobs.js';
+import type { Lease } from '../../src/services/ports.js';
+import { accessRequest } from '../support/fixtures.js';
+
+/** A lease the test hands out and takes back. */
+function manualLease() {
+  let report: ((held: boolean) => Promise<void>) | undefined;
+  const lease: Lease = {
+    async start(onChange) {
+      report = onChange;
+    },
+    stop: vi.fn(async () => {}),
+  };
+  return { lease, set: (held: boolean) => report?.(held) };
+}
+
+function jobParts() {
+  const schedulers: GrantScheduler[] = [];
+  const drifts: DriftReconciler[] = [];
+  const newScheduler = () => {
+    const s = {
+      track: vi.fn(),
+      catchUp: vi.fn(async () => {}),
+      idle: vi.fn(async () => {}),
+      stop: vi.fn(),
+      pendingCount: () => 0,
+    } as GrantScheduler;
+    schedulers.push(s);
+    return s;
+  };
+  const newDrift = () => {
+    const d = {
+      reconcileAll: vi.fn(async () => []),
+      reconcileCluster: vi.fn(),
+      start: vi.fn(),
+      stop: vi.fn(),
+    } as unknown as DriftReconciler;
+    drifts.push(d);
+    return d;
+  };
+  return { schedulers, drifts, newScheduler, newDrift };
+}
+
+describe('leader jobs', () => {
+  it('run only while the lease is held, each term with a fresh catch-up', async () => {
+    const live = [accessRequest({ id: 'ar-live' })];
+    const { lease, set } = manualLease();
+    const parts = jobParts();
+    const changes: boolean[] = [];
+    const jobs = createLeaderJobs({
+      lease,
+      store: { listRequests: async () => live },
+      clock: { now: () => new Date() },
+      newScheduler: parts.newScheduler,
+      newDrift: parts.newDrift,
+      catchUpWithinMs: 1000,
+      pollEveryMs: null,
+      clusterNames: ['dev'],
+      onLeadershipChange: (leading) => changes.push(leading),
+      onInitialDriftError: () => {},
+    });
+    await jobs.start();
+    expect(jobs.isLeader()).toBe(false);
+    jobs.track(accessRequest());
+    expect(parts.schedulers).toHaveLength(0);
+
+    await set(true);
+    expect(jobs.isLeader()).toBe(true);
+    const [first] = parts.schedulers as [GrantScheduler];
+    expect(first.catchUp).toHaveBeenCalledWith(live, 1000);
+    expect(parts.drifts[0]?.start).toHaveBeenCalled();
+    const request = accessRequest({ id: 'ar-new' });
+    jobs.track(request);
+    expect(first.track).toHaveBeenCalledWith(request);
+
+    await set(false);
+    expect(jobs.isLeader()).toBe(false);
+    expect(first.stop).toHaveBeenCalled();
+    expect(parts.drifts[0]?.stop).toHaveBeenCalled();
+    jobs.track(request);
+    expect(first.track).toHaveBeenCalledTimes(1);
+
+    await set(true);
+    expect(parts.schedulers).toHaveLength(2);
+    expect(parts.schedulers[1]?.catchUp).toHaveBeenCalled();
+    expect(changes).toEqual([true, false, true]);
+
+    await jobs.stop();
+    expect(lease.stop).toHaveBeenCalled();
+    expect(parts.schedulers[1]?.stop).toHaveBeenCalled();
+  });
+});
