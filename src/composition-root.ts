@@ -138,8 +138,7 @@ export async function composeElevate(
       metrics.setLeader(leading);
       logger.info({ leading }, leading ? 'leading: running the timers and drift repair' : 'following');
     },
-    onInitialDriftError: (cluster, err) =>
-      logger.warn({ cluster, err: err.message }, 'initial drift check failed'),
+    onError: (step, err) => logger.warn({ step, err: err.message }, 'job step failed; will retry'),
   });
   let ready = false;
   let metricsServer: Server | undefined;

@@ -23,7 +23,8 @@ export interface LeaderJobsDeps {
    */
   pollEveryMs: number | null;
   onLeadershipChange: (leading: boolean) => void;
-  onInitialDriftError: (cluster: string, error: Error) => void;
+  /** A step that failed and will be retried (the catch-up by the next poll, drift by its own loop). */
+  onError: (step: string, error: Error) => void;
   clusterNames: string[];
 }
 
@@ -40,13 +41,17 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
     const current: NonNullable<typeof term> = { scheduler: deps.newScheduler(), drift: deps.newDrift() };
     term = current;
     deps.onLeadershipChange(true);
-    let since = deps.clock.now();
-    await current.scheduler.catchUp(
-      await deps.store.listRequests({ phases: livePhases }),
-      deps.catchUpWithinMs,
-    );
+    // What the polls have seen up to; null until the first full look at the live requests succeeds.
+    let since: Date | null = deps.clock.now();
+    try {
+      const live = await deps.store.listRequests({ phases: livePhases });
+      await current.scheduler.catchUp(live, deps.catchUpWithinMs);
+    } catch (e) {
+      since = null;
+      deps.onError('catch-up', e as Error);
+    }
     (await current.drift.reconcileAll()).forEach((result, i) => {
-      if (result.status === 'rejected') deps.onInitialDriftError(deps.clusterNames[i] ?? '', result.reason);
+      if (result.status === 'rejected') deps.onError(`drift ${deps.clusterNames[i]}`, result.reason);
     });
     current.drift.start();
     const pollEveryMs = deps.pollEveryMs;
@@ -54,12 +59,16 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
     const poll = () => {
       current.poll = setTimeout(async () => {
         if (term !== current) return;
-        const from = new Date(since.getTime() - pollOverlapMs);
-        since = deps.clock.now();
+        const startedAt = deps.clock.now();
         try {
-          for (const r of await deps.store.listRequests({ phases: livePhases, updatedSince: from })) {
-            current.scheduler.track(r);
-          }
+          const changed = await deps.store.listRequests({
+            phases: livePhases,
+            ...(since ? { updatedSince: new Date(since.getTime() - pollOverlapMs) } : {}),
+          });
+          for (const r of changed) current.scheduler.track(r);
+          since = startedAt;
+        } catch (e) {
+          deps.onError('poll', e as Error);
         } finally {
           poll();
         }

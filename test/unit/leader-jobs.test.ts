@@ -60,7 +60,7 @@ describe('leader jobs', () => {
       pollEveryMs: null,
       clusterNames: ['dev'],
       onLeadershipChange: (leading) => changes.push(leading),
-      onInitialDriftError: () => {},
+      onError: () => {},
     });
     await jobs.start();
     expect(jobs.isLeader()).toBe(false);
@@ -91,5 +91,50 @@ describe('leader jobs', () => {
     await jobs.stop();
     expect(lease.stop).toHaveBeenCalled();
     expect(parts.schedulers[1]?.stop).toHaveBeenCalled();
+  });
+});
+
+describe('leader jobs polling for other servers', () => {
+  it('after a failed catch-up, the next poll looks at every live request, then only at recent changes', async () => {
+    vi.useFakeTimers();
+    try {
+      const { lease, set } = manualLease();
+      const parts = jobParts();
+      const filters: unknown[] = [];
+      let failNext = true;
+      const errors: string[] = [];
+      const jobs = createLeaderJobs({
+        lease,
+        store: {
+          listRequests: async (filter) => {
+            filters.push(filter);
+            if (failNext) {
+              failNext = false;
+              throw new Error('database away');
+            }
+            return [accessRequest({ id: 'ar-overdue' })];
+          },
+        },
+        clock: { now: () => new Date() },
+        newScheduler: parts.newScheduler,
+        newDrift: parts.newDrift,
+        catchUpWithinMs: 1000,
+        pollEveryMs: 1000,
+        clusterNames: ['dev'],
+        onLeadershipChange: () => {},
+        onError: (step) => errors.push(step),
+      });
+      await jobs.start();
+      await set(true);
+      expect(errors).toEqual(['catch-up']);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(filters[1]).toEqual({ phases: ['Pending', 'Approved', 'Active'] });
+      expect(parts.schedulers[0]?.track).toHaveBeenCalledWith(expect.objectContaining({ id: 'ar-overdue' }));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(filters[2]).toMatchObject({ updatedSince: expect.any(Date) });
+      await jobs.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
