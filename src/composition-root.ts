@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import { createTokenFileAuthenticator } from './adapters/auth/token-file-authenticator.js';
 import { createKubeClusterGateway } from './adapters/kube/kube-cluster-gateway.js';
 import { createPostgresLease } from './adapters/lease/postgres-lease.js';
@@ -29,11 +29,15 @@ export interface Elevate {
   stop(): Promise<void>;
 }
 
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    redact: { paths: ['req.headers.authorization', '*.token', '*.kubeconfig'], censor: '[redacted]' },
-  });
+/** JSON logs to stdout (or `destination`). Request logs carry method and URL, never headers. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: ['req.headers.authorization', '*.token', '*.kubeconfig'], censor: '[redacted]' },
+    },
+    destination,
+  );
 }
 
 /** Runs a step that reads a file the config names; a failure names the config file and field. */

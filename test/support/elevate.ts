@@ -131,10 +131,13 @@ export function apiFor(url: string, token: string | null): Api {
 }
 
 /** Runs a whole Elevate server in this process, as `elevate server` would. */
-export async function startElevate(opts: ElevateConfigOptions): Promise<RunningElevate> {
+export async function startElevate(
+  opts: ElevateConfigOptions,
+  logger = createLogger('silent'),
+): Promise<RunningElevate> {
   const file = writeElevateConfig(opts);
   const config = parseConfig((await import('node:fs')).readFileSync(file, 'utf8'), file);
-  const elevate = await composeElevate(config, createLogger('silent'));
+  const elevate = await composeElevate(config, logger);
   const url = await elevate.start();
   return {
     url,
