@@ -85,6 +85,7 @@ export async function composeElevate(
       { request: r.id, phase: r.phase, user: r.spec.requester, cluster: r.spec.cluster },
       r.message,
     );
+  metrics.countTimersWith(() => jobs.timerCount());
   const requests = createRequestService({
     store,
     clusters,

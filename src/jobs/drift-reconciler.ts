@@ -183,7 +183,6 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
   }
 
   return {
-    reconcileCluster,
     /** One pass over every cluster; a failing cluster doesn't stop the others. */
     async reconcileAll(): Promise<PromiseSettledResult<DriftReport>[]> {
       return Promise.allSettled(deps.clusterNames.map((c) => reconcileCluster(c)));

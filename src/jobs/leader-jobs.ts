@@ -101,6 +101,8 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
       term?.scheduler.track(request);
     },
     isLeader: () => term !== null,
+    /** How many requests this server has a timer for (none on a follower). */
+    timerCount: () => term?.scheduler.pendingCount() ?? 0,
     async reconcileNow(): Promise<void> {
       await term?.drift.reconcileAll();
     },

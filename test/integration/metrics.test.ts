@@ -39,6 +39,7 @@ describe('Prometheus metrics', () => {
     expect(sample(during, 'elevate_audit_events_total{action="GrantActivated"}')).toBe(1);
     expect(sample(during, 'elevate_access_requests{phase="Active"}')).toBeGreaterThanOrEqual(1);
     expect(sample(during, 'elevate_leader')).toBe(1);
+    expect(sample(during, 'elevate_timers')).toBeGreaterThanOrEqual(1);
 
     await waitFor(
       async () => sample(await scrape(), 'elevate_audit_events_total{action="GrantExpired"}') === 1,

@@ -34,7 +34,6 @@ function jobParts() {
   const newDrift = () => {
     const d = {
       reconcileAll: vi.fn(async () => []),
-      reconcileCluster: vi.fn(),
       start: vi.fn(),
       stop: vi.fn(),
     } as unknown as DriftReconciler;

@@ -32,6 +32,15 @@ export function createMetrics(store: Pick<Store, 'countByPhase'>) {
     labelNames: ['job'],
     registers: [registry],
   });
+  let countTimers = () => 0;
+  new Gauge({
+    name: 'elevate_timers',
+    help: 'Requests this server has a timer for (expiries, approval deadlines, retries)',
+    registers: [registry],
+    collect() {
+      this.set(countTimers());
+    },
+  });
   const leader = new Gauge({
     name: 'elevate_leader',
     help: '1 while this server holds the lease and runs the timers and drift repair',
@@ -58,6 +67,10 @@ export function createMetrics(store: Pick<Store, 'countByPhase'>) {
           removalLag.observe(Math.max(0, (e.time.getTime() - Date.parse(expiresAt)) / 1000));
         }
       }
+    },
+    /** Where elevate_timers is read from; set once the jobs exist. */
+    countTimersWith(count: () => number): void {
+      countTimers = count;
     },
     setLeader(leading: boolean): void {
       leader.set(leading ? 1 : 0);
