@@ -130,5 +130,3 @@ export const configSchema = z
       }
     });
   });
-
-export type ConfigFile = z.output<typeof configSchema>;

@@ -33,10 +33,6 @@ export function canTransition(from: Phase, to: Phase): boolean {
   return allowedTransitions[from].includes(to);
 }
 
-export function isTerminal(phase: Phase): boolean {
-  return allowedTransitions[phase].length === 0;
-}
-
 export type RoleKind = 'ClusterRole' | 'Role';
 
 export interface AccessRequestSpec {

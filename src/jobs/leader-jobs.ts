@@ -28,8 +28,6 @@ export interface LeaderJobsDeps {
   clusterNames: string[];
 }
 
-export type LeaderJobs = ReturnType<typeof createLeaderJobs>;
-
 /**
  * The jobs (exact-time timers, drift repair) run on the one server holding the lease. Taking the lease
  * starts with the same catch-up as a restart: whatever fell due meanwhile is settled first.

@@ -75,20 +75,31 @@ export function createRequestService(deps: RequestServiceDeps) {
   async function save(next: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest> {
     const saved = { ...next, version: next.version + 1 };
     await store.updateRequest(saved, events);
+    return saved;
+  }
+
+  /** Saves a change that needs nothing done in the cluster now, and has it timed from here on. */
+  async function saveAndTrack(next: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest> {
+    const saved = await save(next, events);
     deps.onChange(saved);
     return saved;
   }
 
-  /** Activates (or removes) right away so the caller sees the result; failures are retried by the scheduler. */
+  /**
+   * Activates (or removes) right away so the caller sees the result, then has the request timed; a
+   * failure is left to the scheduler's retries. Tracking only afterwards keeps the scheduler from
+   * settling the same request a second time meanwhile.
+   */
   async function settleNow(r: AccessRequest): Promise<AccessRequest> {
+    let current: AccessRequest;
     try {
-      const settled = await grants.settle(r.id);
-      deps.onChange(settled);
-      return settled;
+      current = await grants.settle(r.id);
     } catch (e) {
       deps.onSettleError(r, e as Error);
-      return (await store.getRequest(r.id)) ?? r;
+      current = (await store.getRequest(r.id)) ?? r;
     }
+    deps.onChange(current);
+    return current;
   }
 
   function validateShape(input: NewRequestInput): void {
@@ -160,7 +171,6 @@ export function createRequestService(deps: RequestServiceDeps) {
           created,
           { ...event(who, approved, 'RequestApproved', { policy: outcome.policy.name }), actor: systemActor },
         ]);
-        deps.onChange(approved);
         return settleNow(approved);
       }
       await store.createRequest(pending, [created]);
@@ -183,7 +193,7 @@ export function createRequestService(deps: RequestServiceDeps) {
         const events = [event(who, next, 'ApprovalRecorded', { comment })];
         if (next.phase === 'Approved')
           events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
-        return save(next, events);
+        return next.phase === 'Approved' ? save(next, events) : saveAndTrack(next, events);
       });
       return saved.phase === 'Approved' ? settleNow(saved) : saved;
     },
@@ -191,7 +201,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     deny(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
       return withLock(id, async () => {
         const next = deny(await load(who, id), who, comment, clock.now());
-        return save(next, [event(who, next, 'RequestDenied', { comment })]);
+        return saveAndTrack(next, [event(who, next, 'RequestDenied', { comment })]);
       });
     },
 
@@ -202,7 +212,7 @@ export function createRequestService(deps: RequestServiceDeps) {
           throw new Forbidden('only the requester or an admin may cancel a request');
         }
         const next = transition(r, 'Canceled', clock.now(), `canceled by ${who.user}`);
-        return save(next, [event(who, next, 'RequestCanceled')]);
+        return saveAndTrack(next, [event(who, next, 'RequestCanceled')]);
       });
     },
 

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
+import { auditEvents, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
 import {
   canI,
   createNamespace,
@@ -48,10 +48,7 @@ describe('several Elevate servers on one PostgreSQL database', () => {
       await waitFor(() => follower.elevate.isLeader(), { timeoutMs: 5000 });
       await waitFor(async () => (await phaseOf(follower, orphaned)) === 'Expired', { timeoutMs: 10_000 });
       expect(await canList('dave')).toBe(false);
-      const events = ((await follower.as('root').get('/api/v1/audit/export?format=jsonl')).body as string)
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
+      const events = await auditEvents(follower);
       expect(events.filter((e) => e.action === 'GrantExpired').map((e) => e.requestId)).toEqual([
         viaFollower,
         orphaned,

@@ -4,8 +4,6 @@ import { phases } from '../../domain/access-request.js';
 import type { AuditEventInput } from '../../domain/audit-event.js';
 import type { Store } from '../../services/ports.js';
 
-export type Metrics = ReturnType<typeof createMetrics>;
-
 /**
  * Prometheus metrics. Counts come from the audit events as they are committed, so every number matches
  * the audit trail exactly; current state (how many grants are active) is read from the store per scrape.
