@@ -119,7 +119,7 @@ export function approve(
   now: Date,
 ): AccessRequest {
   const approvals = recordDecision(request, approver, 'Approved', comment, now);
-  const count = new Set(approvals.filter((a) => a.decision === 'Approved').map((a) => a.user)).size;
+  const count = approvalUsers(approvals).length;
   const updated = { ...request, approvals, updatedAt: now };
   if (count >= request.policy.required) {
     return transition(updated, 'Approved', now, `approved by ${approvalUsers(approvals).join(', ')}`);
@@ -171,6 +171,7 @@ function assertCanDecide(request: AccessRequest, approver: Identity): void {
   }
 }
 
+/** The distinct users who approved. */
 function approvalUsers(approvals: Approval[]): string[] {
   return [...new Set(approvals.filter((a) => a.decision === 'Approved').map((a) => a.user))];
 }
@@ -189,4 +190,18 @@ export function isDueForRemoval(request: AccessRequest, now: Date): boolean {
   if (request.phase !== 'Active' && request.phase !== 'Approved') return false;
   if (request.revocation) return true;
   return request.phase === 'Active' && request.grant !== null && request.grant.expiresAt <= now;
+}
+
+/** When something is next due for a request (activation, expiry, revocation, approval deadline); null when nothing ever will be. */
+export function nextDueAt(request: AccessRequest): Date | null {
+  switch (request.phase) {
+    case 'Approved':
+      return new Date(0);
+    case 'Active':
+      return request.revocation ? new Date(0) : (request.grant?.expiresAt ?? new Date(0));
+    case 'Pending':
+      return request.policy.approvalDeadline;
+    default:
+      return null;
+  }
 }

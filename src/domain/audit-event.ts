@@ -16,3 +16,14 @@ export interface AuditEvent extends AuditEventInput {
 }
 
 export const systemActor = 'system:elevate';
+
+/** The event recording `action` on a request: it names the request and its cluster. */
+export function requestEvent(
+  request: { id: string; spec: { cluster: string } },
+  actor: string,
+  action: string,
+  time: Date,
+  details: Record<string, unknown> = {},
+): AuditEventInput {
+  return { time, actor, action, requestId: request.id, cluster: request.spec.cluster, details };
+}

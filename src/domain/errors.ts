@@ -15,6 +15,8 @@ export class DomainError extends Error {
 
 /** The caller gave something impossible or malformed. */
 export class Invalid extends DomainError {}
+/** The caller did not prove who they are (no credential, or one that is not valid). */
+export class Unauthenticated extends DomainError {}
 /** The caller is known but may not do this. */
 export class Forbidden extends DomainError {}
 /** The thing does not exist (or the caller may not know it exists). */

@@ -8,8 +8,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Authenticator } from '../adapters/auth/token-file-authenticator.js';
-import type { Store } from '../services/ports.js';
+import type { Authenticator, Store } from '../services/ports.js';
 import type { RequestService } from '../services/request-service.js';
 import { registerProblemHandler } from './problem-handler.js';
 import { accessRequestRoutes } from './routes/access-request-routes.js';

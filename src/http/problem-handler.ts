@@ -1,8 +1,14 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable } from '../domain/errors.js';
-
-export class Unauthenticated extends DomainError {}
+import {
+  Conflict,
+  DomainError,
+  Forbidden,
+  Invalid,
+  NotFound,
+  Unauthenticated,
+  Unavailable,
+} from '../domain/errors.js';
 
 const statusOf = (e: DomainError): number => {
   if (e instanceof Invalid) return 400;

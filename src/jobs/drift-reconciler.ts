@@ -4,6 +4,7 @@ import { bindingKey, desiredBinding, grantsSameAccess } from '../domain/binding.
 import type { Clock } from '../domain/clock.js';
 import type { GrantService } from '../services/grant-service.js';
 import type { BindingEventType, ClusterGateway, ManagedBinding, Store } from '../services/ports.js';
+import { backoffMs } from './backoff.js';
 
 export interface DriftReconcilerDeps {
   store: Pick<Store, 'listRequests' | 'appendAudit' | 'getRequest'>;
@@ -173,7 +174,7 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
     } catch (e) {
       loop.failures++;
       deps.onError(cluster, e as Error);
-      next = Math.min(deps.intervalMs, 500 * 2 ** Math.min(loop.failures, 10));
+      next = backoffMs(loop.failures, { maxMs: deps.intervalMs });
     } finally {
       loop.running = false;
     }

@@ -1,11 +1,9 @@
-import type { AccessRequest } from '../domain/access-request.js';
+import { type AccessRequest, nextDueAt } from '../domain/access-request.js';
 import type { Clock } from '../domain/clock.js';
-import { nextDueAt } from '../services/grant-service.js';
+import { backoffMs } from './backoff.js';
 
 // setTimeout holds at most ~24.8 days; longer waits are re-armed in steps.
 const maxTimerMs = 2_147_000_000;
-const minBackoffMs = 500;
-const maxBackoffMs = 30_000;
 // A burst of expiries is worked off this many at a time: enough to keep the API server busy, few enough
 // that a few pooled connections carry them instead of a new connection per grant.
 const maxConcurrentSettles = 32;
@@ -29,7 +27,8 @@ export type GrantScheduler = ReturnType<typeof createGrantScheduler>;
  */
 export function createGrantScheduler({ settle, clock, onError, onSettled }: GrantSchedulerDeps) {
   const timers = new Map<string, NodeJS.Timeout>();
-  const backoff = new Map<string, number>();
+  /** Failures in a row per request, while it is being retried. */
+  const failures = new Map<string, number>();
   const running = new Set<Promise<unknown>>();
   const waiting: (() => void)[] = [];
   let inFlight = 0;
@@ -63,13 +62,14 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
     if (stopped) return;
     const run = throttled(() => settle(id))
       .then((request) => {
-        backoff.delete(id);
+        failures.delete(id);
         onSettled(request);
         track(request);
       })
       .catch((e: Error) => {
-        const next = Math.min((backoff.get(id) ?? minBackoffMs / 2) * 2, maxBackoffMs);
-        backoff.set(id, next);
+        const count = (failures.get(id) ?? 0) + 1;
+        failures.set(id, count);
+        const next = backoffMs(count);
         onError(id, e, next);
         if (!stopped) arm(id, next);
       });
@@ -83,11 +83,11 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
     if (due === null) {
       clearTimeout(timers.get(request.id));
       timers.delete(request.id);
-      backoff.delete(request.id);
+      failures.delete(request.id);
       return;
     }
     // A request already waiting out a backoff keeps it, so a broken cluster is not hammered.
-    if (backoff.has(request.id) && timers.has(request.id)) return;
+    if (failures.has(request.id) && timers.has(request.id)) return;
     arm(request.id, due.getTime() - clock.now().getTime());
   }
 

@@ -1,5 +1,5 @@
 import { type AccessRequest, activate, isDueForRemoval, transition } from '../domain/access-request.js';
-import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
+import { requestEvent, systemActor } from '../domain/audit-event.js';
 import { bindingKey, desiredBinding } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
 import { NotFound } from '../domain/errors.js';
@@ -23,33 +23,15 @@ export type GrantService = ReturnType<typeof createGrantService>;
  * that can't be reached throws Unavailable and nothing is marked done.
  */
 export function createGrantService({ store, clusters, clock, withLock }: GrantServiceDeps) {
-  function event(
-    request: AccessRequest,
-    action: string,
-    details: Record<string, unknown> = {},
-  ): AuditEventInput {
-    return {
-      time: clock.now(),
-      actor: systemActor,
-      action,
-      requestId: request.id,
-      cluster: request.spec.cluster,
-      details,
-    };
-  }
-
-  async function save(next: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest> {
-    const saved = { ...next, version: next.version + 1 };
-    await store.updateRequest(saved, events);
-    return saved;
-  }
+  const event = (request: AccessRequest, action: string, details: Record<string, unknown> = {}) =>
+    requestEvent(request, systemActor, action, clock.now(), details);
 
   async function activateNow(request: AccessRequest): Promise<AccessRequest> {
     const binding = desiredBinding(request, new Date(clock.now().getTime() + request.spec.durationMs));
     await clusters.applyBinding(request.spec.cluster, binding);
     const active = activate(request, [binding.ref], clock.now());
     // The binding's expiry annotation was a forecast; the grant's own expiry is what counts.
-    return save(active, [
+    return store.updateRequest(active, [
       event(active, 'GrantActivated', {
         binding: binding.ref,
         role: `${request.spec.roleKind}/${request.spec.role}`,
@@ -65,17 +47,17 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
     if (request.revocation) {
       const { by, reason } = request.revocation;
       const revoked = transition(request, 'Revoked', now, `revoked by ${by}${reason ? `: ${reason}` : ''}`);
-      return save(revoked, [event(revoked, 'GrantRevoked', { by, reason, bindings: refs })]);
+      return store.updateRequest(revoked, [event(revoked, 'GrantRevoked', { by, reason, bindings: refs })]);
     }
     const expired = transition(request, 'Expired', now, 'access expired');
-    return save(expired, [
+    return store.updateRequest(expired, [
       event(expired, 'GrantExpired', { expiresAt: request.grant?.expiresAt.toISOString(), bindings: refs }),
     ]);
   }
 
   async function timeOut(request: AccessRequest): Promise<AccessRequest> {
     const timedOut = transition(request, 'TimedOut', clock.now(), 'no decision before the approval deadline');
-    return save(timedOut, [event(timedOut, 'RequestTimedOut', {})]);
+    return store.updateRequest(timedOut, [event(timedOut, 'RequestTimedOut', {})]);
   }
 
   const isLive = (r: AccessRequest | null, now: Date) =>
@@ -121,18 +103,4 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
       });
     },
   };
-}
-
-/** When a request next needs settle(): null when nothing will ever be due. */
-export function nextDueAt(request: AccessRequest): Date | null {
-  switch (request.phase) {
-    case 'Approved':
-      return new Date(0);
-    case 'Active':
-      return request.revocation ? new Date(0) : (request.grant?.expiresAt ?? new Date(0));
-    case 'Pending':
-      return request.policy.approvalDeadline;
-    default:
-      return null;
-  }
 }

@@ -5,6 +5,12 @@
 import type { AccessRequest, BindingRef, Phase } from '../domain/access-request.js';
 import type { AuditEvent, AuditEventInput } from '../domain/audit-event.js';
 import type { DesiredBinding } from '../domain/binding.js';
+import type { Identity } from '../domain/identity.js';
+
+/** Turns a bearer credential into who is calling; null when it proves nothing. */
+export interface Authenticator {
+  authenticate(token: string): Identity | null;
+}
 
 export interface RequestFilter {
   phases?: Phase[];
@@ -17,10 +23,11 @@ export interface Store {
   /** Inserts a new request and its audit events in one transaction. */
   createRequest(request: AccessRequest, events: AuditEventInput[]): Promise<void>;
   /**
-   * Saves a changed request (version must still be `request.version - 1` in the
-   * store, else Conflict) and its audit events in one transaction.
+   * Saves a changed request and its audit events in one transaction, as the next version: `request.version`
+   * is the version it was read at, and if the store holds another by now the save fails with StaleWrite.
+   * Returns the request as saved.
    */
-  updateRequest(request: AccessRequest, events: AuditEventInput[]): Promise<void>;
+  updateRequest(request: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest>;
   getRequest(id: string): Promise<AccessRequest | null>;
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
   /** How many requests are in each phase (phases with none are absent). */

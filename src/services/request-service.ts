@@ -8,7 +8,7 @@ import {
   type Phase,
   transition,
 } from '../domain/access-request.js';
-import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
+import { type AuditEventInput, requestEvent, systemActor } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import { Conflict, Forbidden, Invalid, NotFound } from '../domain/errors.js';
 import { type Identity, isAmong, type Principals } from '../domain/identity.js';
@@ -54,16 +54,8 @@ export function createRequestService(deps: RequestServiceDeps) {
   const canView = (who: Identity, r: AccessRequest) =>
     isAdmin(who) || r.spec.requester === who.user || isApprover(r, who);
 
-  function event(who: Identity, r: AccessRequest, action: string, details: Record<string, unknown> = {}) {
-    return {
-      time: clock.now(),
-      actor: who.user,
-      action,
-      requestId: r.id,
-      cluster: r.spec.cluster,
-      details,
-    } satisfies AuditEventInput;
-  }
+  const event = (who: Identity, r: AccessRequest, action: string, details: Record<string, unknown> = {}) =>
+    requestEvent(r, who.user, action, clock.now(), details);
 
   async function load(who: Identity, id: string): Promise<AccessRequest> {
     const r = await store.getRequest(id);
@@ -72,15 +64,9 @@ export function createRequestService(deps: RequestServiceDeps) {
     return r;
   }
 
-  async function save(next: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest> {
-    const saved = { ...next, version: next.version + 1 };
-    await store.updateRequest(saved, events);
-    return saved;
-  }
-
   /** Saves a change that needs nothing done in the cluster now, and has it timed from here on. */
   async function saveAndTrack(next: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest> {
-    const saved = await save(next, events);
+    const saved = await store.updateRequest(next, events);
     deps.onChange(saved);
     return saved;
   }
@@ -193,7 +179,7 @@ export function createRequestService(deps: RequestServiceDeps) {
         const events = [event(who, next, 'ApprovalRecorded', { comment })];
         if (next.phase === 'Approved')
           events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
-        return next.phase === 'Approved' ? save(next, events) : saveAndTrack(next, events);
+        return next.phase === 'Approved' ? store.updateRequest(next, events) : saveAndTrack(next, events);
       });
       return saved.phase === 'Approved' ? settleNow(saved) : saved;
     },
@@ -234,7 +220,7 @@ export function createRequestService(deps: RequestServiceDeps) {
           updatedAt: now,
           message: `revocation requested by ${who.user}`,
         };
-        return save(next, [event(who, next, 'RevokeRequested', { reason })]);
+        return store.updateRequest(next, [event(who, next, 'RevokeRequested', { reason })]);
       });
       return settleNow(intent);
     },

@@ -1,10 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Identity } from '../../domain/identity.js';
-
-export interface Authenticator {
-  authenticate(token: string): Identity | null;
-}
+import type { Authenticator } from '../../services/ports.js';
 
 export class TokenFileError extends Error {}
 

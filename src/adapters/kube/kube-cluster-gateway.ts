@@ -3,6 +3,7 @@ import type { ClusterConfig } from '../../config/load-config.js';
 import type { BindingRef } from '../../domain/access-request.js';
 import { grantsSameAccess, managedByLabel, managedByValue, requestLabel } from '../../domain/binding.js';
 import { NotFound, Unavailable } from '../../domain/errors.js';
+import { backoffMs } from '../../jobs/backoff.js';
 import type { ClusterGateway, ManagedBinding } from '../../services/ports.js';
 
 const rbacGroup = 'rbac.authorization.k8s.io';
@@ -179,7 +180,7 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
           if (err)
             onError(new Unavailable(`cluster ${cluster}: watch ${path}: ${(err as Error).message ?? err}`));
           // A watch the server closed normally is resumed at once; a failing one backs off.
-          const delay = err ? Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) : 0;
+          const delay = err ? backoffMs(failures + 1) : 0;
           setTimeout(() => watchPath(path, err ? failures + 1 : 0), delay);
         };
         watch

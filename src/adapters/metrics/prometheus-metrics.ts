@@ -106,8 +106,9 @@ export function observeAuditWrites(store: Store, observe: (events: AuditEventInp
       observe(events);
     },
     async updateRequest(request, events) {
-      await store.updateRequest(request, events);
+      const saved = await store.updateRequest(request, events);
       observe(events);
+      return saved;
     },
     async appendAudit(events) {
       await store.appendAudit(events);

@@ -51,18 +51,20 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     },
 
     async updateRequest(request, events) {
+      const saved = { ...request, version: request.version + 1 };
       await db.transaction().execute(async (trx) => {
         const result = await trx
           .updateTable('access_requests')
-          .set(toRow(request))
+          .set(toRow(saved))
           .where('id', '=', request.id)
-          .where('version', '=', request.version - 1)
+          .where('version', '=', request.version)
           .executeTakeFirst();
         if (Number(result.numUpdatedRows) !== 1) {
           throw new StaleWrite(`request ${request.id} was changed by someone else; try again`);
         }
         await appendEvents(trx, events);
       });
+      return saved;
     },
 
     async getRequest(id) {

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import type { Authenticator } from '../../adapters/auth/token-file-authenticator.js';
+import { Unauthenticated } from '../../domain/errors.js';
 import type { Identity } from '../../domain/identity.js';
-import { Unauthenticated } from '../problem-handler.js';
+import type { Authenticator } from '../../services/ports.js';
 
 const identities = new WeakMap<FastifyRequest, Identity>();
 
