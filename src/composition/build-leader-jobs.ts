@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import { createPostgresLease } from '../adapters/lease/postgres-lease.js';
+import { soleLease } from '../adapters/lease/sole-lease.js';
+import type { Config } from '../config/load-config.js';
+import type { AccessRequest } from '../domain/access-request.js';
+import type { Clock } from '../domain/clock.js';
+import { createDriftReconciler } from '../jobs/drift-reconciler.js';
+import { createGrantScheduler } from '../jobs/grant-scheduler.js';
+import { createLeaderJobs } from '../jobs/leader-jobs.js';
+import type { GrantService } from '../services/grant-service.js';
+import type { Adapters } from './open-adapters.js';
+
+export interface LeaderJobsParts {
+  config: Config;
+  adapters: Pick<Adapters, 'store' | 'clusters' | 'metrics'>;
+  grants: GrantService;
+  clock: Clock;
+  logger: Logger;
+  logChange: (request: AccessRequest) => void;
+}
+
+/** The timers and drift repair, run by whichever server holds the lease (always this one with SQLite). */
+export function buildLeaderJobs({ config, adapters, grants, clock, logger, logChange }: LeaderJobsParts) {
+  const { store, clusters, metrics } = adapters;
+  const clusterNames = config.clusters.map((c) => c.name);
+  const newScheduler = () =>
+    createGrantScheduler({
+      settle: grants.settle,
+      clock,
+      onError: (id, err, retryInMs) => {
+        metrics.clusterFailed('grants');
+        logger.warn({ request: id, err: err.message, retryInMs }, 'settle failed; will retry');
+      },
+      onSettled: (r) => logChange(r),
+    });
+  const newDrift = () =>
+    createDriftReconciler({
+      store,
+      clusters,
+      grants,
+      clusterNames,
+      clock,
+      intervalMs: config.reconcileIntervalMs,
+      onError: (cluster, err) => {
+        metrics.clusterFailed('drift');
+        logger.warn({ cluster, err: err.message }, 'drift reconcile failed; backing off');
+      },
+      onRepair: (e) =>
+        logger.warn({ cluster: e.cluster, request: e.requestId, action: e.action }, 'drift repaired'),
+    });
+  const { storage } = config;
+  const shared = storage.kind === 'postgres';
+  return createLeaderJobs({
+    lease: storage.kind === 'postgres' ? createPostgresLease(storage.url) : soleLease,
+    store,
+    clock,
+    newScheduler,
+    newDrift,
+    catchUpWithinMs: 10_000,
+    pollEveryMs: shared ? 1000 : null,
+    clusterNames,
+    onLeadershipChange: (leading) => {
+      metrics.setLeader(leading);
+      logger.info({ leading }, leading ? 'leading: running the timers and drift repair' : 'following');
+    },
+    onError: (step, err) => logger.warn({ step, err: err.message }, 'job step failed; will retry'),
+  });
+}
