@@ -196,7 +196,7 @@ export function buildProgram(): Command {
       'read a token on stdin; print the sha256:… form to put in the token file instead of the token',
     )
     .action(async () => {
-      const { hashedTokenField } = await import('../adapters/auth/token-file-authenticator.js');
+      const { hashedTokenField } = await import('../adapters/auth/token-file.js');
       let input = '';
       for await (const chunk of process.stdin) input += chunk;
       const value = input.trim();

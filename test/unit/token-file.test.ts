@@ -1,12 +1,23 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  createTokenFileAuthenticator,
-  hashedTokenField,
-  parseTokenFile,
-} from '../../src/adapters/auth/token-file-authenticator.js';
+import { hashedTokenField, parseTokenFile } from '../../src/adapters/auth/token-file.js';
+import { createTokenFileAuthenticator } from '../../src/adapters/auth/token-file-authenticator.js';
+
+function tokenFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'elevate-tokens-')), 'tokens.csv');
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Writes `text` and puts the file's mtime back where it was, as a rewrite within one mtime tick leaves it. */
+function rewriteKeepingMtime(file: string, text: string): void {
+  const { atime, mtime } = statSync(file);
+  writeFileSync(file, text);
+  utimesSync(file, atime, mtime);
+  expect(statSync(file).mtimeMs).toBe(mtime.getTime());
+}
 
 describe('token file authenticator', () => {
   it('reads kube-apiserver --token-auth-file lines, with quoted groups', () => {
@@ -45,15 +56,56 @@ describe('token file authenticator', () => {
     expect(() => parseTokenFile('a,alice\na,bob\n', 'f.csv')).toThrow(/f\.csv:2: duplicate token/);
   });
 
-  it('picks up a rotated file without a restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'elevate-tokens-'));
-    const file = join(dir, 'tokens.csv');
-    writeFileSync(file, 'old,alice\n');
+  it('picks up a rotated file without a restart, even when the mtime has not moved', () => {
+    const file = tokenFile('old,alice\n');
     const auth = createTokenFileAuthenticator(file);
     expect(auth.authenticate('old')?.user).toBe('alice');
-    await new Promise((r) => setTimeout(r, 20));
-    writeFileSync(file, 'new,alice\n');
+    // Same length as before, too: only the content tells the two versions apart.
+    rewriteKeepingMtime(file, 'new,alice\n');
     expect(auth.authenticate('old')).toBeNull();
     expect(auth.authenticate('new')?.user).toBe('alice');
+  });
+
+  it.each([
+    ['a line that does not parse', 'new,alice\nbroken-line\n', /tokens\.csv:2: expected token,user/],
+    ['a duplicate token', 'new,alice\nnew,bob\n', /tokens\.csv:2: duplicate token/],
+    ['an empty file (truncated, not yet rewritten)', '', /empty, taken as still being written/],
+    ['a file cut inside its last line', 'new,alice\nbob-tok', /last line has no newline/],
+  ])(
+    'keeps the last good set after %s, reports it once, and takes the next good version',
+    (_what, bad, message) => {
+      const file = tokenFile('old,alice\nold-bob,bob\n');
+      const errors: string[] = [];
+      const auth = createTokenFileAuthenticator(file, (e) => errors.push(e.message));
+      expect(auth.authenticate('old')?.user).toBe('alice');
+
+      rewriteKeepingMtime(file, bad);
+      expect(auth.authenticate('old')?.user).toBe('alice');
+      expect(auth.authenticate('old-bob')?.user).toBe('bob');
+      expect(auth.authenticate('new')).toBeNull();
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(message);
+
+      rewriteKeepingMtime(file, 'new,alice\nnew-bob,bob\n');
+      expect(auth.authenticate('old')).toBeNull();
+      expect(auth.authenticate('new-bob')?.user).toBe('bob');
+      expect(errors).toHaveLength(1);
+    },
+  );
+
+  it('keeps the last good set while the file is missing, and reports that once', () => {
+    const file = tokenFile('old,alice\n');
+    const errors: string[] = [];
+    const auth = createTokenFileAuthenticator(file, (e) => errors.push(e.message));
+    rmSync(file);
+    expect(auth.authenticate('old')?.user).toBe('alice');
+    expect(auth.authenticate('old')?.user).toBe('alice');
+    expect(errors).toEqual([`cannot read token file ${file}: ENOENT`]);
+    writeFileSync(file, 'new,alice\n');
+    expect(auth.authenticate('new')?.user).toBe('alice');
+  });
+
+  it('takes a first file without a final newline, as kube-apiserver does', () => {
+    expect(createTokenFileAuthenticator(tokenFile('t,alice')).authenticate('t')?.user).toBe('alice');
   });
 });

@@ -1,30 +1,48 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import type { Identity } from '../../domain/identity.js';
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Authenticator } from '../../services/ports.js';
-
-export class TokenFileError extends Error {}
+import { parseTokenFile, sha256, type TokenEntry, TokenFileError } from './token-file.js';
 
 /**
- * Bearer tokens from a file in kube-apiserver's --token-auth-file format:
- * `token,user,uid,"group1,group2"`. The token may also be written as
- * `sha256:<hex digest>` (see `elevate token hash`) so the file holds no usable
- * secret at rest. Only SHA-256 digests of the tokens are kept in memory. The file is re-read when it changes, so tokens can be rotated
- * without a restart; a broken edit keeps the last good set.
+ * Bearer tokens from a file in kube-apiserver's --token-auth-file format (see token-file.ts). Only
+ * SHA-256 digests of the tokens are kept in memory.
+ *
+ * The file is re-read when its content changes, so tokens can be rotated without a restart. Changes are
+ * found by a digest of the file's bytes, not its mtime: a rewrite within one mtime tick (or one that
+ * sets the mtime back) changes the content all the same. A new version replaces the tokens only when it
+ * is complete; otherwise the last good set stays and the problem is reported once per version:
+ * - it must parse, every line (a bad line never drops just that line's token);
+ * - it must be non-empty and end with a newline. A writer that truncates and rewrites in place is seen
+ *   half-way as an empty file or one cut inside a line, and either would parse into fewer tokens.
+ *   (A cut exactly at a line end cannot be told from a shorter file: writers should replace the file
+ *   atomically — write a new one and rename it over the old.)
  */
 export function createTokenFileAuthenticator(
   path: string,
   onReloadError?: (e: Error) => void,
 ): Authenticator {
-  let byDigest = parseTokenFile(readTokenFile(path), path);
-  let loadedMtime = statSync(path).mtimeMs;
+  const first = readTokenFile(path);
+  // At start there is no earlier set to keep, so a file without a final newline is taken as it is.
+  let byDigest = parseTokenFile(first.toString('utf8'), path);
+  let seenDigest = sha256(first).toString('hex');
 
   function refresh(): void {
+    let bytes: Buffer;
+    let digest: string;
     try {
-      const mtime = statSync(path).mtimeMs;
-      if (mtime === loadedMtime) return;
-      byDigest = parseTokenFile(readTokenFile(path), path);
-      loadedMtime = mtime;
+      bytes = readTokenFile(path);
+      digest = sha256(bytes).toString('hex');
+    } catch (e) {
+      // Report an unreadable file once, not on every request, until it is readable again.
+      if (seenDigest === 'unreadable') return;
+      seenDigest = 'unreadable';
+      onReloadError?.(e as Error);
+      return;
+    }
+    if (digest === seenDigest) return;
+    seenDigest = digest;
+    try {
+      byDigest = parseCompleteTokenFile(bytes, path);
     } catch (e) {
       onReloadError?.(e as Error);
     }
@@ -42,83 +60,19 @@ export function createTokenFileAuthenticator(
   };
 }
 
-const digestPrefix = 'sha256:';
-
-/** How a token is written into a token file without storing the token itself. */
-export function hashedTokenField(token: string): string {
-  return `${digestPrefix}${sha256(token).toString('hex')}`;
+function parseCompleteTokenFile(bytes: Buffer, path: string): Map<string, TokenEntry> {
+  if (bytes.length === 0) throw new TokenFileError(`${path}: empty, taken as still being written`);
+  if (bytes[bytes.length - 1] !== 0x0a)
+    throw new TokenFileError(`${path}: the last line has no newline, taken as still being written`);
+  return parseTokenFile(bytes.toString('utf8'), path);
 }
 
-function tokenDigest(field: string, where: string): string {
-  if (!field.startsWith(digestPrefix)) return sha256(field).toString('hex');
-  const hex = field.slice(digestPrefix.length).toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(hex))
-    throw new TokenFileError(`${where}: sha256: must be followed by 64 hex digits`);
-  return hex;
-}
-
-function readTokenFile(path: string): string {
+function readTokenFile(path: string): Buffer {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileSync(path);
   } catch (e) {
     throw new TokenFileError(
       `cannot read token file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
-}
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-export function parseTokenFile(
-  text: string,
-  path: string,
-): Map<string, { digest: string; identity: Identity }> {
-  const out = new Map<string, { digest: string; identity: Identity }>();
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
-    const fields = splitCsvLine(line);
-    const [token, user, uid, groups] = fields;
-    if (fields.length < 2 || !token || !user) {
-      throw new TokenFileError(`${path}:${i + 1}: expected token,user[,uid[,"group1,group2"]]`);
-    }
-    const digest = tokenDigest(token, `${path}:${i + 1}`);
-    if (out.has(digest)) throw new TokenFileError(`${path}:${i + 1}: duplicate token`);
-    out.set(digest, {
-      digest,
-      identity: {
-        user,
-        ...(uid ? { uid } : {}),
-        groups: (groups ?? '')
-          .split(',')
-          .map((g) => g.trim())
-          .filter(Boolean),
-      },
-    });
-  });
-  return out;
-}
-
-/** RFC 4180 fields: quotes allow commas inside a field, "" is a literal quote. */
-function splitCsvLine(line: string): string[] {
-  const fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      fields.push(field.trim());
-      field = '';
-    } else field += ch;
-  }
-  fields.push(field.trim());
-  return fields;
 }
