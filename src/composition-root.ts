@@ -6,18 +6,16 @@ import type { Config } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
 import type { HttpApp } from './http/create-http-app.js';
+import { createAuditService } from './services/audit-service.js';
 import { createGrantService } from './services/grant-service.js';
 import { createKeyedLock } from './services/keyed-lock.js';
+import { createReconcileService } from './services/reconcile-service.js';
 import { createRequestService } from './services/request-service.js';
 import { version } from './version.js';
 
 export interface Elevate {
   /** Catches up on what fell due while down, starts the jobs, then listens. Returns the URL. */
   start(): Promise<string>;
-  /** One drift pass over every cluster, now rather than at the next interval (leader only). */
-  reconcileNow(): Promise<void>;
-  /** Whether this server holds the lease and runs the timers and drift repair. */
-  isLeader(): boolean;
   stop(): Promise<void>;
 }
 
@@ -82,7 +80,13 @@ export async function composeElevate(
         logger,
         authenticator,
         requests,
-        store,
+        audit: createAuditService({ store, isAdmin: requests.isAdmin }),
+        reconcile: createReconcileService({
+          reconcileNow: jobs.reconcileNow,
+          clusterNames,
+          isAdmin: requests.isAdmin,
+        }),
+        isLeader: jobs.isLeader,
         tls,
         isReady: () => ready,
         version,
@@ -93,8 +97,6 @@ export async function composeElevate(
       logger.info({ url, clusters: clusterNames }, 'elevate is ready');
       return url;
     },
-    reconcileNow: () => jobs.reconcileNow(),
-    isLeader: () => jobs.isLeader(),
     async stop() {
       ready = false;
       await jobs.stop();

@@ -8,18 +8,24 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Authenticator, Store } from '../services/ports.js';
+import type { AuditService } from '../services/audit-service.js';
+import type { Authenticator } from '../services/ports.js';
+import type { ReconcileService } from '../services/reconcile-service.js';
 import type { RequestService } from '../services/request-service.js';
 import { registerProblemHandler } from './problem-handler.js';
 import { accessRequestRoutes } from './routes/access-request-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { authenticateWith, identityOf } from './routes/authenticate.js';
+import { reconcileRoutes } from './routes/reconcile-routes.js';
 
 export interface HttpAppDeps {
   logger: FastifyBaseLogger;
   authenticator: Authenticator;
   requests: RequestService;
-  store: Pick<Store, 'listAudit' | 'verifyAuditChain'>;
+  audit: AuditService;
+  reconcile: ReconcileService;
+  /** Whether this server holds the lease (runs the timers and drift repair); shown by /readyz. */
+  isLeader: () => boolean;
   /** PEM certificate and key: serve HTTPS instead of HTTP. */
   tls: { cert: Buffer; key: Buffer } | null;
   /** Ready once start-up catch-up (expiries missed while down) has run. */
@@ -56,7 +62,9 @@ export async function createHttpApp(deps: HttpAppDeps) {
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) =>
-    deps.isReady() ? { status: 'ready' } : reply.code(503).send({ status: 'starting' }),
+    deps.isReady()
+      ? { status: 'ready', leader: deps.isLeader() }
+      : reply.code(503).send({ status: 'starting', leader: deps.isLeader() }),
   );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -80,7 +88,8 @@ export async function createHttpApp(deps: HttpAppDeps) {
         },
       );
       await api.register(accessRequestRoutes(deps.requests));
-      await api.register(auditRoutes({ store: deps.store, isAdmin: deps.requests.isAdmin }));
+      await api.register(auditRoutes(deps.audit));
+      await api.register(reconcileRoutes(deps.reconcile));
     },
     { prefix: '/api/v1' },
   );

@@ -1,7 +1,7 @@
 import type { AccessRequest, Phase } from '../domain/access-request.js';
 import type { Clock } from '../domain/clock.js';
 import type { Lease, Store } from '../services/ports.js';
-import type { DriftReconciler } from './drift-reconciler.js';
+import type { DriftReconciler, DriftReport } from './drift-reconciler.js';
 import type { GrantScheduler } from './grant-scheduler.js';
 
 const livePhases: Phase[] = ['Pending', 'Approved', 'Active'];
@@ -101,8 +101,9 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
     isLeader: () => term !== null,
     /** How many requests this server has a timer for (none on a follower). */
     timerCount: () => term?.scheduler.pendingCount() ?? 0,
-    async reconcileNow(): Promise<void> {
-      await term?.drift.reconcileAll();
+    /** One drift pass over every cluster now; null on a follower, which runs no drift repair. */
+    async reconcileNow(): Promise<PromiseSettledResult<DriftReport>[] | null> {
+      return term ? term.drift.reconcileAll() : null;
     },
     async stop(): Promise<void> {
       const scheduler = follow();

@@ -12,6 +12,12 @@ export interface Authenticator {
   authenticate(token: string): Identity | null;
 }
 
+/** Where the audit chain ends: enough for an outside witness to detect a truncation later. */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
 export interface RequestFilter {
   phases?: Phase[];
   requester?: string;
@@ -37,6 +43,8 @@ export interface Store {
   listAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditEvent[]>;
   /** Recomputes the hash chain; returns the first broken seq, or null when intact. */
   verifyAuditChain(): Promise<number | null>;
+  /** The newest audit event's seq and hash; null while the trail is empty. */
+  auditHead(): Promise<AuditHead | null>;
   close(): Promise<void>;
 }
 

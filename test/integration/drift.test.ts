@@ -132,7 +132,7 @@ describe('drift', () => {
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'erin' }],
       },
     });
-    await server.elevate.reconcileNow();
+    expect((await server.as('root').post('/api/v1/reconcile')).status).toBe(200);
     expect((await rbac.readNamespacedRoleBinding({ name: 'team-owned', namespace: ns })).metadata?.name).toBe(
       'team-owned',
     );

@@ -19,9 +19,12 @@ describe('several Elevate servers on one PostgreSQL database', () => {
     const options = { clusters: { dev: elevateKubeconfig('dev') }, storage };
     const servers: RunningElevate[] = [await startElevate(options), await startElevate(options)];
     try {
-      const leaders = () => servers.filter((s) => s.elevate.isLeader());
-      await waitFor(() => leaders().length === 1, { timeoutMs: 5000 });
-      const [leader] = leaders() as [RunningElevate];
+      const leaders = async () => {
+        const leading = await Promise.all(servers.map((s) => s.isLeader()));
+        return servers.filter((_, i) => leading[i]);
+      };
+      await waitFor(async () => (await leaders()).length === 1, { timeoutMs: 5000 });
+      const [leader] = (await leaders()) as [RunningElevate];
       const follower = servers.find((s) => s !== leader) as RunningElevate;
       const phaseOf = async (on: RunningElevate, id: string) =>
         (await on.as('root').get(`/api/v1/accessrequests/${id}`)).body.status.phase as string;
@@ -45,7 +48,7 @@ describe('several Elevate servers on one PostgreSQL database', () => {
       const orphaned = await grant(leader, 'dave', '4s');
       await leader.stop();
       servers.splice(servers.indexOf(leader), 1);
-      await waitFor(() => follower.elevate.isLeader(), { timeoutMs: 5000 });
+      await waitFor(() => follower.isLeader(), { timeoutMs: 5000 });
       await waitFor(async () => (await phaseOf(follower, orphaned)) === 'Expired', { timeoutMs: 10_000 });
       expect(await canList('dave')).toBe(false);
       const events = await auditEvents(follower);

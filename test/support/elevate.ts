@@ -87,6 +87,8 @@ export interface RunningElevate {
   url: string;
   elevate: Elevate;
   as(person: Person): Api;
+  /** Whether this server holds the lease, as its /readyz says. */
+  isLeader(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -143,6 +145,7 @@ export async function startElevate(
     url,
     elevate,
     as: (person) => apiFor(url, `token-${person}`),
+    isLeader: async () => (await apiFor(url, null).get('/readyz')).body.leader === true,
     stop: () => elevate.stop(),
   };
 }

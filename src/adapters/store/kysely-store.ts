@@ -100,6 +100,16 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
       return (await q.execute()).map(eventFromRow);
     },
 
+    async auditHead() {
+      const last = await db
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return last ? { seq: Number(last.seq), hash: last.hash } : null;
+    },
+
     async verifyAuditChain() {
       let prev = genesisHash;
       for (const row of await db.selectFrom('audit_events').selectAll().orderBy('seq').execute()) {

@@ -1,16 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditEvent } from '../../domain/audit-event.js';
-import { Forbidden } from '../../domain/errors.js';
-import type { Identity } from '../../domain/identity.js';
-import type { Store } from '../../services/ports.js';
+import type { AuditService } from '../../services/audit-service.js';
 import { problem } from '../resources.js';
 import { identityOf } from './authenticate.js';
-
-export interface AuditRoutesDeps {
-  store: Pick<Store, 'listAudit' | 'verifyAuditChain'>;
-  isAdmin: (who: Identity) => boolean;
-}
 
 const csvColumns = [
   'seq',
@@ -50,13 +43,19 @@ export function toJsonLine(e: AuditEvent): string {
   return JSON.stringify({ ...e, time: e.time.toISOString() });
 }
 
-export function auditRoutes({ store, isAdmin }: AuditRoutesDeps): FastifyPluginAsyncZod {
-  return async (app) => {
-    app.addHook('preHandler', async (req) => {
-      const who = identityOf(req);
-      if (!isAdmin(who)) throw new Forbidden(`${who.user} may not read the audit trail (auth.admins only)`);
-    });
+const auditHead = z.object({ seq: z.number().int(), hash: z.string() });
 
+/** `SEQ:HASH`, as `elevate audit verify` prints the head. */
+const expectHeadParam = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}:[0-9a-f]{64}$/, 'expected SEQ:HASH (a positive seq and 64 hex digits)')
+  .transform((text) => {
+    const [seq, hash] = text.split(':') as [string, string];
+    return { seq: Number(seq), hash };
+  });
+
+export function auditRoutes(audit: AuditService): FastifyPluginAsyncZod {
+  return async (app) => {
     app.get(
       '/audit/export',
       {
@@ -68,7 +67,7 @@ export function auditRoutes({ store, isAdmin }: AuditRoutesDeps): FastifyPluginA
         },
       },
       async (req, reply) => {
-        const events = await store.listAudit();
+        const events = await audit.export(identityOf(req));
         if (req.query.format === 'jsonl') {
           return reply.type('application/x-ndjson').send(events.map((e) => `${toJsonLine(e)}\n`).join(''));
         }
@@ -82,18 +81,24 @@ export function auditRoutes({ store, isAdmin }: AuditRoutesDeps): FastifyPluginA
       {
         schema: {
           summary: 'Check the audit hash chain (admins)',
+          description:
+            'Recomputes the hash chain and reports its head. Deleting the newest events leaves a chain that ' +
+            'still verifies: pass a head recorded earlier as expectHead to detect that.',
           tags: ['Audit'],
+          querystring: z.strictObject({ expectHead: expectHeadParam.optional() }),
           response: {
-            200: z.object({ intact: z.boolean(), firstBrokenSeq: z.number().nullable() }),
+            200: z.object({
+              intact: z.boolean(),
+              firstBrokenSeq: z.number().nullable(),
+              head: auditHead.nullable(),
+              expectedHead: auditHead.extend({ present: z.boolean() }).optional(),
+            }),
             401: problem,
             403: problem,
           },
         },
       },
-      async () => {
-        const broken = await store.verifyAuditChain();
-        return { intact: broken === null, firstBrokenSeq: broken };
-      },
+      async (req) => audit.verify(identityOf(req), req.query.expectHead),
     );
   };
 }
