@@ -1,0 +1,121 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { phases } from '../../domain/access-request.js';
+import { parseDuration } from '../../domain/duration.js';
+import type { AccessRequestResource } from '../../http/resources.js';
+import { client, type Output, outputOption, printOutcome, printRequest } from '../context.js';
+import { requestTable } from '../render.js';
+
+function durationArg(value: string): string {
+  const ms = parseDuration(value);
+  if (ms === null || ms <= 0)
+    throw new InvalidArgumentError(`"${value}" is not a positive duration (e.g. 90s, 30m, 1h30m)`);
+  return value;
+}
+
+const requestPath = (id: string) => `/api/v1/accessrequests/${encodeURIComponent(id)}`;
+
+/** POSTs one of a request's actions (approve, deny, revoke, cancel) and prints the outcome. */
+async function act(cmd: Command, id: string, action: string, body: object, opts: Output): Promise<void> {
+  const r = await client(cmd).json<AccessRequestResource>('POST', `${requestPath(id)}/${action}`, body);
+  printOutcome(r, opts);
+}
+
+/** Asking for access, deciding, ending it, and looking at requests. */
+export function addRequestCommands(program: Command): void {
+  program
+    .command('request')
+    .description('ask for a role on a cluster for a while')
+    .requiredOption('--cluster <name>', 'cluster')
+    .requiredOption('--role <name>', 'role name')
+    .addOption(
+      new Option('--role-kind <kind>', 'kind of role')
+        .choices(['ClusterRole', 'Role'])
+        .default('ClusterRole'),
+    )
+    .option('--namespace <ns>', 'namespace to grant the role in')
+    .option('--cluster-wide', 'grant the role across the whole cluster')
+    .requiredOption('--duration <d>', 'how long, e.g. 30m or 1h30m', durationArg)
+    .requiredOption('--reason <text>', 'why you need it')
+    .option('--ticket <id>', 'ticket or incident reference')
+    .addOption(outputOption())
+    .action(async (opts, cmd: Command) => {
+      if (Boolean(opts.namespace) === Boolean(opts.clusterWide)) {
+        cmd.error('error: give exactly one of --namespace NS or --cluster-wide');
+      }
+      const created = await client(cmd).json<AccessRequestResource>('POST', '/api/v1/accessrequests', {
+        apiVersion: 'elevate.dev/v1',
+        kind: 'AccessRequest',
+        spec: {
+          cluster: opts.cluster,
+          role: opts.role,
+          roleKind: opts.roleKind,
+          ...(opts.namespace ? { namespace: opts.namespace } : { clusterWide: true }),
+          duration: opts.duration,
+          reason: opts.reason,
+          ...(opts.ticket ? { ticket: opts.ticket } : {}),
+        },
+      });
+      printOutcome(created, opts);
+    });
+
+  const decision = (name: 'approve' | 'deny', what: string) =>
+    program
+      .command(`${name} <id>`)
+      .description(what)
+      .option('--comment <text>', 'a comment for the record')
+      .addOption(outputOption())
+      .action((id: string, opts: { comment?: string } & Output, cmd: Command) =>
+        act(cmd, id, name, opts.comment ? { comment: opts.comment } : {}, opts),
+      );
+  decision('approve', 'approve a pending request');
+  decision('deny', 'deny a pending request');
+
+  program
+    .command('revoke <id>')
+    .description('end approved or active access now')
+    .option('--reason <text>', 'why')
+    .addOption(outputOption())
+    .action((id: string, opts: { reason?: string } & Output, cmd: Command) =>
+      act(cmd, id, 'revoke', opts.reason ? { reason: opts.reason } : {}, opts),
+    );
+
+  program
+    .command('cancel <id>')
+    .description('withdraw your pending request')
+    .addOption(outputOption())
+    .action((id: string, opts: Output, cmd: Command) => act(cmd, id, 'cancel', {}, opts));
+
+  program
+    .command('get <id>')
+    .description('show one access request')
+    .addOption(outputOption())
+    .action(async (id: string, opts: Output, cmd: Command) => {
+      printRequest(await client(cmd).json<AccessRequestResource>('GET', requestPath(id)), opts);
+    });
+
+  program
+    .command('list')
+    .description('list the access requests you may see')
+    .addOption(new Option('--phase <phase>', 'only this phase').choices(phases))
+    .addOption(outputOption())
+    .action(async (opts: { phase?: string } & Output, cmd: Command) => {
+      const query = opts.phase ? `?phase=${encodeURIComponent(opts.phase)}` : '';
+      const list = await client(cmd).json<{ items: AccessRequestResource[] }>(
+        'GET',
+        `/api/v1/accessrequests${query}`,
+      );
+      if (opts.output === 'json') console.log(JSON.stringify({ items: list.items }, null, 2));
+      else console.log(list.items.length ? requestTable(list.items) : 'No access requests found.');
+    });
+
+  program
+    .command('whoami')
+    .description('show who your token belongs to')
+    .action(async (_opts, cmd: Command) => {
+      const me = await client(cmd).json<{ user: string; groups: string[]; admin: boolean }>(
+        'GET',
+        '/api/v1/whoami',
+      );
+      console.log(`${me.user} (groups: ${me.groups.join(', ') || 'none'})${me.admin ? ' [admin]' : ''}`);
+    });
+}
