@@ -28,6 +28,22 @@ describe('audit export', () => {
     expect(row).toContain(',RequestCreated,,,');
   });
 
+  it.each([
+    ['+', '+1+1', "'+1+1"],
+    ['-', '-2+3', "'-2+3"],
+    ['@', '@SUM(A1)', "'@SUM(A1)"],
+    ['a tab', '\t=1+1', "'\t=1+1"],
+    // A carriage return also needs quotes, as any line break does in RFC 4180.
+    ['a carriage return', '\r=1+1', '"\'\r=1+1"'],
+  ])('defuses a cell starting with %s', (_what, actor, cell) => {
+    const row = toCsvRow(event({ actor }));
+    expect(row.startsWith(`7,2026-01-01T00:00:00.000Z,${cell},RequestCreated,`)).toBe(true);
+  });
+
+  it('leaves cells that merely contain those characters alone', () => {
+    expect(toCsvRow(event({ actor: 'svc-account+1@corp' })).split(',')[2]).toBe('svc-account+1@corp');
+  });
+
   it('keeps newlines inside a quoted cell', () => {
     expect(toCsvRow(event({ actor: 'a\nb' }))).toContain('"a\nb"');
   });

@@ -81,6 +81,22 @@ describe('config', () => {
     ],
     ['a missing storage', sampleConfig.replace('storage: sqlite:./elevate.db\n', ''), /storage: /],
     ['a duplicate key', `${sampleConfig}listen: 127.0.0.1:9\n`, /invalid YAML/],
+    [
+      'a duplicate cluster',
+      sampleConfig
+        .replace(
+          'policies:',
+          'clusters:\n  - { name: dev, kubeconfig: ./a }\n  - { name: dev, kubeconfig: ./b }\npolicies:',
+        )
+        .replace(/^clusters:\n {2}- name: dev\n {4}kubeconfig: .*\n/m, ''),
+      /clusters\[1\]\.name: duplicate cluster dev/,
+    ],
+    [
+      'a metrics.listen without a port',
+      `${sampleConfig}metrics: { listen: localhost }\n`,
+      /metrics\.listen: expected host:port/,
+    ],
+    ['a tls without a key file', `${sampleConfig}tls: { certFile: ./tls.crt }\n`, /tls\.keyFile: /],
   ])('rejects %s, naming the file and the field', (_what, text, message) => {
     expect(() => parseConfig(text, '/etc/elevate.yaml')).toThrow(ConfigError);
     expect(() => parseConfig(text, '/etc/elevate.yaml')).toThrow(message);
