@@ -32,7 +32,8 @@ function runBuildScript(log: (line: string) => void): Promise<string> {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
     });
-    // The first build takes a quarter of an hour; its progress is worth showing.
+    // The first build takes minutes (about 6 on two idle cores, as the README says; longer when they are
+    // shared), so its progress is worth showing.
     let partial = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
