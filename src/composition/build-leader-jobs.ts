@@ -61,7 +61,16 @@ export function buildLeaderJobs({ config, adapters, grants, clock, logger, logCh
     clusterNames,
     onLeadershipChange: (leading) => {
       metrics.setLeader(leading);
-      logger.info({ leading }, leading ? 'leading: running the timers and drift repair' : 'following');
+      // The audit head goes to the logs at each change of leader, so whoever keeps the logs holds a head
+      // to check the trail against later (`elevate audit verify --expect-head`).
+      void store.auditHead().then(
+        (auditHead) =>
+          logger.info(
+            { leading, auditHead },
+            leading ? 'leading: running the timers and drift repair' : 'following',
+          ),
+        (err: Error) => logger.warn({ leading, err: err.message }, 'could not read the audit head'),
+      );
     },
     onError: (step, err) => logger.warn({ step, err: err.message }, 'job step failed; will retry'),
   });

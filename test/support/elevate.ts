@@ -77,6 +77,9 @@ clusters:
 ${clusters}
 reconcile:
   interval: ${opts.reconcileInterval ?? '1s'}
+# Tests watch grants expire, so they ask for seconds; a deployment keeps the 1m default.
+limits:
+  minDuration: 1s
 ${testPolicies}
 ${opts.extra ?? ''}`,
   );
@@ -85,6 +88,8 @@ ${opts.extra ?? ''}`,
 
 export interface RunningElevate {
   url: string;
+  /** The config file; its directory holds the token file and the SQLite database (elevate.db). */
+  configFile: string;
   elevate: Elevate;
   as(person: Person): Api;
   /** Whether this server holds the lease, as its /readyz says. */
@@ -143,6 +148,7 @@ export async function startElevate(
   const url = await elevate.start();
   return {
     url,
+    configFile: file,
     elevate,
     as: (person) => apiFor(url, `token-${person}`),
     isLeader: async () => (await apiFor(url, null).get('/readyz')).body.leader === true,

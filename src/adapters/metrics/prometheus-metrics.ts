@@ -8,7 +8,7 @@ import type { Store } from '../../services/ports.js';
  * Prometheus metrics. Counts come from the audit events as they are committed, so every number matches
  * the audit trail exactly; current state (how many grants are active) is read from the store per scrape.
  */
-export function createMetrics(store: Pick<Store, 'countByPhase'>) {
+export function createMetrics(store: Pick<Store, 'countByPhase' | 'auditHead'>) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'elevate_' });
 
@@ -52,6 +52,22 @@ export function createMetrics(store: Pick<Store, 'countByPhase'>) {
     async collect() {
       const counts = await store.countByPhase();
       for (const phase of phases) this.set({ phase }, counts[phase] ?? 0);
+    },
+  });
+
+  new Gauge({
+    name: 'elevate_audit_head',
+    help:
+      'The newest audit event: its seq as the value, its hash as a label. Record it outside Elevate and ' +
+      'check later with `elevate audit verify --expect-head SEQ:HASH`: deleting the newest events is ' +
+      'otherwise undetectable',
+    labelNames: ['hash'],
+    registers: [registry],
+    async collect() {
+      const head = await store.auditHead();
+      // Only the current head is exported: the previous hash's series ends here.
+      this.reset();
+      if (head) this.set({ hash: head.hash }, head.seq);
     },
   });
 
