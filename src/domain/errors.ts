@@ -27,3 +27,16 @@ export class Conflict extends DomainError {}
 export class StaleWrite extends Conflict {}
 /** An outside system (a cluster) could not be reached; trying again may work. */
 export class Unavailable extends DomainError {}
+/**
+ * An outside system (a cluster) refused for good — forbidden, invalid, not found — so the same call will
+ * fail again until someone changes something; unlike Unavailable it is not worth retrying at once.
+ */
+export class Refused extends DomainError {
+  constructor(
+    message: string,
+    /** The status the outside system answered with (HTTP, for a cluster). */
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}

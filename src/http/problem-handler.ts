@@ -6,6 +6,7 @@ import {
   Forbidden,
   Invalid,
   NotFound,
+  Refused,
   Unauthenticated,
   Unavailable,
 } from '../domain/errors.js';
@@ -16,6 +17,7 @@ const statusOf = (e: DomainError): number => {
   if (e instanceof Forbidden) return 403;
   if (e instanceof NotFound) return 404;
   if (e instanceof Conflict) return 409;
+  if (e instanceof Refused) return 502;
   if (e instanceof Unavailable) return 503;
   return 500;
 };
@@ -30,6 +32,7 @@ const titles: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 

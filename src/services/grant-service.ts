@@ -1,4 +1,10 @@
-import { type AccessRequest, activate, isDueForRemoval, transition } from '../domain/access-request.js';
+import {
+  type AccessRequest,
+  activate,
+  type BindingRef,
+  isDueForRemoval,
+  transition,
+} from '../domain/access-request.js';
 import { requestEvent, systemActor } from '../domain/audit-event.js';
 import { bindingKey, desiredBinding } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
@@ -8,7 +14,7 @@ import type { ClusterGateway, ManagedBinding, Store } from './ports.js';
 
 export interface GrantServiceDeps {
   store: Pick<Store, 'getRequest' | 'updateRequest'>;
-  clusters: Pick<ClusterGateway, 'applyBinding' | 'deleteBinding'>;
+  clusters: Pick<ClusterGateway, 'applyBinding' | 'deleteBinding' | 'namespaceExists'>;
   clock: Clock;
   /** Shared with the request service: one change to a request at a time. */
   withLock: KeyedLock;
@@ -60,32 +66,72 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
     return store.updateRequest(timedOut, [event(timedOut, 'RequestTimedOut', {})]);
   }
 
-  const isLive = (r: AccessRequest | null, now: Date) =>
+  /** Whether the request stands behind a binding now: being activated or Active, and not due for removal. */
+  const wantsBinding = (r: AccessRequest | null, now: Date): r is AccessRequest =>
     r !== null && (r.phase === 'Approved' || r.phase === 'Active') && !isDueForRemoval(r, now);
+
+  /** True when the grant's namespace no longer exists; false too when that cannot be found out now. */
+  async function namespaceGone(request: AccessRequest): Promise<boolean> {
+    const { cluster, namespace } = request.spec;
+    if (namespace === null) return false;
+    return !(await clusters.namespaceExists(cluster, namespace).catch(() => true));
+  }
+
+  /**
+   * Ends a grant whose namespace was deleted: its binding went with the namespace and can never be written
+   * again there, so retrying would go on until expiry. Revoked at once rather than Expired, because the
+   * access ended before its time, by Elevate itself.
+   */
+  async function endForGoneNamespace(request: AccessRequest): Promise<AccessRequest> {
+    const now = clock.now();
+    const reason = `namespace ${request.spec.namespace} was deleted`;
+    const revoked = transition(
+      { ...request, revocation: { by: systemActor, reason, at: now } },
+      'Revoked',
+      now,
+      `revoked by ${systemActor}: ${reason}`,
+    );
+    return store.updateRequest(revoked, [
+      event(revoked, 'GrantRevoked', { by: systemActor, reason, bindings: bindingsOf(request) }),
+    ]);
+  }
 
   return {
     /**
-     * Writes the binding of a grant again after drift. Re-reads the request under its lock first,
-     * so a grant that expired meanwhile is never brought back.
+     * Writes the binding of an active grant again after drift. Re-reads the request under its lock first,
+     * so a grant that expired meanwhile is never brought back. A grant whose namespace is gone is ended.
      */
-    restoreBinding(id: string): Promise<'created' | 'updated' | 'unchanged' | 'not-live'> {
+    restoreBinding(
+      id: string,
+    ): Promise<'created' | 'updated' | 'unchanged' | 'not-active' | 'ended-namespace-gone'> {
       return withLock(id, async () => {
         const request = await store.getRequest(id);
-        if (request?.phase !== 'Active' || !isLive(request, clock.now())) return 'not-live';
-        return clusters.applyBinding(
-          request.spec.cluster,
-          desiredBinding(request, request.grant?.expiresAt ?? null),
-        );
+        if (request?.phase !== 'Active' || !wantsBinding(request, clock.now())) return 'not-active';
+        try {
+          return await clusters.applyBinding(
+            request.spec.cluster,
+            desiredBinding(request, request.grant?.expiresAt ?? null),
+          );
+        } catch (e) {
+          if (!(await namespaceGone(request))) throw e;
+          await endForGoneNamespace(request);
+          return 'ended-namespace-gone';
+        }
       });
     },
 
-    /** Deletes a binding labelled as Elevate's unless its request is (still or by now) live. False when kept. */
-    removeOrphan(cluster: string, binding: ManagedBinding): Promise<boolean> {
+    /**
+     * Deletes a binding labelled as Elevate's unless it is exactly one a request of this cluster stands
+     * behind (by name; what it grants is restoreBinding's to correct). 'forged' when the label names a
+     * request that is live but does not want this binding: someone dressed up access as a grant's.
+     */
+    removeOrphan(cluster: string, binding: ManagedBinding): Promise<'kept' | 'absent' | 'orphan' | 'forged'> {
       return withLock(binding.requestId ?? bindingKey(binding.ref), async () => {
         const request = binding.requestId ? await store.getRequest(binding.requestId) : null;
-        if (request?.spec.cluster === cluster && isLive(request, clock.now())) return false;
-        await clusters.deleteBinding(cluster, binding.ref);
-        return true;
+        const live = wantsBinding(request, clock.now());
+        if (live && request.spec.cluster === cluster && isBindingOf(request, binding.ref)) return 'kept';
+        if ((await clusters.deleteBinding(cluster, binding.ref)) === 'absent') return 'absent';
+        return live ? 'forged' : 'orphan';
       });
     },
 
@@ -103,4 +149,14 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
       });
     },
   };
+}
+
+/** The bindings a request stands behind: its grant's once active, the one it is about to write before. */
+export function bindingsOf(request: AccessRequest): BindingRef[] {
+  return request.grant?.bindings ?? [desiredBinding(request, null).ref];
+}
+
+/** Whether `ref` names one of the bindings the request stands behind (kind, namespace and name). */
+export function isBindingOf(request: AccessRequest, ref: BindingRef): boolean {
+  return bindingsOf(request).some((own) => bindingKey(own) === bindingKey(ref));
 }

@@ -1,0 +1,152 @@
+import { type AccessRequest, isDueForRemoval } from '../domain/access-request.js';
+import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
+import { bindingKey, desiredBinding, grantsSameAccess } from '../domain/binding.js';
+import type { Clock } from '../domain/clock.js';
+import { bindingsOf, type GrantService, isBindingOf } from '../services/grant-service.js';
+import type { BindingEventType, ClusterGateway, ManagedBinding, Store } from '../services/ports.js';
+
+export interface DriftPassDeps {
+  store: Pick<Store, 'listRequests' | 'appendAudit' | 'getRequest'>;
+  clusters: Pick<ClusterGateway, 'listManagedBindings'>;
+  grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan'>;
+  clock: Clock;
+  /** One repair failed; the others go on, and the pass reports it in `failed`. */
+  onError: (cluster: string, error: Error) => void;
+  onRepair: (event: AuditEventInput) => void;
+}
+
+export interface DriftReport {
+  cluster: string;
+  restored: number;
+  corrected: number;
+  /** Labelled bindings no live request stands behind. */
+  removed: number;
+  /** Labelled bindings naming a live request that does not want them. */
+  forgedRemoved: number;
+  /** Grants ended because their namespace was deleted. */
+  ended: number;
+  /** Repairs that failed this pass; each is tried again by the next. */
+  failed: number;
+}
+
+/** The request, if any, whose binding this is: same cluster and one of the bindings it stands behind. */
+function ownerOf(request: AccessRequest | null, cluster: string, binding: ManagedBinding) {
+  return request?.spec.cluster === cluster && isBindingOf(request, binding.ref) ? request : null;
+}
+
+/**
+ * One drift pass over one cluster: a missing binding of an active grant is written again, one that grants
+ * something else is corrected, and every other binding carrying Elevate's label is removed — whether no
+ * live request stands behind it (an orphan) or it names a live request that never wanted it (a forgery).
+ * Every repair is audited, and each fails on its own.
+ */
+export function createDriftPass(deps: DriftPassDeps) {
+  const { store, clusters, grants, clock } = deps;
+  const audit = (action: string, cluster: string, requestId: string | null, details: object) =>
+    ({ time: clock.now(), actor: systemActor, action, requestId, cluster, details }) as AuditEventInput;
+
+  /**
+   * Whether a watched change is one Elevate expects (its own writes and removals), so it needs no pass.
+   * Anything else — an active grant's binding deleted or altered, a labelled binding nobody stands behind
+   * — does.
+   */
+  async function isExpected(cluster: string, type: BindingEventType, binding: ManagedBinding) {
+    const request = binding.requestId ? await store.getRequest(binding.requestId) : null;
+    const owner = ownerOf(request, cluster, binding);
+    // Not a binding any request of this cluster stands behind: it is to be removed, and its removal is fine.
+    if (!owner) return type === 'DELETED';
+    const settling = owner.phase === 'Approved' || isDueForRemoval(owner, clock.now());
+    const active = owner.phase === 'Active' && !settling;
+    if (type === 'DELETED') return !active;
+    // The grant service is writing or removing it; a binding of an ended grant is to be removed.
+    if (!active) return settling;
+    return grantsSameAccess(binding, desiredBinding(owner, null));
+  }
+
+  /** Each repair is audited as soon as it is made, so a crash mid-pass loses no record. */
+  async function record(event: AuditEventInput): Promise<void> {
+    await store.appendAudit([event]);
+    deps.onRepair(event);
+  }
+
+  async function restore(cluster: string, request: AccessRequest, found: ManagedBinding | undefined) {
+    const outcome = await grants.restoreBinding(request.id);
+    if (outcome !== 'created' && outcome !== 'updated') return outcome;
+    const desired = desiredBinding(request, null);
+    await record(
+      audit(outcome === 'updated' ? 'BindingCorrected' : 'BindingRestored', cluster, request.id, {
+        binding: desired.ref,
+        ...(found ? { found: { roleRef: found.roleRef, subjects: found.subjects } } : {}),
+      }),
+    );
+    return outcome;
+  }
+
+  async function remove(cluster: string, binding: ManagedBinding) {
+    const outcome = await grants.removeOrphan(cluster, binding);
+    if (outcome !== 'orphan' && outcome !== 'forged') return outcome;
+    const action = outcome === 'forged' ? 'ForgedBindingRemoved' : 'OrphanBindingRemoved';
+    const { ref, roleRef, subjects } = binding;
+    await record(audit(action, cluster, binding.requestId, { binding: ref, roleRef, subjects }));
+    return outcome;
+  }
+
+  async function reconcileCluster(cluster: string): Promise<DriftReport> {
+    // Bindings first, requests second: a binding created in between belongs to a request already live
+    // when the requests are read, so it is never mistaken for an orphan.
+    const actual = await clusters.listManagedBindings(cluster);
+    const now = clock.now();
+    const requests = (await store.listRequests({ phases: ['Approved', 'Active'] })).filter(
+      (r) => r.spec.cluster === cluster,
+    );
+    // Being activated or removed: the grant service writes or deletes these requests' own bindings.
+    const settlingKeys = new Set<string>();
+    const wanted = new Map<string, AccessRequest>();
+    for (const r of requests) {
+      const settling = r.phase === 'Approved' || isDueForRemoval(r, now);
+      for (const ref of bindingsOf(r)) {
+        if (settling) settlingKeys.add(bindingKey(ref));
+        else wanted.set(bindingKey(ref), r);
+      }
+    }
+    const actualByKey = new Map(actual.map((b) => [bindingKey(b.ref), b]));
+    const report: DriftReport = {
+      cluster,
+      restored: 0,
+      corrected: 0,
+      removed: 0,
+      forgedRemoved: 0,
+      ended: 0,
+      failed: 0,
+    };
+    // One repair failing (a namespace deleted, a refusal) must not hold up the others.
+    const tryEach = async <T>(work: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await work();
+      } catch (e) {
+        report.failed++;
+        deps.onError(cluster, e as Error);
+        return undefined;
+      }
+    };
+
+    for (const [key, request] of wanted) {
+      const found = actualByKey.get(key);
+      if (found && grantsSameAccess(found, desiredBinding(request, null))) continue;
+      const outcome = await tryEach(() => restore(cluster, request, found));
+      if (outcome === 'created') report.restored++;
+      if (outcome === 'updated') report.corrected++;
+      if (outcome === 'ended-namespace-gone') report.ended++;
+    }
+    for (const binding of actual) {
+      const key = bindingKey(binding.ref);
+      if (wanted.has(key) || settlingKeys.has(key)) continue;
+      const outcome = await tryEach(() => remove(cluster, binding));
+      if (outcome === 'orphan') report.removed++;
+      if (outcome === 'forged') report.forgedRemoved++;
+    }
+    return report;
+  }
+
+  return { reconcileCluster, isExpected };
+}

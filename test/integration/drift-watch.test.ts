@@ -1,0 +1,84 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEvents, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
+import {
+  canI,
+  createNamespace,
+  elevateKubeconfig,
+  rbacApi,
+  testKubeconfig,
+  uniqueName,
+  waitFor,
+} from '../support/kube.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+
+let server: RunningElevate;
+let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+let kubeconfig: string;
+let rbac: k8s.RbacAuthorizationV1Api;
+
+beforeAll(async () => {
+  kubeconfig = testKubeconfig('dev2');
+  rbac = rbacApi(kubeconfig);
+  // Elevate reaches the API server through a proxy the test can cut; the test itself goes direct.
+  const text = readFileSync(elevateKubeconfig('dev2'), 'utf8');
+  const port = Number(/server: https:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
+  proxy = await startTcpProxy({ host: '127.0.0.1', port });
+  const viaProxy = join(tmpdir(), `${uniqueName('dev2-proxy')}.kubeconfig`);
+  writeFileSync(viaProxy, text.replace(`127.0.0.1:${port}`, `127.0.0.1:${proxy.port()}`));
+  // The periodic pass is 10 minutes away: the repairs below can only come from the watch.
+  server = await startElevate({ clusters: { dev2: viaProxy }, reconcileInterval: '10m' });
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await proxy?.cut();
+});
+
+async function activeViewGrant() {
+  const ns = uniqueName('watch');
+  await createNamespace(kubeconfig, ns);
+  const res = await server
+    .as('alice')
+    .post(
+      '/api/v1/accessrequests',
+      requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '10m' }),
+    );
+  expect(res.body.status.phase).toBe('Active');
+  const id: string = res.body.metadata.name;
+  return { ns, id, name: `elevate-${id}` };
+}
+
+const restored = (id: string) =>
+  waitFor(async () =>
+    (await auditEvents(server)).some((e) => e.action === 'BindingRestored' && e.requestId === id),
+  );
+
+describe('the drift watch', () => {
+  it('still repairs after the cluster has been quiet for over a minute', { timeout: 120_000 }, async () => {
+    const { ns, id, name } = await activeViewGrant();
+    // client-node gives up on a watch that hears nothing for 30 s; a minute of quiet spans two such ends.
+    await new Promise((resolve) => setTimeout(resolve, 65_000));
+
+    await rbac.deleteNamespacedRoleBinding({ name, namespace: ns });
+
+    await restored(id);
+    await waitFor(() => canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns }));
+  });
+
+  it('sees a deletion made while its connection was cut, once it reconnects', async () => {
+    const { ns, id, name } = await activeViewGrant();
+    await proxy.cut();
+    try {
+      await rbac.deleteNamespacedRoleBinding({ name, namespace: ns });
+    } finally {
+      await proxy.restore();
+    }
+    // The watch resumes from the last resourceVersion it saw, so the deletion is delivered late, not lost.
+    await restored(id);
+    await waitFor(() => canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods', namespace: ns }));
+  });
+});
