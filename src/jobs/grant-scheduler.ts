@@ -31,16 +31,17 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
   const failures = new Map<string, number>();
   const running = new Set<Promise<unknown>>();
   const waiting: (() => void)[] = [];
-  let inFlight = 0;
+  /** Settles running now (at most maxConcurrentSettles); the rest wait in `waiting`. */
+  let settling = 0;
   let stopped = false;
 
   async function throttled<T>(work: () => Promise<T>): Promise<T> {
-    if (inFlight >= maxConcurrentSettles) await new Promise<void>((resolve) => waiting.push(resolve));
-    inFlight++;
+    if (settling >= maxConcurrentSettles) await new Promise<void>((resolve) => waiting.push(resolve));
+    settling++;
     try {
       return await work();
     } finally {
-      inFlight--;
+      settling--;
       waiting.shift()?.();
     }
   }

@@ -5,12 +5,10 @@ import type { DriftReconciler, DriftReport } from './drift-reconciler.js';
 import type { GrantScheduler } from './grant-scheduler.js';
 
 const livePhases: Phase[] = ['Pending', 'Approved', 'Active'];
-// Changes are looked for a little before the last poll, so a write committed late is not missed.
-const pollOverlapMs = 2000;
 
 export interface LeaderJobsDeps {
   lease: Lease;
-  store: Pick<Store, 'listRequests'>;
+  store: Pick<Store, 'listRequests' | 'auditHead'>;
   clock: Clock;
   /** Each leadership term gets fresh jobs; a lost term's timers and loops are stopped. */
   newScheduler: () => GrantScheduler;
@@ -39,51 +37,60 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
     const current: NonNullable<typeof term> = { scheduler: deps.newScheduler(), drift: deps.newDrift() };
     term = current;
     deps.onLeadershipChange(true);
-    // What the polls have seen up to; null until the first full look at the live requests succeeds.
-    let since: Date | null = deps.clock.now();
+    // The lease can be lost while this term is still starting; each step after a wait checks it still runs.
+    const ended = () => term !== current;
+    // The audit seq up to which other servers' changes have been looked at; null until the first full look
+    // at the live requests succeeds. Read before that look, so whatever commits meanwhile is polled again.
+    let cursor: number | null = null;
     try {
+      const head = await deps.store.auditHead();
       const live = await deps.store.listRequests({ phases: livePhases });
+      cursor = head?.seq ?? 0;
+      if (ended()) return;
       await current.scheduler.catchUp(live, deps.catchUpWithinMs);
     } catch (e) {
-      since = null;
       deps.onError('catch-up', e as Error);
     }
+    if (ended()) return;
     (await current.drift.reconcileAll()).forEach((result, i) => {
       if (result.status === 'rejected') deps.onError(`drift ${deps.clusterNames[i]}`, result.reason);
     });
+    if (ended()) return;
     current.drift.start();
     const pollEveryMs = deps.pollEveryMs;
     if (pollEveryMs === null) return;
     const poll = () => {
       current.poll = setTimeout(async () => {
-        if (term !== current) return;
-        const startedAt = deps.clock.now();
+        if (ended()) return;
         try {
-          const changed = await deps.store.listRequests({
-            phases: livePhases,
-            ...(since ? { updatedSince: new Date(since.getTime() - pollOverlapMs) } : {}),
-          });
+          // The head first: every change up to it has committed, so none is skipped when the cursor moves.
+          const head = (await deps.store.auditHead())?.seq ?? 0;
+          const changed = await deps.store.listRequests(
+            cursor === null ? { phases: livePhases } : { changedAfterSeq: cursor },
+          );
+          // Finished ones too: tracking a request in a final phase drops its timer.
           for (const r of changed) current.scheduler.track(r);
-          since = startedAt;
+          cursor = head;
         } catch (e) {
           deps.onError('poll', e as Error);
         } finally {
-          poll();
+          if (!ended()) poll();
         }
       }, pollEveryMs);
     };
     poll();
   }
 
-  function follow(): GrantScheduler | undefined {
-    const ended = term;
-    if (!ended) return undefined;
+  /** Stops this server's term (its timers, polls and drift loop); returns its scheduler to wait on. */
+  function endTerm(): GrantScheduler | undefined {
+    const ending = term;
+    if (!ending) return undefined;
     term = null;
-    clearTimeout(ended.poll);
-    ended.drift.stop();
-    ended.scheduler.stop();
+    clearTimeout(ending.poll);
+    ending.drift.stop();
+    ending.scheduler.stop();
     deps.onLeadershipChange(false);
-    return ended.scheduler;
+    return ending.scheduler;
   }
 
   return {
@@ -91,7 +98,7 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
     start(): Promise<void> {
       return deps.lease.start(async (held) => {
         if (held) await lead();
-        else follow();
+        else endTerm();
       });
     },
     /** Times a request changed on this server; a follower leaves that to the leader's poll. */
@@ -106,7 +113,7 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
       return term ? term.drift.reconcileAll() : null;
     },
     async stop(): Promise<void> {
-      const scheduler = follow();
+      const scheduler = endTerm();
       await deps.lease.stop();
       await scheduler?.idle();
     },

@@ -13,7 +13,7 @@ import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, ManagedBinding, Store } from './ports.js';
 
 export interface GrantServiceDeps {
-  store: Pick<Store, 'getRequest' | 'updateRequest'>;
+  store: Pick<Store, 'getRequest' | 'updateRequest' | 'lockAcrossServers'>;
   clusters: Pick<ClusterGateway, 'applyBinding' | 'deleteBinding' | 'namespaceExists'>;
   clock: Clock;
   /** Shared with the request service: one change to a request at a time. */
@@ -31,6 +31,12 @@ export type GrantService = ReturnType<typeof createGrantService>;
 export function createGrantService({ store, clusters, clock, withLock }: GrantServiceDeps) {
   const event = (request: AccessRequest, action: string, details: Record<string, unknown> = {}) =>
     requestEvent(request, systemActor, action, clock.now(), details);
+  /**
+   * One cluster write and the save after it at a time per request, on every server at once. Without it a
+   * follower could save Revoked (finding no binding) while the leader's create for the same request is
+   * still on its way: the binding would land after the grant was reported gone.
+   */
+  const exclusive: KeyedLock = (id, work) => withLock(id, () => store.lockAcrossServers(id, work));
 
   async function activateNow(request: AccessRequest): Promise<AccessRequest> {
     const binding = desiredBinding(request, new Date(clock.now().getTime() + request.spec.durationMs));
@@ -137,7 +143,7 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
 
     /** Does whatever is due for the request now and returns it as saved. */
     settle(id: string): Promise<AccessRequest> {
-      return withLock(id, async () => {
+      return exclusive(id, async () => {
         const request = await store.getRequest(id);
         if (!request) throw new NotFound(`request ${id} not found`);
         const now = clock.now();

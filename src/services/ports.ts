@@ -21,8 +21,12 @@ export interface AuditHead {
 export interface RequestFilter {
   phases?: Phase[];
   requester?: string;
-  /** Only requests changed at or after this time. */
-  updatedSince?: Date;
+  /**
+   * Only requests with an audit event after this seq. Every change to a request appends its events in the
+   * same transaction, and seqs are handed out in commit order (see the store), so the audit head is a
+   * change cursor that neither a late commit nor another server's clock can slip past.
+   */
+  changedAfterSeq?: number;
 }
 
 export interface Store {
@@ -31,7 +35,8 @@ export interface Store {
   /**
    * Saves a changed request and its audit events in one transaction, as the next version: `request.version`
    * is the version it was read at, and if the store holds another by now the save fails with StaleWrite.
-   * Returns the request as saved.
+   * Returns the request as saved. A change without events is invisible to other servers' change cursor
+   * (RequestFilter.changedAfterSeq), so every change carries at least one.
    */
   updateRequest(request: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest>;
   getRequest(id: string): Promise<AccessRequest | null>;
@@ -43,6 +48,12 @@ export interface Store {
   listAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditEvent[]>;
   /** Recomputes the hash chain; returns the first broken seq, or null when intact. */
   verifyAuditChain(): Promise<number | null>;
+  /**
+   * Runs work while no other server runs work under the same key: on PostgreSQL a session advisory lock
+   * keyed by it, so a cluster write and the state saved after it are never interleaved with another
+   * server's for the same request. With one server per database (SQLite) work just runs.
+   */
+  lockAcrossServers<T>(key: string, work: () => Promise<T>): Promise<T>;
   /** The newest audit event's seq and hash; null while the trail is empty. */
   auditHead(): Promise<AuditHead | null>;
   close(): Promise<void>;

@@ -2,14 +2,18 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
+import { createKyselyStore } from '../../src/adapters/store/kysely-store.js';
 import { openPostgresStore } from '../../src/adapters/store/postgres-store.js';
+import type { Database } from '../../src/adapters/store/schema.js';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store.js';
 import type { AccessRequest } from '../../src/domain/access-request.js';
 import { StaleWrite } from '../../src/domain/errors.js';
 import type { Store } from '../../src/services/ports.js';
 import { accessRequest } from '../support/fixtures.js';
+import { waitFor } from '../support/kube.js';
 import { createDatabase } from '../support/postgres-server.js';
 
 /** Each dialect: how to open a fresh store, and how to reopen it after editing a row behind its back. */
@@ -117,6 +121,22 @@ describe.each(dialects)('the $name store', (dialect) => {
     await reopened.close();
   });
 
+  it('finds the requests changed after an audit seq, whatever their timestamps say', async () => {
+    const { store } = await dialect.fresh();
+    const other = { ...request, id: 'ar-2' };
+    await store.createRequest(request, [ev('RequestCreated')]);
+    await store.createRequest(other, [{ ...ev('RequestCreated'), requestId: 'ar-2' }]);
+    const cursor = (await store.auditHead())?.seq ?? 0;
+    expect(await store.listRequests({ changedAfterSeq: cursor })).toEqual([]);
+    // Saved with a timestamp a day old, as a server with a slow clock would.
+    await store.updateRequest({ ...request, updatedAt: new Date(t0.getTime() - 86_400_000) }, [
+      ev('Touched'),
+    ]);
+    expect((await store.listRequests({ changedAfterSeq: cursor })).map((r) => r.id)).toEqual(['ar-1']);
+    expect((await store.listRequests({ changedAfterSeq: 0 })).map((r) => r.id)).toEqual(['ar-1', 'ar-2']);
+    await store.close();
+  });
+
   it('keeps the chain intact under concurrent writers', async () => {
     const { store } = await dialect.fresh();
     await Promise.all(
@@ -125,6 +145,105 @@ describe.each(dialects)('the $name store', (dialect) => {
     const events = await store.listAudit();
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(await store.verifyAuditChain()).toBeNull();
+    await store.close();
+  });
+});
+
+describe("the PostgreSQL store's audit chain lock", () => {
+  /** Another server in the middle of appending: its event at seq 1 is written but not yet committed. */
+  async function writerInTheMiddle(url: string, { takesTheLock }: { takesTheLock: boolean }) {
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    await other.query('begin');
+    // The store's own lock key (postgres-store.ts), as the other server's store would take it.
+    if (takesTheLock) await other.query('select pg_advisory_xact_lock(7304811)');
+    await other.query(
+      `insert into audit_events (seq, time, actor, action, details_json, prev_hash, hash)
+       values (1, $1, 'bob', 'Theirs', '{}', $2, $3)`,
+      [t0.toISOString(), '0'.repeat(64), 'f'.repeat(64)],
+    );
+    return {
+      async commit() {
+        await other.query('commit');
+        await other.end();
+      },
+    };
+  }
+
+  /** Waits until some session of the database waits for a lock of this kind (pg_stat_activity). */
+  async function someoneWaitsFor(url: string, waitEvent: string): Promise<void> {
+    const watcher = new pg.Client({ connectionString: url });
+    await watcher.connect();
+    try {
+      await waitFor(async () => {
+        const { rows } = await watcher.query(
+          `select 1 from pg_stat_activity
+           where datname = current_database() and wait_event_type = 'Lock' and wait_event = $1`,
+          [waitEvent],
+        );
+        return rows.length > 0;
+      });
+    } finally {
+      await watcher.end();
+    }
+  }
+
+  it('is what keeps concurrent writers apart: without it both take the same seq and one fails', async () => {
+    const url = await createDatabase(inject('postgresUrl'), 'nolock');
+    await (await openPostgresStore(url)).close(); // creates the tables
+    const unlocked = createKyselyStore(
+      new Kysely<Database>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }),
+      }),
+    );
+    const other = await writerInTheMiddle(url, { takesTheLock: false });
+    const mine = unlocked.appendAudit([ev('Mine')]).then(
+      () => null,
+      (e: Error) => e,
+    );
+    // It read the chain's head before the other commit and now waits on the same seq's index entry.
+    await someoneWaitsFor(url, 'transactionid');
+    await other.commit();
+    expect((await mine)?.message).toMatch(/duplicate key/);
+    await unlocked.close();
+  });
+
+  it('runs work under one key on one server at a time, however many stores share the database', async () => {
+    const url = await createDatabase(inject('postgresUrl'), 'reqlock');
+    const [a, b] = [await openPostgresStore(url), await openPostgresStore(url)];
+    const order: string[] = [];
+    let releaseA: () => void = () => {};
+    const first = a.lockAcrossServers('ar-1', async () => {
+      order.push('a starts');
+      await new Promise<void>((resolve) => (releaseA = resolve));
+      order.push('a ends');
+    });
+    await waitFor(() => order.length === 1);
+    const second = b.lockAcrossServers('ar-1', async () => void order.push('b runs'));
+    // Another key is not held up.
+    await b.lockAcrossServers('ar-2', async () => void order.push('b runs ar-2'));
+    await someoneWaitsFor(url, 'advisory');
+    releaseA();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['a starts', 'b runs ar-2', 'a ends', 'b runs']);
+    await a.close();
+    await b.close();
+  });
+
+  it('with it, the second writer waits for the first to commit and extends the chain after it', async () => {
+    const url = await createDatabase(inject('postgresUrl'), 'lock');
+    const store = await openPostgresStore(url);
+    const other = await writerInTheMiddle(url, { takesTheLock: true });
+    const mine = store.appendAudit([ev('Mine')]);
+    await someoneWaitsFor(url, 'advisory');
+    await other.commit();
+    await mine;
+    const events = await store.listAudit();
+    expect(events.map((e) => [e.seq, e.action])).toEqual([
+      [1, 'Theirs'],
+      [2, 'Mine'],
+    ]);
+    expect(events[1]?.prevHash).toBe('f'.repeat(64));
     await store.close();
   });
 });

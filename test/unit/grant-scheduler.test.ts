@@ -91,14 +91,14 @@ describe('grant scheduler', () => {
   });
 
   it('works off a burst of expiries a bounded number at a time', async () => {
-    let inFlight = 0;
+    let settling = 0;
     let most = 0;
     const requests = Array.from({ length: 100 }, (_, i) => active(`ar-b${i}`, 1000));
     const settle = vi.fn(async (id: string) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
+      settling++;
+      most = Math.max(most, settling);
       await new Promise((r) => setTimeout(r, 50));
-      inFlight--;
+      settling--;
       return expired(requests.find((r) => r.id === id) as AccessRequest);
     });
     const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled: () => {} });

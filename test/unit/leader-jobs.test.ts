@@ -51,7 +51,7 @@ describe('leader jobs', () => {
     const changes: boolean[] = [];
     const jobs = createLeaderJobs({
       lease,
-      store: { listRequests: async () => live },
+      store: { listRequests: async () => live, auditHead: async () => null },
       clock: { now: () => new Date() },
       newScheduler: parts.newScheduler,
       newDrift: parts.newDrift,
@@ -94,7 +94,7 @@ describe('leader jobs', () => {
 });
 
 describe('leader jobs polling for other servers', () => {
-  it('after a failed catch-up, the next poll looks at every live request, then only at recent changes', async () => {
+  it('after a failed catch-up, the next poll looks at every live request, then only at changes after the cursor', async () => {
     vi.useFakeTimers();
     try {
       const { lease, set } = manualLease();
@@ -113,6 +113,7 @@ describe('leader jobs polling for other servers', () => {
             }
             return [accessRequest({ id: 'ar-overdue' })];
           },
+          auditHead: async () => ({ seq: 7, hash: 'h' }),
         },
         clock: { now: () => new Date() },
         newScheduler: parts.newScheduler,
@@ -130,7 +131,47 @@ describe('leader jobs polling for other servers', () => {
       expect(filters[1]).toEqual({ phases: ['Pending', 'Approved', 'Active'] });
       expect(parts.schedulers[0]?.track).toHaveBeenCalledWith(expect.objectContaining({ id: 'ar-overdue' }));
       await vi.advanceTimersByTimeAsync(1000);
-      expect(filters[2]).toMatchObject({ updatedSince: expect.any(Date) });
+      // From then on only what changed after the audit head the previous poll read first.
+      expect(filters[2]).toEqual({ changedAfterSeq: 7 });
+      await jobs.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('a term lost while it starts', () => {
+  it('does not start drift repair or polls once the lease is gone', async () => {
+    vi.useFakeTimers();
+    try {
+      const { lease, set } = manualLease();
+      const parts = jobParts();
+      let finishCatchUp: () => void = () => {};
+      const jobs = createLeaderJobs({
+        lease,
+        store: { listRequests: async () => [], auditHead: async () => null },
+        clock: { now: () => new Date() },
+        newScheduler: () => {
+          const s = parts.newScheduler();
+          s.catchUp = vi.fn(() => new Promise<void>((resolve) => (finishCatchUp = resolve)));
+          return s;
+        },
+        newDrift: parts.newDrift,
+        catchUpWithinMs: 1000,
+        pollEveryMs: 1000,
+        clusterNames: ['dev'],
+        onLeadershipChange: () => {},
+        onError: () => {},
+      });
+      await jobs.start();
+      const leading = set(true);
+      await vi.advanceTimersByTimeAsync(0);
+      await set(false);
+      finishCatchUp();
+      await leading;
+      expect(parts.drifts[0]?.reconcileAll).not.toHaveBeenCalled();
+      expect(parts.drifts[0]?.start).not.toHaveBeenCalled();
+      expect(vi.getTimerCount()).toBe(0);
       await jobs.stop();
     } finally {
       vi.useRealTimers();

@@ -14,6 +14,8 @@ export interface KyselyStoreOptions {
    * chain one at a time. SQLite needs nothing (it has one writer); PostgreSQL takes an advisory lock.
    */
   lockAuditChain?: (trx: Transaction<Database>) => Promise<void>;
+  /** Store.lockAcrossServers; by default work simply runs (one server per database). */
+  lockAcrossServers?: Store['lockAcrossServers'];
 }
 
 /** The store over any Kysely dialect; only opening the connection is dialect-specific. */
@@ -76,7 +78,17 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
       let q = db.selectFrom('access_requests').selectAll().orderBy('created_at').orderBy('id');
       if (filter.phases) q = q.where('phase', 'in', filter.phases.length ? filter.phases : ['']);
       if (filter.requester) q = q.where('requester', '=', filter.requester);
-      if (filter.updatedSince) q = q.where('updated_at', '>=', filter.updatedSince.toISOString());
+      if (filter.changedAfterSeq !== undefined) {
+        const after = filter.changedAfterSeq;
+        q = q.where('id', 'in', (sub) =>
+          sub
+            .selectFrom('audit_events')
+            .select('request_id')
+            .where('seq', '>', after)
+            .where('request_id', 'is not', null)
+            .$narrowType<{ request_id: string }>(),
+        );
+      }
       return (await q.execute()).map(fromRow);
     },
 
@@ -88,6 +100,8 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
         .execute();
       return Object.fromEntries(rows.map((r) => [r.phase, Number(r.count)]));
     },
+
+    lockAcrossServers: options.lockAcrossServers ?? ((_key, work) => work()),
 
     async appendAudit(events) {
       await db.transaction().execute((trx) => appendEvents(trx, events));
