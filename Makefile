@@ -8,7 +8,7 @@ export PATH := $(NODE_BIN):$(PATH)
 # Native addons must compile against the Node that runs them, not the machine's Node 20 headers.
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
-.PHONY: all build deps kube postgres test lint typecheck unit integration demo demo-down bench clean
+.PHONY: all build deps kube postgres schemathesis test lint typecheck unit integration demo demo-down bench clean
 
 all: build
 
@@ -31,13 +31,17 @@ kube:
 postgres:
 	@bash scripts/ensure-postgres.sh
 
+# The API conformance pass (test/integration/api-conformance.test.ts) runs schemathesis from an ignored venv.
+schemathesis:
+	@bash scripts/ensure-schemathesis.sh >/dev/null
+
 lint: deps
 	npx biome check .
 
 typecheck: deps
 	npx tsc --noEmit
 
-test: build kube postgres lint typecheck
+test: build kube postgres schemathesis lint typecheck
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
 
 unit: deps

@@ -19,15 +19,30 @@ export interface Elevate {
   stop(): Promise<void>;
 }
 
-/** JSON logs to stdout (or `destination`). Request logs carry method and URL, never headers. */
+/**
+ * JSON logs to stdout (or `destination`). Request logs carry the method and the path, never headers or the
+ * query string: a token pasted into a URL must not reach a log.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
       redact: { paths: ['req.headers.authorization', '*.token', '*.kubeconfig'], censor: '[redacted]' },
+      serializers: { req: requestForLog },
     },
     destination,
   );
+}
+
+/** Replaces Fastify's request serializer, which logs the whole URL. */
+function requestForLog(req: { method?: string; url?: string; ip?: string }) {
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  return {
+    method: req.method,
+    url: query === -1 ? url : `${url.slice(0, query)}?[redacted]`,
+    remoteAddress: req.ip,
+  };
 }
 
 /** The one place where Elevate's parts are built and wired together. */
@@ -55,6 +70,7 @@ export async function composeElevate(
     clusterNames,
     policies: config.policies,
     guardrails: config.guardrails,
+    limits: config.limits,
     admins: config.auth.admins,
     clock,
     withLock,
@@ -90,6 +106,7 @@ export async function composeElevate(
         tls,
         isReady: () => ready,
         version,
+        contract: { clusterNames, limits: config.limits, authThrottle: config.auth.throttle },
       });
       const url = await app.listen({ host: config.listen.host, port: config.listen.port });
       if (config.metrics) metricsServer = await metrics.serve(config.metrics.host, config.metrics.port);

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration.js';
+import { formatDuration, parseDuration } from '../domain/duration.js';
 
 /** A Go-style duration written in config ("30m", "1h30m"), read as positive milliseconds. */
 export const durationText = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
+  // Long enough for any real duration; a longer text is refused before it is parsed.
+  const ms = text.length > 64 ? null : parseDuration(text);
   if (ms === null) {
     ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 90s, 30m, 1h30m)` });
     return z.NEVER;
@@ -42,7 +43,8 @@ const policy = z
         timeout: durationText.prefault('24h'),
       })
       .optional(),
-    maxDuration: durationText.prefault('1h'),
+    /** Defaults to 1h, or limits.maxDuration when that is shorter. */
+    maxDuration: durationText.optional(),
     message: z.string().optional(),
   })
   .superRefine((p, ctx) => {
@@ -77,6 +79,13 @@ export const configSchema = z
     auth: z.strictObject({
       tokenFile: z.string().min(1),
       admins: principals.default({ users: [], groups: [] }),
+      /** Failed authentications one client address may make per window before it must wait (429). */
+      throttle: z
+        .strictObject({
+          maxFailures: z.number().int().min(1).default(20),
+          window: durationText.prefault('1m'),
+        })
+        .prefault({}),
     }),
     clusters: z
       .array(
@@ -106,9 +115,40 @@ export const configSchema = z
         listen: z.string().regex(/^[^:]+:\d+$/, 'expected host:port'),
       })
       .optional(),
+    limits: z
+      .strictObject({
+        /** No request is granted for less (a 1ms grant is only noise in the audit trail). */
+        minDuration: durationText.prefault('1m'),
+        /** No request is granted for longer; policies' maxDuration may only narrow it. */
+        maxDuration: durationText.prefault('168h'),
+      })
+      .prefault({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
+    if (c.limits.minDuration > c.limits.maxDuration) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limits', 'minDuration'],
+        message: 'must not exceed limits.maxDuration',
+      });
+    }
+    c.policies.forEach((p, i) => {
+      if (p.maxDuration === undefined) return;
+      if (p.maxDuration > c.limits.maxDuration) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policies', i, 'maxDuration'],
+          message: `exceeds limits.maxDuration (${formatDuration(c.limits.maxDuration)}); a policy may only narrow it`,
+        });
+      } else if (p.maxDuration < c.limits.minDuration) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policies', i, 'maxDuration'],
+          message: `is below limits.minDuration (${formatDuration(c.limits.minDuration)}): the policy could grant nothing`,
+        });
+      }
+    });
     const seen = new Set<string>();
     c.clusters.forEach((cl, i) => {
       if (seen.has(cl.name))

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import type { Guardrails, Policy } from '../domain/policy.js';
+import type { DurationLimits, Guardrails, Policy } from '../domain/policy.js';
 import { configSchema } from './config-schema.js';
 
 export type StorageConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -20,10 +20,17 @@ export interface Config {
   /** Serve HTTPS with these PEM files; null for plain HTTP. */
   tls: { certFile: string; keyFile: string } | null;
   storage: StorageConfig;
-  auth: { tokenFile: string; admins: { users: string[]; groups: string[] } };
+  auth: {
+    tokenFile: string;
+    admins: { users: string[]; groups: string[] };
+    /** After maxFailures failed authentications from one address within windowMs, it waits (429). */
+    throttle: { maxFailures: number; windowMs: number };
+  };
   clusters: ClusterConfig[];
   policies: Policy[];
   guardrails: Guardrails;
+  /** Bounds on every request's duration; each policy's maxDurationMs lies within them. */
+  limits: DurationLimits;
   reconcileIntervalMs: number;
   /** Where to serve Prometheus metrics; null when off. */
   metrics: { host: string; port: number } | null;
@@ -67,6 +74,8 @@ export function parseConfig(text: string, file: string): Config {
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const [host, port] = splitHostPort(c.listen);
   const metrics = c.metrics ? splitHostPort(c.metrics.listen) : null;
+  const limits = { minDurationMs: c.limits.minDuration, maxDurationMs: c.limits.maxDuration };
+  const defaultMaxDurationMs = Math.min(3_600_000, limits.maxDurationMs);
   return {
     file,
     listen: { host, port },
@@ -74,7 +83,11 @@ export function parseConfig(text: string, file: string): Config {
     storage: c.storage.startsWith('sqlite:')
       ? { kind: 'sqlite', path: rel(c.storage.slice('sqlite:'.length)) }
       : { kind: 'postgres', url: c.storage },
-    auth: { tokenFile: rel(c.auth.tokenFile), admins: c.auth.admins },
+    auth: {
+      tokenFile: rel(c.auth.tokenFile),
+      admins: c.auth.admins,
+      throttle: { maxFailures: c.auth.throttle.maxFailures, windowMs: c.auth.throttle.window },
+    },
     clusters: c.clusters.map((cl) => ({
       name: cl.name,
       kubeconfigPath: rel(cl.kubeconfig),
@@ -84,7 +97,7 @@ export function parseConfig(text: string, file: string): Config {
       name: p.name,
       match: p.match,
       decision: p.decision,
-      maxDurationMs: p.maxDuration,
+      maxDurationMs: p.maxDuration ?? defaultMaxDurationMs,
       ...(p.message ? { message: p.message } : {}),
       ...(p.approval
         ? {
@@ -97,6 +110,7 @@ export function parseConfig(text: string, file: string): Config {
         : {}),
     })),
     guardrails: c.guardrails,
+    limits,
     reconcileIntervalMs: c.reconcile.interval,
     metrics: metrics ? { host: metrics[0], port: metrics[1] } : null,
     logLevel: c.logLevel,

@@ -33,6 +33,8 @@ export function parseDuration(text: string): number | null {
     if (!m || m.index !== start) return null;
     total += Number(m[1]) * (unitMs[m[2] as string] as number);
   }
+  // Hundreds of digits parse as Infinity: that is no duration, not an enormous one.
+  if (!Number.isFinite(total)) return null;
   return sign * Math.round(total);
 }
 

@@ -1,6 +1,6 @@
 import type { AccessRequestSpec } from './access-request.js';
 import { formatDuration } from './duration.js';
-import { Forbidden, Invalid } from './errors.js';
+import { Forbidden } from './errors.js';
 import type { Principals } from './identity.js';
 
 export interface PolicyMatch {
@@ -28,6 +28,31 @@ export interface Guardrails {
   allowClusterAdmin: boolean;
   /** Roles no policy can grant. */
   forbiddenRoles: string[];
+}
+
+/** The bounds every request's duration must keep, whatever a policy says (config `limits`). */
+export interface DurationLimits {
+  minDurationMs: number;
+  maxDurationMs: number;
+}
+
+/**
+ * Refuses a duration outside the configured bounds. Forbidden, not Invalid: the duration is well formed,
+ * and it is the configuration that does not allow it (like a policy's maxDuration).
+ */
+export function checkDurationLimits(durationMs: number, limits: DurationLimits): void {
+  if (durationMs < limits.minDurationMs) {
+    throw new Forbidden(
+      `duration ${formatDuration(durationMs)} is below the minimum ${formatDuration(limits.minDurationMs)} (limits.minDuration)`,
+      'spec.duration',
+    );
+  }
+  if (durationMs > limits.maxDurationMs) {
+    throw new Forbidden(
+      `duration ${formatDuration(durationMs)} exceeds the maximum ${formatDuration(limits.maxDurationMs)} (limits.maxDuration)`,
+      'spec.duration',
+    );
+  }
 }
 
 export type PolicyOutcome =
@@ -67,7 +92,7 @@ export function policyMatches(policy: Policy, spec: AccessRequestSpec): boolean 
 /**
  * Decides a request: guardrails first (no policy can override them), then the
  * first matching policy in file order. No match is a denial that says so.
- * Denials throw Forbidden; a too-long duration throws Invalid.
+ * Denials throw Forbidden, a duration over the policy's maxDuration too (naming spec.duration).
  */
 export function decide(policies: Policy[], guardrails: Guardrails, spec: AccessRequestSpec): PolicyOutcome {
   if (spec.roleKind === 'ClusterRole' && spec.role === 'cluster-admin' && !guardrails.allowClusterAdmin) {
@@ -89,7 +114,7 @@ export function decide(policies: Policy[], guardrails: Guardrails, spec: AccessR
     throw new Forbidden(policy.message ?? `denied by policy ${policy.name}`);
   }
   if (spec.durationMs > policy.maxDurationMs) {
-    throw new Invalid(
+    throw new Forbidden(
       `duration ${formatDuration(spec.durationMs)} exceeds the maximum ${formatDuration(policy.maxDurationMs)} of policy ${policy.name}`,
       'spec.duration',
     );

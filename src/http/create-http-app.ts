@@ -1,21 +1,20 @@
-import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { DurationLimits } from '../domain/policy.js';
 import type { AuditService } from '../services/audit-service.js';
 import type { Authenticator } from '../services/ports.js';
 import type { ReconcileService } from '../services/reconcile-service.js';
 import type { RequestService } from '../services/request-service.js';
+import { type AuthThrottleOptions, throttleFailedAuth } from './auth-throttle.js';
+import { onClientError, onFrameworkError } from './framework-errors.js';
+import { acceptOnlyUtf8Json } from './json-body.js';
+import { registerOpenApi } from './openapi.js';
 import { registerProblemHandler } from './problem-handler.js';
 import { accessRequestRoutes } from './routes/access-request-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
-import { authenticateWith, identityOf } from './routes/authenticate.js';
+import { authenticateWith } from './routes/authenticate.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { identityRoutes } from './routes/identity-routes.js';
 import { reconcileRoutes } from './routes/reconcile-routes.js';
 
 export interface HttpAppDeps {
@@ -31,6 +30,8 @@ export interface HttpAppDeps {
   /** Ready once start-up catch-up (expiries missed while down) has run. */
   isReady: () => boolean;
   version: string;
+  /** What the configuration makes part of the API contract: clusters to name, duration bounds, throttling. */
+  contract: { clusterNames: string[]; limits: DurationLimits; authThrottle: AuthThrottleOptions };
 }
 
 export type HttpApp = Awaited<ReturnType<typeof createHttpApp>>;
@@ -39,55 +40,31 @@ export async function createHttpApp(deps: HttpAppDeps) {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: 64 * 1024,
+    // Longer than any request id; a longer path segment is refused before routing.
+    routerOptions: { maxParamLength: 100 },
+    frameworkErrors: onFrameworkError,
+    clientErrorHandler: onClientError,
     ...(deps.tls ? { https: deps.tls } : {}),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandler(app);
+  acceptOnlyUtf8Json(app);
+  const openapi = await registerOpenApi(app, { version: deps.version });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Elevate API',
-        version: deps.version,
-        description: 'Just-in-time privileged access for Kubernetes.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
-
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) =>
-    deps.isReady()
-      ? { status: 'ready', leader: deps.isLeader() }
-      : reply.code(503).send({ status: 'starting', leader: deps.isLeader() }),
-  );
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
+  await app.register(healthRoutes({ isReady: deps.isReady, isLeader: deps.isLeader, openapi }));
   await app.register(
     async (api) => {
-      api.addHook('preHandler', authenticateWith(deps.authenticator));
-      api.get(
-        '/whoami',
-        {
-          schema: {
-            summary: 'Who the bearer token belongs to',
-            tags: ['Identity'],
-            response: {
-              200: z.object({ user: z.string(), groups: z.array(z.string()), admin: z.boolean() }),
-            },
-          },
-        },
-        async (req) => {
-          const who = identityOf(req);
-          return { user: who.user, groups: who.groups, admin: deps.requests.isAdmin(who) };
-        },
+      throttleFailedAuth(api, deps.contract.authThrottle);
+      // On request, before the body is read: an unauthenticated caller learns nothing about its input.
+      api.addHook('onRequest', authenticateWith(deps.authenticator));
+      await api.register(identityRoutes(deps.requests));
+      await api.register(
+        accessRequestRoutes(deps.requests, {
+          clusterNames: deps.contract.clusterNames,
+          limits: deps.contract.limits,
+        }),
       );
-      await api.register(accessRequestRoutes(deps.requests));
       await api.register(auditRoutes(deps.audit));
       await api.register(reconcileRoutes(deps.reconcile));
     },

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import {
   Conflict,
@@ -28,13 +28,60 @@ const titles: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  field?: string;
+  errors?: { field: string; message: string }[];
+}
+
+/** Input can be up to 64 KiB; what a problem repeats of it stays short. */
+export const clip = (text: string, max = 200): string =>
+  text.length > max ? `${text.slice(0, max)}…` : text;
+
+/** An RFC 9457 problem document. */
+export function problemBody(status: number, detail: string, extra: Partial<Problem> = {}): Problem {
+  const title = titles[status] ?? 'Error';
+  return {
+    type: `https://elevate.dev/problems/${title.toLowerCase().replaceAll(' ', '-')}`,
+    title,
+    status,
+    detail: clip(detail, 1000),
+    ...extra,
+  };
+}
+
+/** Fastify's own 4xx errors, said without repeating the input (their messages quote headers and bodies). */
+const frameworkDetails: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the body must be application/json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'the body is larger than 64 KiB',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
+  FST_ERR_CTP_INSTANCE_ALREADY_STARTED: 'the body could not be read',
+};
+
+function frameworkDetail(error: FastifyError): string {
+  if (error.code && frameworkDetails[error.code]) return frameworkDetails[error.code] as string;
+  // JSON.parse errors quote the body they choke on.
+  if (error instanceof SyntaxError) return 'the body is not valid JSON';
+  return clip(error.message);
+}
 
 /** Every error leaves as RFC 9457 application/problem+json, naming the field at fault when there is one. */
 export function registerProblemHandler(app: FastifyInstance): void {
@@ -46,11 +93,12 @@ export function registerProblemHandler(app: FastifyInstance): void {
     if (hasZodFastifySchemaValidationErrors(error)) {
       status = 400;
       const where = error.validationContext ?? 'body';
-      errors = error.validation.map((v) => {
-        const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+      errors = error.validation.slice(0, 20).map((v) => {
+        const path = clip(v.instancePath.replace(/^\//, '').replaceAll('/', '.'));
         return {
           field: path ? (where === 'body' ? path : `${where}.${path}`) : where,
-          message: v.message ?? 'invalid',
+          // Messages such as "Unrecognized key: …" repeat what was sent.
+          message: clip(v.message ?? 'invalid'),
         };
       });
       field = errors[0]?.field;
@@ -66,6 +114,7 @@ export function registerProblemHandler(app: FastifyInstance): void {
       error.statusCode < 500
     ) {
       status = error.statusCode;
+      detail = frameworkDetail(error as FastifyError);
     } else {
       status = 500;
       request.log.error({ err: error }, 'unhandled error');
@@ -75,25 +124,31 @@ export function registerProblemHandler(app: FastifyInstance): void {
     void reply
       .code(status)
       .type('application/problem+json')
-      .send({
-        type: `https://elevate.dev/problems/${(titles[status] ?? 'error').toLowerCase().replaceAll(' ', '-')}`,
-        title: titles[status] ?? 'Error',
-        status,
-        detail,
-        ...(field ? { field } : {}),
-        ...(errors ? { errors } : {}),
-      });
+      .send(problemBody(status, detail, { ...(field ? { field } : {}), ...(errors ? { errors } : {}) }));
   });
 
-  app.setNotFoundHandler((request, reply) => {
-    void reply
+  // Answered on request, before Fastify reads a body it would insist on a Content-Type for (POST, QUERY).
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.is404) return notFound(request, reply);
+  });
+  app.setNotFoundHandler(notFound);
+
+  function notFound(request: FastifyRequest, reply: FastifyReply) {
+    const path = request.url.split('?')[0] ?? '';
+    // A path served under other methods is 405 with Allow (RFC 9110), not 404.
+    const allowed = knownMethods.filter((method) => app.findRoute({ method, url: path }) !== null);
+    if (allowed.length > 0) {
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .type('application/problem+json')
+        .send(problemBody(405, `${clip(request.method, 20)} is not allowed here; use ${allowed.join(', ')}`));
+    }
+    return reply
       .code(404)
       .type('application/problem+json')
-      .send({
-        type: 'https://elevate.dev/problems/not-found',
-        title: 'Not Found',
-        status: 404,
-        detail: `no route ${request.method} ${request.url}`,
-      });
-  });
+      .send(problemBody(404, `no route ${clip(request.method, 20)} ${clip(path, 100)}`));
+  }
 }
+
+const knownMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;

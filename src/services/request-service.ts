@@ -12,7 +12,13 @@ import { type AuditEventInput, requestEvent, systemActor } from '../domain/audit
 import type { Clock } from '../domain/clock.js';
 import { Conflict, Forbidden, Invalid, NotFound } from '../domain/errors.js';
 import { type Identity, isAmong, type Principals } from '../domain/identity.js';
-import { decide, type Guardrails, type Policy } from '../domain/policy.js';
+import {
+  checkDurationLimits,
+  type DurationLimits,
+  decide,
+  type Guardrails,
+  type Policy,
+} from '../domain/policy.js';
 import type { GrantService } from './grant-service.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, Store } from './ports.js';
@@ -27,6 +33,7 @@ export interface RequestServiceDeps {
   clusterNames: string[];
   policies: Policy[];
   guardrails: Guardrails;
+  limits: DurationLimits;
   admins: Principals;
   clock: Clock;
   /** Shared with the grant service: one change to a request at a time. */
@@ -96,20 +103,24 @@ export function createRequestService(deps: RequestServiceDeps) {
       throw new Invalid('a Role is namespaced: give a namespace, not cluster-wide', 'spec.namespace');
     }
     if (input.reason.trim() === '') throw new Invalid('a reason is required', 'spec.reason');
-    if (input.durationMs <= 0) throw new Invalid('duration must be positive', 'spec.duration');
+    checkDurationLimits(input.durationMs, deps.limits);
   }
 
-  /** Asks the cluster whether the namespace and role exist, so a grant never points at nothing. */
+  /**
+   * Asks the cluster whether the namespace and role exist, so a grant never points at nothing. Missing ones
+   * are NotFound (404), as the API server itself answers for an object in a namespace that does not exist:
+   * the request is well formed, the cluster just lacks what it names.
+   */
   async function validateTarget(input: NewRequestInput): Promise<void> {
     if (input.namespace !== null && !(await clusters.namespaceExists(input.cluster, input.namespace))) {
-      throw new Invalid(
+      throw new NotFound(
         `namespace ${input.namespace} not found in cluster ${input.cluster}`,
         'spec.namespace',
       );
     }
     if (!(await clusters.roleExists(input.cluster, input.roleKind, input.role, input.namespace))) {
       const where = input.roleKind === 'Role' ? ` in namespace ${input.namespace}` : '';
-      throw new Invalid(
+      throw new NotFound(
         `${input.roleKind} ${input.role} not found${where} in cluster ${input.cluster}`,
         'spec.role',
       );

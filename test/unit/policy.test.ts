@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessRequestSpec } from '../../src/domain/access-request.js';
-import { Forbidden, Invalid } from '../../src/domain/errors.js';
+import { Forbidden } from '../../src/domain/errors.js';
 import { decide, type Guardrails, type Policy } from '../../src/domain/policy.js';
 
 const guardrails: Guardrails = { allowClusterAdmin: false, forbiddenRoles: [] };
@@ -66,7 +66,7 @@ describe('decide', () => {
   });
 
   it('enforces maxDuration', () => {
-    expect(() => decide(policies, guardrails, spec({ durationMs: 3 * 3_600_000 }))).toThrow(Invalid);
+    expect(() => decide(policies, guardrails, spec({ durationMs: 3 * 3_600_000 }))).toThrow(Forbidden);
     expect(() => decide(policies, guardrails, spec({ durationMs: 3 * 3_600_000 }))).toThrow(
       /exceeds the maximum 2h/,
     );

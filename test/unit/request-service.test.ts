@@ -32,6 +32,7 @@ describe('request service', () => {
       clusterNames: ['dev'],
       policies: [],
       guardrails: { allowClusterAdmin: false, forbiddenRoles: [] },
+      limits: { minDurationMs: 60_000, maxDurationMs: 7 * 86_400_000 },
       admins: { users: [], groups: [] },
       clock: systemClock,
       withLock: createKeyedLock(),

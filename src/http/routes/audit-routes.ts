@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditEvent } from '../../domain/audit-event.js';
 import type { AuditService } from '../../services/audit-service.js';
-import { problem } from '../resources.js';
+import { authProblems, problems } from '../openapi.js';
 import { identityOf } from './authenticate.js';
 
 const csvColumns = [
@@ -48,7 +48,11 @@ const auditHead = z.object({ seq: z.number().int(), hash: z.string() });
 /** `SEQ:HASH`, as `elevate audit verify` prints the head. */
 const expectHeadParam = z
   .string()
-  .regex(/^[1-9][0-9]{0,15}:[0-9a-f]{64}$/, 'expected SEQ:HASH (a positive seq and 64 hex digits)')
+  // At most 15 digits: every such seq is a safe integer, so it reaches the store exactly.
+  .regex(
+    /^[1-9][0-9]{0,14}:[0-9a-f]{64}$/,
+    'expected SEQ:HASH (a positive seq of up to 15 digits and 64 hex digits)',
+  )
   .transform((text) => {
     const [seq, hash] = text.split(':') as [string, string];
     return { seq: Number(seq), hash };
@@ -63,7 +67,13 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsyncZod {
           summary: 'Export the whole audit trail (admins)',
           tags: ['Audit'],
           querystring: z.strictObject({ format: z.enum(['csv', 'jsonl']).default('csv') }),
-          response: { 200: z.string(), 400: problem, 401: problem, 403: problem },
+          response: {
+            200: {
+              description: 'The trail, oldest first: CSV (RFC 4180) or JSON lines',
+              content: { 'text/csv': { schema: z.string() }, 'application/x-ndjson': { schema: z.string() } },
+            },
+            ...problems(...authProblems, 403),
+          },
         },
       },
       async (req, reply) => {
@@ -93,8 +103,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsyncZod {
               head: auditHead.nullable(),
               expectedHead: auditHead.extend({ present: z.boolean() }).optional(),
             }),
-            401: problem,
-            403: problem,
+            ...problems(...authProblems, 403),
           },
         },
       },

@@ -1,13 +1,21 @@
 import type { FastifyRequest } from 'fastify';
-import { Unauthenticated } from '../../domain/errors.js';
+import { Invalid, Unauthenticated } from '../../domain/errors.js';
 import type { Identity } from '../../domain/identity.js';
 import type { Authenticator } from '../../services/ports.js';
 
 const identities = new WeakMap<FastifyRequest, Identity>();
 
-/** A preHandler that turns the bearer token into an Identity, or answers 401. */
+/** How often a header was sent: Node keeps only the first Authorization header in req.headers. */
+const countHeader = (rawHeaders: string[], name: string): number =>
+  rawHeaders.filter((value, i) => i % 2 === 0 && value.toLowerCase() === name).length;
+
+/** A hook that turns the bearer token into an Identity, or answers 401. */
 export function authenticateWith(authenticator: Authenticator) {
   return async (req: FastifyRequest): Promise<void> => {
+    // Proxies and servers disagree on which of several wins; refuse rather than pick one.
+    if (countHeader(req.raw.rawHeaders, 'authorization') > 1) {
+      throw new Invalid('send one Authorization header, not several', 'Authorization');
+    }
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) throw new Unauthenticated('a bearer token is required');

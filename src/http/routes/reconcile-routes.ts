@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ReconcileService } from '../../services/reconcile-service.js';
-import { problem } from '../resources.js';
+import { authProblems, problems } from '../openapi.js';
 import { identityOf } from './authenticate.js';
 
 const outcome = z.object({
@@ -23,9 +23,7 @@ export function reconcileRoutes(reconcile: ReconcileService): FastifyPluginAsync
           tags: ['Operations'],
           response: {
             200: z.object({ clusters: z.array(outcome) }),
-            401: problem,
-            403: problem,
-            503: problem,
+            ...problems(...authProblems, 403, 503),
           },
         },
       },
