@@ -32,9 +32,10 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
   const event = (request: AccessRequest, action: string, details: Record<string, unknown> = {}) =>
     requestEvent(request, systemActor, action, clock.now(), details);
   /**
-   * One cluster write and the save after it at a time per request, on every server at once. Without it a
-   * follower could save Revoked (finding no binding) while the leader's create for the same request is
-   * still on its way: the binding would land after the grant was reported gone.
+   * One cluster write (and the save after it) at a time per request, on every server at once. Version
+   * checks alone are not enough: a follower could save Revoked, finding no binding, while the leader's
+   * create for the same request is still on its way, and the binding would land after the grant was
+   * reported gone; a drift repair could likewise write back a binding another server just removed.
    */
   const exclusive: KeyedLock = (id, work) => withLock(id, () => store.lockAcrossServers(id, work));
 
@@ -110,7 +111,7 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
     restoreBinding(
       id: string,
     ): Promise<'created' | 'updated' | 'unchanged' | 'not-active' | 'ended-namespace-gone'> {
-      return withLock(id, async () => {
+      return exclusive(id, async () => {
         const request = await store.getRequest(id);
         if (request?.phase !== 'Active' || !wantsBinding(request, clock.now())) return 'not-active';
         try {
@@ -132,7 +133,7 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
      * request that is live but does not want this binding: someone dressed up access as a grant's.
      */
     removeOrphan(cluster: string, binding: ManagedBinding): Promise<'kept' | 'absent' | 'orphan' | 'forged'> {
-      return withLock(binding.requestId ?? bindingKey(binding.ref), async () => {
+      return exclusive(binding.requestId ?? bindingKey(binding.ref), async () => {
         const request = binding.requestId ? await store.getRequest(binding.requestId) : null;
         const live = wantsBinding(request, clock.now());
         if (live && request.spec.cluster === cluster && isBindingOf(request, binding.ref)) return 'kept';

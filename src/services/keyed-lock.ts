@@ -1,7 +1,8 @@
 /**
  * Runs work for one key at a time, so two approvers, a timer and the
- * reconciler never change the same request at once within this process (the
- * store's version check covers other processes).
+ * reconciler never change the same request at once within this process. Other
+ * servers are kept apart by the store: its version check on every save, and
+ * Store.lockAcrossServers around cluster writes (grant-service).
  */
 export type KeyedLock = <T>(key: string, work: () => Promise<T>) => Promise<T>;
 

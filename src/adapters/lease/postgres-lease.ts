@@ -98,11 +98,12 @@ export function createPostgresLease(url: string, timing: LeaseTiming = defaultLe
         const result = await session.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [
           leaseLockKey,
         ]);
-        if (result.rows[0]?.ok !== true) return { holds: false, sentAt };
+        // A session dropped while this waited has released whatever it took.
+        if (result.rows[0]?.ok !== true || client !== session) return { holds: false, sentAt };
         locked = session;
       }
       // Only the session that took the lock proves anything; it may have been dropped while this waited.
-      return { holds: session === locked, sentAt };
+      return { holds: client === session && locked === session, sentAt };
     } catch {
       drop();
       return { holds: false, sentAt };
