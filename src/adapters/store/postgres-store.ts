@@ -33,7 +33,9 @@ export async function openPostgresStore(url: string): Promise<Store> {
     max: requestLockConnections,
     keepAlive: true,
     // A server whose host dies must not keep a request locked for hours of default TCP timeouts.
-    options: '-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3',
+    // Not idle_session_timeout: a holder waits idle on its session for as long as its cluster call takes.
+    options:
+      '-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 -c tcp_user_timeout=11000',
   });
   lockPool.on('error', () => {}); // an idle connection that broke is dropped by the pool; nothing to do
   const store = createKyselyStore(db, {
