@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from '../../domain/duration.js';
 import type { DurationLimits } from '../../domain/policy.js';
-import { clip } from '../problem-handler.js';
 import { durationField, namespaceName, plainText, requestId, roleName } from '../request-fields.js';
 import { apiVersion } from '../resources.js';
 
@@ -18,8 +17,7 @@ export interface AccessRequestContract {
 export function createBody({ clusterNames, limits }: AccessRequestContract) {
   const common = {
     cluster: z.enum(clusterNames as [string, ...string[]], {
-      error: (issue) =>
-        `unknown cluster ${clip(String(issue.input), 63)}: use one of ${clusterNames.join(', ')}`,
+      error: `must be one of the configured clusters: ${clusterNames.join(', ')}`,
     }),
     role: roleName,
     duration: durationField({
