@@ -75,7 +75,8 @@ export function watchBindings(deps: BindingWatchDeps): { stop(): void } {
       over = true;
       current = undefined;
       if (stopped) return;
-      if (isGone(err)) {
+      // 410, on connecting or as the stream's last word (resourceVersion cleared): list again, at once.
+      if (isGone(err) || (!err && resourceVersion === null)) {
         resourceVersion = null;
         schedule(0);
         return;
