@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import type { AccessRequest } from '../../src/domain/access-request.js';
+import { desiredBinding } from '../../src/domain/binding.js';
+import { createDriftPass } from '../../src/jobs/drift-pass.js';
+import type { BindingEventType, ManagedBinding } from '../../src/services/ports.js';
+import { accessRequest } from '../support/fixtures.js';
+
+const now = new Date('2026-01-01T00:10:00Z');
+const active = accessRequest({
+  id: 'ar-active',
+  phase: 'Active',
+  spec: { role: 'view', namespace: 'team' },
+  grant: {
+    bindings: [{ kind: 'RoleBinding', name: 'elevate-ar-active', namespace: 'team' }],
+    activatedAt: new Date('2026-01-01T00:00:00Z'),
+    expiresAt: new Date('2026-01-01T01:00:00Z'),
+  },
+});
+const approved = accessRequest({
+  id: 'ar-approved',
+  phase: 'Approved',
+  spec: { role: 'view', namespace: 'team' },
+});
+
+/** What the watch would report for the request's own binding, granting `role`. */
+function own(request: AccessRequest, role = request.spec.role): ManagedBinding {
+  const d = desiredBinding(request, null);
+  return { ref: d.ref, requestId: request.id, roleRef: { ...d.roleRef, name: role }, subjects: d.subjects };
+}
+
+/** A binding labelled with the request's id that the request never asked for. */
+const forged = (request: AccessRequest): ManagedBinding => ({
+  ref: { kind: 'ClusterRoleBinding', name: 'forged', namespace: null },
+  requestId: request.id,
+  roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
+  subjects: [{ kind: 'User', name: 'mallory' }],
+});
+
+function isExpected(type: BindingEventType, binding: ManagedBinding): Promise<boolean> {
+  const requests = new Map([active, approved].map((r) => [r.id, r]));
+  const { isExpected } = createDriftPass({
+    store: {
+      getRequest: async (id) => requests.get(id) ?? null,
+      listRequests: async () => [...requests.values()],
+      appendAudit: async () => {},
+    },
+    clusters: { listManagedBindings: async () => [] },
+    grants: { restoreBinding: async () => 'unchanged', removeOrphan: async () => 'kept' },
+    clock: { now: () => now },
+    onError: () => {},
+    onRepair: () => {},
+  });
+  return isExpected('dev', type, binding);
+}
+
+describe('which watched changes need a drift pass', () => {
+  it.each([
+    ['an active grant’s own binding written as wanted needs no pass', 'ADDED', own(active), true],
+    ['an active grant’s own binding deleted needs a pass', 'DELETED', own(active), false],
+    [
+      'an active grant’s own binding pointed at another role needs a pass',
+      'MODIFIED',
+      own(active, 'admin'),
+      false,
+    ],
+    ['an approved grant’s own binding being written needs no pass', 'ADDED', own(approved), true],
+    ['a binding forged with an active grant’s label needs a pass', 'ADDED', forged(active), false],
+    ['a binding forged with an approved grant’s label needs a pass', 'ADDED', forged(approved), false],
+    ['a forged binding deleted needs no pass', 'DELETED', forged(active), true],
+  ] as const)('%s', async (_, type, binding, expected) => {
+    expect(await isExpected(type, binding)).toBe(expected);
+  });
+});
