@@ -1,4 +1,3 @@
-import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,36 +113,26 @@ describe('bodies and headers', () => {
     const res = await server.as('alice').raw('/api/v1/accessrequests', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: `{"spec": "${'q'.repeat(1000)}`,
+      // JSON.parse's message would quote this: "Unexpected token 'q', "{"spec": qqqqqqqqqq"... is not valid JSON"
+      body: `{"spec": ${'q'.repeat(1000)}}`,
     });
     expectShortProblem(res, 400);
     expect(JSON.stringify(res.body)).not.toContain('qqqq');
   });
 
   it('several Authorization headers are refused (400), whichever comes first', async () => {
-    for (const tokens of [
+    // Node keeps only the first of several Authorization headers in req.headers.
+    for (const [first, second] of [
       ['token-alice', 'nope'],
       ['nope', 'token-alice'],
     ]) {
-      const status = await new Promise<number>((resolve, reject) => {
-        const { hostname, port } = new URL(server.url);
-        const req = httpRequest({
-          host: hostname,
-          port,
-          path: '/api/v1/whoami',
-          headers: [
-            ['Authorization', `Bearer ${tokens[0]}`],
-            ['Authorization', `Bearer ${tokens[1]}`],
-          ].flat(),
-        });
-        req.on('response', (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
-        req.on('error', reject);
-        req.end();
-      });
-      expect(status).toBe(400);
+      const answer = await rawHttp(
+        'GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+          `Authorization: Bearer ${first}\r\nAuthorization: Bearer ${second}\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toContain('application/problem+json');
+      expect(answer).toContain('"field":"Authorization"');
     }
   });
 
