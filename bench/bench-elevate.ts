@@ -44,6 +44,9 @@ clusters:
 ${clusters}
 reconcile:
   interval: ${opts.reconcileInterval ?? '10s'}
+# The expiry bench grants seconds; a deployment keeps the 1m default.
+limits:
+  minDuration: 1s
 policies:
   - name: view-auto
     match: { groups: [devs], roles: [view] }

@@ -64,8 +64,8 @@ Elevate is running with a real Kubernetes API server. In another shell:
   kubectl auth can-i create deployments -n payments --as alice --as-group devs      # yes
   kubectl get rolebindings -n payments -l app.kubernetes.io/managed-by=elevate -o wide
 
-  # 'view' anywhere is auto-approved by policy view-anywhere (try a 30s one and watch it expire):
-  ELEVATE_TOKEN=alice-demo-token kubectl elevate request --cluster dev --role view --cluster-wide --duration 30s --reason "look around"
+  # 'view' anywhere is auto-approved by policy view-anywhere (try a 1m one, the shortest allowed, and watch it expire):
+  ELEVATE_TOKEN=alice-demo-token kubectl elevate request --cluster dev --role view --cluster-wide --duration 1m --reason "look around"
 
   # end it early, then check:
   ELEVATE_TOKEN=bob-demo-token elevate revoke <ID> --reason "incident resolved"
