@@ -72,6 +72,17 @@ describe('the OpenAPI document describes every operation completely', () => {
     expect(responses('/readyz', 'get')).toEqual(['200', '503']);
   });
 
+  it('every operation has an operationId, and a created request links to what can be done with it', () => {
+    const ids = operations().map(({ op }) => op.operationId);
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    const links = doc.paths['/api/v1/accessrequests'].post.responses['201'].links;
+    expect(Object.values<Json>(links).map((l) => l.operationId)).toEqual(
+      expect.arrayContaining(['getAccessRequest', 'approveAccessRequest', 'revokeAccessRequest']),
+    );
+    expect(links.get.parameters).toEqual({ name: '$response.body#/metadata/name' });
+  });
+
   it('the audit export is text/csv or application/x-ndjson', () => {
     const ok = doc.paths['/api/v1/audit/export'].get.responses['200'];
     expect(Object.keys(ok.content)).toEqual(['text/csv', 'application/x-ndjson']);

@@ -17,6 +17,7 @@ export function accessRequestActions(requests: RequestService): FastifyPluginAsy
       '/accessrequests/:name/approve',
       {
         schema: {
+          operationId: 'approveAccessRequest',
           summary: 'Approve a pending request (approvers named by its policy; never the requester)',
           tags: ['AccessRequest'],
           params: nameParams,
@@ -36,6 +37,7 @@ export function accessRequestActions(requests: RequestService): FastifyPluginAsy
       {
         schema: {
           summary: 'Deny a pending request',
+          operationId: 'denyAccessRequest',
           tags: ['AccessRequest'],
           params: nameParams,
           body: commentBody,
@@ -54,6 +56,7 @@ export function accessRequestActions(requests: RequestService): FastifyPluginAsy
       {
         schema: {
           summary: 'End approved or active access now',
+          operationId: 'revokeAccessRequest',
           tags: ['AccessRequest'],
           params: nameParams,
           body: z.strictObject({ reason: plainText(2000).optional() }).nullish(),
@@ -72,6 +75,7 @@ export function accessRequestActions(requests: RequestService): FastifyPluginAsy
       {
         schema: {
           summary: 'Withdraw a pending request',
+          operationId: 'cancelAccessRequest',
           tags: ['AccessRequest'],
           params: nameParams,
           body: z.strictObject({}).nullish(),

@@ -8,6 +8,16 @@ import { accessRequestActions } from './access-request-actions.js';
 import { type AccessRequestContract, createBody, nameParams } from './access-request-body.js';
 import { identityOf } from './authenticate.js';
 
+const createdLinks = Object.fromEntries(
+  ['get', 'approve', 'deny', 'revoke', 'cancel'].map((action) => [
+    action,
+    {
+      operationId: `${action}AccessRequest`,
+      parameters: { name: '$response.body#/metadata/name' },
+    },
+  ]),
+);
+
 export function accessRequestRoutes(
   requests: RequestService,
   contract: AccessRequestContract,
@@ -16,8 +26,11 @@ export function accessRequestRoutes(
     app.post(
       '/accessrequests',
       {
+        // What a client (and schemathesis's stateful phase) can do next with the request just created.
+        links: { 201: createdLinks },
         schema: {
           summary: 'Request access',
+          operationId: 'createAccessRequest',
           tags: ['AccessRequest'],
           body: createBody(contract),
           response: {
@@ -46,6 +59,7 @@ export function accessRequestRoutes(
       {
         schema: {
           summary: 'List the access requests the caller may see',
+          operationId: 'listAccessRequests',
           tags: ['AccessRequest'],
           querystring: z.strictObject({ phase: z.enum(phases).optional() }),
           response: { 200: accessRequestList, ...problems(...authProblems) },
@@ -62,6 +76,7 @@ export function accessRequestRoutes(
       {
         schema: {
           summary: 'Read one access request',
+          operationId: 'getAccessRequest',
           tags: ['AccessRequest'],
           params: nameParams,
           response: { 200: accessRequestResource, ...problems(...authProblems, 403, 404) },

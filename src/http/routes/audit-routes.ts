@@ -65,6 +65,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsyncZod {
       {
         schema: {
           summary: 'Export the whole audit trail (admins)',
+          operationId: 'exportAudit',
           tags: ['Audit'],
           querystring: z.strictObject({ format: z.enum(['csv', 'jsonl']).default('csv') }),
           response: {
@@ -91,6 +92,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsyncZod {
       {
         schema: {
           summary: 'Check the audit hash chain (admins)',
+          operationId: 'verifyAudit',
           description:
             'Recomputes the hash chain and reports its head. Deleting the newest events leaves a chain that ' +
             'still verifies: pass a head recorded earlier as expectHead to detect that.',

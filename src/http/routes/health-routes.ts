@@ -21,6 +21,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsyncZod {
       {
         schema: {
           summary: 'Liveness: the process serves HTTP',
+          operationId: 'healthz',
           tags: ['Health'],
           security: [],
           response: { 200: z.object({ status: z.literal('ok') }) },
@@ -33,6 +34,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsyncZod {
       {
         schema: {
           summary: 'Readiness: start-up catch-up has run',
+          operationId: 'readyz',
           tags: ['Health'],
           security: [],
           response: {
@@ -51,6 +53,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsyncZod {
       {
         schema: {
           summary: 'This document',
+          operationId: 'openapi',
           tags: ['Health'],
           security: [],
           response: { 200: z.looseObject({ openapi: z.string() }).describe('OpenAPI 3.1') },

@@ -11,6 +11,7 @@ export function identityRoutes(requests: Pick<RequestService, 'isAdmin'>): Fasti
       {
         schema: {
           summary: 'Who the bearer token belongs to',
+          operationId: 'whoami',
           tags: ['Identity'],
           response: {
             200: z.object({ user: z.string(), groups: z.array(z.string()), admin: z.boolean() }),

@@ -21,6 +21,7 @@ export function reconcileRoutes(reconcile: ReconcileService): FastifyPluginAsync
         schema: {
           summary: 'Repair drift in every cluster now (admins; answered by the server holding the lease)',
           tags: ['Operations'],
+          operationId: 'reconcile',
           response: {
             200: z.object({ clusters: z.array(outcome) }),
             ...problems(...authProblems, 403, 503),
