@@ -5,18 +5,26 @@ import { describe, expect, it } from 'vitest';
 import { hashedTokenField, parseTokenFile } from '../../src/adapters/auth/token-file.js';
 import { createTokenFileAuthenticator } from '../../src/adapters/auth/token-file-authenticator.js';
 
+/**
+ * One whole second for every version of a test's token file. Set with utimes, not slept for: the mtime
+ * then stays exactly the same across a rewrite (a Date or a read-back mtime would lose the nanoseconds),
+ * as it does for two writes within one tick of the file system's clock.
+ */
+const fixedMtime = 1_700_000_000;
+
 function tokenFile(text: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'elevate-tokens-')), 'tokens.csv');
   writeFileSync(file, text);
+  utimesSync(file, fixedMtime, fixedMtime);
   return file;
 }
 
-/** Writes `text` and puts the file's mtime back where it was, as a rewrite within one mtime tick leaves it. */
+/** Writes `text` and sets the mtime back to exactly what it was. */
 function rewriteKeepingMtime(file: string, text: string): void {
-  const { atime, mtime } = statSync(file);
+  const before = statSync(file, { bigint: true }).mtimeNs;
   writeFileSync(file, text);
-  utimesSync(file, atime, mtime);
-  expect(statSync(file).mtimeMs).toBe(mtime.getTime());
+  utimesSync(file, fixedMtime, fixedMtime);
+  expect(statSync(file, { bigint: true }).mtimeNs).toBe(before);
 }
 
 describe('token file authenticator', () => {
