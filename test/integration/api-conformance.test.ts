@@ -147,8 +147,8 @@ async function runSchemathesis(person: Person): Promise<Run> {
 }
 
 /**
- * The counts: operations and failing operations from the JUnit report (one test case per operation), cases
- * and unique failures from the summary ("799 generated, 799 passed" or "708 generated, 7 found 8 unique
+ * The counts: operations, cases and unique failures from the summary, failing operations from the JUnit
+ * report when the summary has no failure count ("799 generated, 799 passed" or "708 generated, 7 found 8 unique
  * failures").
  */
 function summaryOf(output: string, junit: string) {
@@ -163,7 +163,8 @@ function summaryOf(output: string, junit: string) {
   const cases = Number(/(\d+) generated/.exec(output)?.[1] ?? Number.NaN);
   const unique = /found (\d+) unique failures?/.exec(output)?.[1];
   return {
-    operations: attr('tests'),
+    // The JUnit report also counts the stateful phase as a test case: take the summary's count.
+    operations: Number(/Tested: (\d+)/.exec(output)?.[1] ?? Number.NaN),
     cases,
     failures: unique === undefined ? attr('failures') + attr('errors') : Number(unique),
   };
