@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { openAdapters } from './composition/open-adapters.js';
-import type { Config } from './config/load-config.js';
+import { type Config, ConfigError } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
 import type { HttpApp } from './http/create-http-app.js';
@@ -85,41 +85,68 @@ export async function composeElevate(
   let metricsServer: Server | undefined;
   let app: HttpApp | undefined;
 
+  /** A listener that cannot bind is the config's fault: say which field. */
+  async function bind<T>(field: string, where: { host: string; port: number }, open: () => Promise<T>) {
+    try {
+      return await open();
+    } catch (e) {
+      throw new ConfigError(
+        `${config.file}: ${field}: cannot listen on ${where.host}:${where.port}: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  async function serve(): Promise<string> {
+    // Loaded after the catch-up has started, so a restart after a crash begins removing overdue grants
+    // before the HTTP stack has loaded.
+    const { createHttpApp } = await import('./http/create-http-app.js');
+    app = await createHttpApp({
+      logger,
+      authenticator,
+      requests,
+      audit: createAuditService({ store, isAdmin: requests.isAdmin }),
+      reconcile: createReconcileService({
+        reconcileNow: jobs.reconcileNow,
+        clusterNames,
+        isAdmin: requests.isAdmin,
+      }),
+      isLeader: jobs.isLeader,
+      tls,
+      isReady: () => ready,
+      version,
+      contract: { clusterNames, limits: config.limits, authThrottle: config.auth.throttle },
+    });
+    const url = await bind('listen', config.listen, () => (app as HttpApp).listen(config.listen));
+    const metricsAt = config.metrics;
+    if (metricsAt) {
+      metricsServer = await bind('metrics.listen', metricsAt, () =>
+        metrics.serve(metricsAt.host, metricsAt.port),
+      );
+    }
+    return url;
+  }
+
+  async function stop(): Promise<void> {
+    ready = false;
+    await jobs.stop();
+    await app?.close();
+    metricsServer?.close();
+    await store.close();
+  }
+
   return {
     async start() {
-      // Catch up before serving: anything that expired while Elevate was down is removed first
-      // (by the leader; a follower serves at once and leaves the timers to the leader).
-      await jobs.start();
-      // Loaded only now: after a crash, the catch-up above should not wait for the HTTP stack to load.
-      const { createHttpApp } = await import('./http/create-http-app.js');
-      app = await createHttpApp({
-        logger,
-        authenticator,
-        requests,
-        audit: createAuditService({ store, isAdmin: requests.isAdmin }),
-        reconcile: createReconcileService({
-          reconcileNow: jobs.reconcileNow,
-          clusterNames,
-          isAdmin: requests.isAdmin,
-        }),
-        isLeader: jobs.isLeader,
-        tls,
-        isReady: () => ready,
-        version,
-        contract: { clusterNames, limits: config.limits, authThrottle: config.auth.throttle },
+      // The API listens while the leader catches up on whatever fell due while Elevate was down, and
+      // /readyz answers 503 until that is done (bounded, so an unreachable cluster cannot hold it up).
+      // A follower leaves the timers to the leader and is ready at once.
+      const [, url] = await Promise.all([jobs.start(), serve()]).catch(async (e) => {
+        await stop();
+        throw e;
       });
-      const url = await app.listen({ host: config.listen.host, port: config.listen.port });
-      if (config.metrics) metricsServer = await metrics.serve(config.metrics.host, config.metrics.port);
       ready = true;
       logger.info({ url, clusters: clusterNames }, 'elevate is ready');
       return url;
     },
-    async stop() {
-      ready = false;
-      await jobs.stop();
-      await app?.close();
-      metricsServer?.close();
-      await store.close();
-    },
+    stop,
   };
 }

@@ -60,12 +60,15 @@ const policy = z
     }
   });
 
+/** host:port; port 0 lets the system pick a free one. */
+const listenAddress = z
+  .string()
+  .regex(/^[^:]+:\d{1,5}$/, 'expected host:port')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65_535, 'the port must be 0 to 65535');
+
 export const configSchema = z
   .strictObject({
-    listen: z
-      .string()
-      .regex(/^[^:]+:\d+$/, 'expected host:port')
-      .default('127.0.0.1:8080'),
+    listen: listenAddress.default('127.0.0.1:8080'),
     storage: z
       .string()
       .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:PATH or postgres://USER@HOST:PORT/DB'),
@@ -112,7 +115,7 @@ export const configSchema = z
     metrics: z
       .strictObject({
         /** host:port for GET /metrics (Prometheus); off when absent. Keep it on loopback or a private network. */
-        listen: z.string().regex(/^[^:]+:\d+$/, 'expected host:port'),
+        listen: listenAddress,
       })
       .optional(),
     limits: z

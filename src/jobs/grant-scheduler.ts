@@ -34,6 +34,13 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
   /** Settles running now (at most maxConcurrentSettles); the rest wait in `waiting`. */
   let settling = 0;
   let stopped = false;
+  /** Start-up catch-up: told when an overdue request has been settled (after however many retries). */
+  const catchUpWaiters = new Map<string, () => void>();
+
+  function settledAfterCatchUp(id: string): void {
+    catchUpWaiters.get(id)?.();
+    catchUpWaiters.delete(id);
+  }
 
   async function throttled<T>(work: () => Promise<T>): Promise<T> {
     if (settling >= maxConcurrentSettles) await new Promise<void>((resolve) => waiting.push(resolve));
@@ -64,6 +71,7 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
     const run = throttled(() => settle(id))
       .then((request) => {
         failures.delete(id);
+        settledAfterCatchUp(id);
         onSettled(request);
         track(request);
       })
@@ -101,27 +109,33 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
     track,
     /**
      * Start-up: settles at once whatever fell due while Elevate was down and tracks the rest. Resolves
-     * when those settles are done, or after maxWaitMs (an unreachable cluster must not hold up serving;
-     * its grants are retried with backoff).
+     * when every overdue request has been settled — a failed settle is retried with backoff meanwhile, so
+     * "done" means the bindings are really gone — or after maxWaitMs (an unreachable cluster must not
+     * hold up serving for ever; its grants go on being retried).
      */
     async catchUp(requests: AccessRequest[], maxWaitMs: number): Promise<void> {
       const now = clock.now().getTime();
+      const overdue: Promise<void>[] = [];
       for (const request of requests) {
         const due = nextDueAt(request);
-        if (due !== null && due.getTime() <= now) fire(request.id);
-        else track(request);
+        if (due !== null && due.getTime() <= now) {
+          overdue.push(new Promise<void>((resolve) => catchUpWaiters.set(request.id, resolve)));
+          fire(request.id);
+        } else track(request);
       }
       let timer: NodeJS.Timeout | undefined;
       const waited = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, maxWaitMs);
       });
-      await Promise.race([idle(), waited]);
+      await Promise.race([Promise.all(overdue), waited]);
       clearTimeout(timer);
+      catchUpWaiters.clear();
     },
     idle,
     pendingCount: () => timers.size,
     stop(): void {
       stopped = true;
+      for (const id of [...catchUpWaiters.keys()]) settledAfterCatchUp(id);
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
     },

@@ -1,5 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +42,24 @@ describe('elevate server refuses to start, naming the file and the field', () =>
   it('when metrics.listen is not host:port', async () => {
     const { file, stderr } = await refusal(`${dev()}metrics: { listen: "9090" }\n`);
     expect(stderr).toContain(`${file}: metrics.listen: expected host:port`);
+  });
+
+  it('when a port is out of range', async () => {
+    const { file, stderr } = await refusal(`${dev()}metrics: { listen: "127.0.0.1:99999" }\n`);
+    expect(stderr).toContain(`${file}: metrics.listen: the port must be 0 to 65535`);
+  });
+
+  it('when metrics.listen cannot be bound', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as AddressInfo;
+    try {
+      const { file, stderr } = await refusal(`${dev()}metrics: { listen: "127.0.0.1:${port}" }\n`);
+      expect(stderr).toContain(`${file}: metrics.listen: cannot listen on 127.0.0.1:${port}: `);
+      expect(stderr).toMatch(/EADDRINUSE/);
+    } finally {
+      busy.close();
+    }
   });
 
   it('when two clusters have the same name', async () => {

@@ -141,6 +141,30 @@ describe('start-up catch-up', () => {
     scheduler.stop();
   });
 
+  it('waits for a settle that fails at once to succeed on a retry, not just to have run', async () => {
+    const overdue = active('ar-refused', -1);
+    let calls = 0;
+    const settle = vi.fn(async () => {
+      calls++;
+      if (calls < 3) throw new Error('connection refused');
+      return expired(overdue);
+    });
+    const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled: () => {} });
+    let resolved = false;
+    const done = scheduler.catchUp([overdue], 10_000).then(() => {
+      resolved = true;
+    });
+    // Two quick failures, retried after 500 ms and then 1 s: the catch-up is not over after either.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toBe(2);
+    expect(resolved).toBe(false);
+    await vi.advanceTimersByTimeAsync(500);
+    await done;
+    expect(calls).toBe(3);
+    expect(resolved).toBe(true);
+    scheduler.stop();
+  });
+
   it('does not wait longer than asked for a cluster that does not answer', async () => {
     const settle = vi.fn((): Promise<AccessRequest> => new Promise(() => {}));
     const scheduler = createGrantScheduler({ settle, clock, onError: () => {}, onSettled: () => {} });
