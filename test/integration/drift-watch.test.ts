@@ -1,22 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
-import {
-  canI,
-  createNamespace,
-  elevateKubeconfig,
-  rbacApi,
-  testKubeconfig,
-  uniqueName,
-  waitFor,
-} from '../support/kube.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { canI, createNamespace, rbacApi, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
+import { type ProxiedCluster, proxiedCluster } from '../support/proxied-cluster.js';
 
 let server: RunningElevate;
-let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+let proxy: ProxiedCluster;
 let kubeconfig: string;
 let rbac: k8s.RbacAuthorizationV1Api;
 
@@ -24,13 +13,9 @@ beforeAll(async () => {
   kubeconfig = testKubeconfig('dev2');
   rbac = rbacApi(kubeconfig);
   // Elevate reaches the API server through a proxy the test can cut; the test itself goes direct.
-  const text = readFileSync(elevateKubeconfig('dev2'), 'utf8');
-  const port = Number(/server: https:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
-  proxy = await startTcpProxy({ host: '127.0.0.1', port });
-  const viaProxy = join(tmpdir(), `${uniqueName('dev2-proxy')}.kubeconfig`);
-  writeFileSync(viaProxy, text.replace(`127.0.0.1:${port}`, `127.0.0.1:${proxy.port()}`));
+  proxy = await proxiedCluster('dev2');
   // The periodic pass is 10 minutes away: the repairs below can only come from the watch.
-  server = await startElevate({ clusters: { dev2: viaProxy }, reconcileInterval: '10m' });
+  server = await startElevate({ clusters: { dev2: proxy.kubeconfig }, reconcileInterval: '10m' });
 });
 
 afterAll(async () => {

@@ -1,31 +1,16 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
-import {
-  canI,
-  createNamespace,
-  elevateKubeconfig,
-  rbacApi,
-  testKubeconfig,
-  uniqueName,
-  waitFor,
-} from '../support/kube.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { canI, createNamespace, rbacApi, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
+import { type ProxiedCluster, proxiedCluster } from '../support/proxied-cluster.js';
 
 let server: RunningElevate;
-let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+let proxy: ProxiedCluster;
 let kubeconfig: string;
 
 beforeAll(async () => {
   kubeconfig = testKubeconfig('dev2');
-  const text = readFileSync(elevateKubeconfig('dev2'), 'utf8');
-  const port = Number(/server: https:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
-  proxy = await startTcpProxy({ host: '127.0.0.1', port });
-  const viaProxy = join(tmpdir(), `${uniqueName('dev2-proxy')}.kubeconfig`);
-  writeFileSync(viaProxy, text.replace(`127.0.0.1:${port}`, `127.0.0.1:${proxy.port()}`));
-  server = await startElevate({ clusters: { dev2: viaProxy }, reconcileInterval: '1s' });
+  proxy = await proxiedCluster('dev2');
+  server = await startElevate({ clusters: { dev2: proxy.kubeconfig }, reconcileInterval: '1s' });
 });
 
 afterAll(async () => {
