@@ -1,16 +1,11 @@
 import { z } from 'zod';
-import { formatDuration, parseDuration } from '../domain/duration.js';
+import { formatDuration, parsePositiveDuration } from '../domain/duration.js';
 
 /** A Go-style duration written in config ("30m", "1h30m"), read as positive milliseconds. */
 export const durationText = z.string().transform((text, ctx) => {
-  // Long enough for any real duration; a longer text is refused before it is parsed.
-  const ms = text.length > 64 ? null : parseDuration(text);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 90s, 30m, 1h30m)` });
-    return z.NEVER;
-  }
-  if (ms <= 0) {
-    ctx.addIssue({ code: 'custom', message: `duration must be positive, got "${text}"` });
+  const ms = parsePositiveDuration(text);
+  if (typeof ms === 'string') {
+    ctx.addIssue({ code: 'custom', message: ms });
     return z.NEVER;
   }
   return ms;

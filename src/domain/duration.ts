@@ -38,6 +38,18 @@ export function parseDuration(text: string): number | null {
   return sign * Math.round(total);
 }
 
+/**
+ * A duration something can last (a grant, a timeout, an interval): a Go duration above zero. Returns the
+ * milliseconds, or a sentence saying what is wrong with the text.
+ */
+export function parsePositiveDuration(text: string): number | string {
+  // Long enough for any real duration; a longer text is refused before it is parsed.
+  const ms = text.length > 64 ? null : parseDuration(text);
+  if (ms === null) return `"${text.slice(0, 64)}" is not a duration (use e.g. 90s, 30m, 1h30m)`;
+  if (ms <= 0) return `duration must be positive, got "${text}"`;
+  return ms;
+}
+
 /** Formats milliseconds the Go way, dropping zero parts: 5400000 -> "1h30m". */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';

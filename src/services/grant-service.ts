@@ -54,7 +54,7 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
   }
 
   async function removeNow(request: AccessRequest): Promise<AccessRequest> {
-    const refs = request.grant?.bindings ?? [desiredBinding(request, null).ref];
+    const refs = bindingsOf(request);
     for (const ref of refs) await clusters.deleteBinding(request.spec.cluster, ref);
     const now = clock.now();
     if (request.revocation) {

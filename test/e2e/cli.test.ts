@@ -149,7 +149,7 @@ describe('elevate CLI', () => {
   });
 
   it.each([
-    [['--duration', 'abc'], /"abc" is not a positive duration/],
+    [['--duration', 'abc'], /"abc" is not a duration/],
     [['--duration', '5m', '--cluster-wide'], /exactly one of --namespace NS or --cluster-wide/],
     [
       ['--duration', '5m', '--cluster', 'prod'],

@@ -1,14 +1,13 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { phases } from '../../domain/access-request.js';
-import { parseDuration } from '../../domain/duration.js';
+import { parsePositiveDuration } from '../../domain/duration.js';
 import type { AccessRequestResource } from '../../http/resources.js';
 import { client, type Output, outputOption, printOutcome, printRequest } from '../context.js';
 import { requestTable } from '../render.js';
 
 function durationArg(value: string): string {
-  const ms = parseDuration(value);
-  if (ms === null || ms <= 0)
-    throw new InvalidArgumentError(`"${value}" is not a positive duration (e.g. 90s, 30m, 1h30m)`);
+  const ms = parsePositiveDuration(value);
+  if (typeof ms === 'string') throw new InvalidArgumentError(ms);
   return value;
 }
 
