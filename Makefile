@@ -53,8 +53,10 @@ demo: build kube
 demo-down:
 	bash scripts/demo.sh down
 
-bench: build kube
+bench: build kube postgres
 	npx tsx bench/latency.ts
+	npx tsx bench/restart-catch-up.ts
+	npx tsx bench/lease-takeover.ts
 
 clean:
 	rm -rf dist node_modules .demo
