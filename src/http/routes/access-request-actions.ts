@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { AccessRequest } from '../../domain/access-request.js';
+import type { Identity } from '../../domain/identity.js';
 import type { RequestService } from '../../services/request-service.js';
 import { authProblems, bodyProblems, problems } from '../openapi.js';
 import { plainText } from '../request-fields.js';
@@ -7,85 +9,69 @@ import { accessRequestResource, toResource } from '../resources.js';
 import { nameParams } from './access-request-body.js';
 import { identityOf } from './authenticate.js';
 
-/** Bodies are optional: a bare POST approves, denies, revokes or cancels (Fastify validates an absent body as null). */
+// Bodies are optional: a bare POST approves, denies, revokes or cancels (Fastify validates an absent body
+// as null).
 const commentBody = z.strictObject({ comment: plainText(2000).optional() }).nullish();
+const reasonBody = z.strictObject({ reason: plainText(2000).optional() }).nullish();
+const emptyBody = z.strictObject({}).nullish();
+
+type ActionBody = { comment?: string; reason?: string } | null | undefined;
+
+interface Action {
+  name: 'approve' | 'deny' | 'revoke' | 'cancel';
+  summary: string;
+  body: typeof commentBody | typeof reasonBody | typeof emptyBody;
+  run(requests: RequestService, who: Identity, id: string, body: ActionBody): Promise<AccessRequest>;
+}
 
 /** What approvers, requesters and admins do to an existing request. */
+const actions: Action[] = [
+  {
+    name: 'approve',
+    summary: 'Approve a pending request (approvers named by its policy; never the requester)',
+    body: commentBody,
+    run: (requests, who, id, body) => requests.approve(who, id, body?.comment ?? null),
+  },
+  {
+    name: 'deny',
+    summary: 'Deny a pending request',
+    body: commentBody,
+    run: (requests, who, id, body) => requests.deny(who, id, body?.comment ?? null),
+  },
+  {
+    name: 'revoke',
+    summary: 'End approved or active access now',
+    body: reasonBody,
+    run: (requests, who, id, body) => requests.revoke(who, id, body?.reason ?? null),
+  },
+  {
+    name: 'cancel',
+    summary: 'Withdraw a pending request',
+    body: emptyBody,
+    run: (requests, who, id) => requests.cancel(who, id),
+  },
+];
+
 export function accessRequestActions(requests: RequestService): FastifyPluginAsyncZod {
   return async (app) => {
-    app.post(
-      '/accessrequests/:name/approve',
-      {
-        schema: {
-          operationId: 'approveAccessRequest',
-          summary: 'Approve a pending request (approvers named by its policy; never the requester)',
-          tags: ['AccessRequest'],
-          params: nameParams,
-          body: commentBody,
-          response: {
-            200: accessRequestResource,
-            ...problems(...authProblems, 403, 404, 409, ...bodyProblems),
+    for (const action of actions) {
+      app.post(
+        `/accessrequests/:name/${action.name}`,
+        {
+          schema: {
+            operationId: `${action.name}AccessRequest`,
+            summary: action.summary,
+            tags: ['AccessRequest'],
+            params: nameParams,
+            body: action.body,
+            response: {
+              200: accessRequestResource,
+              ...problems(...authProblems, 403, 404, 409, ...bodyProblems),
+            },
           },
         },
-      },
-      async (req) =>
-        toResource(await requests.approve(identityOf(req), req.params.name, req.body?.comment ?? null)),
-    );
-
-    app.post(
-      '/accessrequests/:name/deny',
-      {
-        schema: {
-          summary: 'Deny a pending request',
-          operationId: 'denyAccessRequest',
-          tags: ['AccessRequest'],
-          params: nameParams,
-          body: commentBody,
-          response: {
-            200: accessRequestResource,
-            ...problems(...authProblems, 403, 404, 409, ...bodyProblems),
-          },
-        },
-      },
-      async (req) =>
-        toResource(await requests.deny(identityOf(req), req.params.name, req.body?.comment ?? null)),
-    );
-
-    app.post(
-      '/accessrequests/:name/revoke',
-      {
-        schema: {
-          summary: 'End approved or active access now',
-          operationId: 'revokeAccessRequest',
-          tags: ['AccessRequest'],
-          params: nameParams,
-          body: z.strictObject({ reason: plainText(2000).optional() }).nullish(),
-          response: {
-            200: accessRequestResource,
-            ...problems(...authProblems, 403, 404, 409, ...bodyProblems),
-          },
-        },
-      },
-      async (req) =>
-        toResource(await requests.revoke(identityOf(req), req.params.name, req.body?.reason ?? null)),
-    );
-
-    app.post(
-      '/accessrequests/:name/cancel',
-      {
-        schema: {
-          summary: 'Withdraw a pending request',
-          operationId: 'cancelAccessRequest',
-          tags: ['AccessRequest'],
-          params: nameParams,
-          body: z.strictObject({}).nullish(),
-          response: {
-            200: accessRequestResource,
-            ...problems(...authProblems, 403, 404, 409, ...bodyProblems),
-          },
-        },
-      },
-      async (req) => toResource(await requests.cancel(identityOf(req), req.params.name)),
-    );
+        async (req) => toResource(await action.run(requests, identityOf(req), req.params.name, req.body)),
+      );
+    }
   };
 }
