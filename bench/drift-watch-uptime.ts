@@ -15,9 +15,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { createKubeClusterGateway } from '../src/adapters/kube/kube-cluster-gateway.js';
 import { testenvDown, testenvUp } from '../src/testenv/testenv.js';
+import { progress, runBench } from './bench-io.js';
 
 const seconds = Number(process.env.WATCH_UPTIME_SECONDS ?? 180);
-const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 interface WatchStats {
   upMs: number;
@@ -109,10 +109,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    progress(`failed: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { testenvDown, testenvUp } from '../src/testenv/testenv.js';
 import { adminUser, type BenchElevate, startBenchElevate, tokenOf } from './bench-elevate.js';
+import { progress, report, runBench } from './bench-io.js';
 import { formatMs, summaryLine } from './percentile.js';
 import { createSarClient, type SarClient } from './sar-client.js';
 
@@ -38,8 +39,6 @@ const checkStopping = () => stopping.signal.throwIfAborted();
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable to the server's ISO timestamps. */
 const wallNow = () => performance.timeOrigin + performance.now();
-const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-const report = (line = '') => process.stdout.write(`${line}\n`);
 const userName = (i: number) => `bench-user-${String(i).padStart(3, '0')}`;
 
 interface AccessRequestBody {
@@ -470,10 +469,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    progress(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -12,24 +12,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/testenv/free-port.js';
 import { createDatabase, startPostgres } from '../test/support/postgres-server.js';
 import { startTcpProxy } from '../test/support/tcp-proxy.js';
+import { elevateBin, progress, repo, report, runBench } from './bench-io.js';
 import { summaryLine } from './percentile.js';
 
 const rounds = Number(process.argv[2] ?? 5);
 const pollMs = 5;
 const waitLimitMs = 60_000;
 const overallTimeoutMs = 15 * 60_000;
-
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const elevateBin = join(repo, 'bin/elevate');
-const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-const report = (line = '') => process.stdout.write(`${line}\n`);
 
 async function writeConfig(dir: string, storage: string): Promise<{ config: string; url: string }> {
   const port = await freePort();
@@ -180,10 +175,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    progress(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(1);
-  },
-);
+runBench(main);

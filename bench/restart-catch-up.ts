@@ -10,13 +10,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { freePort } from '../src/testenv/free-port.js';
 import { testenvDown, testenvUp } from '../src/testenv/testenv.js';
+import { elevateBin, progress, repo, report, runBench } from './bench-io.js';
 import { summaryLine } from './percentile.js';
 import { createSarClient, type SarClient } from './sar-client.js';
 
@@ -31,10 +31,6 @@ const waitLimitMs = 30_000;
 /** Whatever happens, the bench stops (and cleans up) after this long. */
 const overallTimeoutMs = 10 * 60_000;
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const elevateBin = join(repo, 'bin/elevate');
-const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-const report = (line = '') => process.stdout.write(`${line}\n`);
 const userName = (i: number) => `restart-user-${String(i).padStart(2, '0')}`;
 const adminToken = 'token-restart-root';
 
@@ -238,10 +234,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    progress(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(1);
-  },
-);
+runBench(main);
