@@ -8,7 +8,7 @@ import {
 import { requestEvent, systemActor } from '../domain/audit-event.js';
 import { bindingKey, desiredBinding } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
-import { NotFound } from '../domain/errors.js';
+import { NotFound, Refused } from '../domain/errors.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, ManagedBinding, Store } from './ports.js';
 
@@ -41,7 +41,18 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
 
   async function activateNow(request: AccessRequest): Promise<AccessRequest> {
     const binding = desiredBinding(request, new Date(clock.now().getTime() + request.spec.durationMs));
-    await clusters.applyBinding(request.spec.cluster, binding);
+    try {
+      await clusters.applyBinding(request.spec.cluster, binding);
+    } catch (e) {
+      // Refused for good (the namespace is gone, Elevate may not bind the role, the binding is invalid):
+      // retrying would go on for ever while the requester waits for nothing. Nothing was written, so the
+      // request ends now and says why. An outage (Unavailable) is retried as before.
+      if (!(e instanceof Refused)) throw e;
+      const reason = (await namespaceGone(request))
+        ? `namespace ${request.spec.namespace} was deleted`
+        : `the cluster refused the binding: ${e.message}`;
+      return endBySystem(request, reason);
+    }
     const active = activate(request, [binding.ref], clock.now());
     // The binding's expiry annotation was a forecast; the grant's own expiry is what counts.
     return store.updateRequest(active, [
@@ -85,13 +96,12 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
   }
 
   /**
-   * Ends a grant whose namespace was deleted: its binding went with the namespace and can never be written
-   * again there, so retrying would go on until expiry. Revoked at once rather than Expired, because the
-   * access ended before its time, by Elevate itself.
+   * Ends access Elevate can no longer give, e.g. a grant whose namespace was deleted: its binding went with
+   * the namespace and can never be written again there, so retrying would go on until expiry. Revoked at
+   * once rather than Expired, because the access ended before its time, by Elevate itself.
    */
-  async function endForGoneNamespace(request: AccessRequest): Promise<AccessRequest> {
+  async function endBySystem(request: AccessRequest, reason: string): Promise<AccessRequest> {
     const now = clock.now();
-    const reason = `namespace ${request.spec.namespace} was deleted`;
     const revoked = transition(
       { ...request, revocation: { by: systemActor, reason, at: now } },
       'Revoked',
@@ -121,7 +131,7 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
           );
         } catch (e) {
           if (!(await namespaceGone(request))) throw e;
-          await endForGoneNamespace(request);
+          await endBySystem(request, `namespace ${request.spec.namespace} was deleted`);
           return 'ended-namespace-gone';
         }
       });
