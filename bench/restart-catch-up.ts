@@ -47,7 +47,7 @@ function writeConfig(dir: string, kubeconfig: string, port: number): string {
     file,
     `listen: 127.0.0.1:${port}
 storage: sqlite:./elevate.db
-logLevel: warn
+logLevel: ${process.env.BENCH_LOG_LEVEL ?? 'warn'}
 auth:
   tokenFile: ./tokens.csv
   admins: { groups: [admins] }
@@ -94,7 +94,7 @@ interface Round {
 async function oneRound(config: string, url: string, namespace: string, sar: SarClient): Promise<Round> {
   const start = () => {
     const child = spawn(elevateBin, ['server', '--config', config], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
     });
     children.add(child);
     child.once('exit', () => children.delete(child));
