@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiFor, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
+import {
+  apiFor,
+  expectCreateRefused,
+  type RunningElevate,
+  requestBody,
+  startElevate,
+  stateOf,
+} from '../support/elevate.js';
 import { createNamespace, elevateKubeconfig, testKubeconfig, uniqueName } from '../support/kube.js';
 
 let server: RunningElevate;
@@ -15,12 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 });
-
-async function snapshot() {
-  const requests = (await server.as('root').get('/api/v1/accessrequests')).body.items.length;
-  const audit = (await server.as('root').get('/api/v1/audit/export?format=jsonl')).body as string;
-  return { requests, auditLines: audit.split('\n').length };
-}
 
 describe('bad input gets a clear problem naming the field, and changes nothing', () => {
   const cases: [string, () => unknown, number, RegExp, string?][] = [
@@ -129,19 +130,12 @@ describe('bad input gets a clear problem naming the field, and changes nothing',
     ],
   ];
 
-  it.each(cases)('%s', async (_what, body, status, detail, field) => {
-    const before = await snapshot();
-    const res = await server.as('alice').post('/api/v1/accessrequests', body());
-    expect(res.status).toBe(status);
-    expect(res.contentType).toContain('application/problem+json');
-    expect(res.body.detail).toMatch(detail);
-    expect(res.body.status).toBe(status);
-    if (field) expect(res.body.field).toBe(field);
-    expect(await snapshot()).toEqual(before);
-  });
+  it.each(cases)('%s', (_what, body, status, detail, field) =>
+    expectCreateRefused(server, body(), { status, detail, field }),
+  );
 
   it('malformed JSON', async () => {
-    const before = await snapshot();
+    const before = await stateOf(server);
     const res = await server.as('alice').raw('/api/v1/accessrequests', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -149,7 +143,7 @@ describe('bad input gets a clear problem naming the field, and changes nothing',
     });
     expect(res.status).toBe(400);
     expect(res.contentType).toContain('application/problem+json');
-    expect(await snapshot()).toEqual(before);
+    expect(await stateOf(server)).toEqual(before);
   });
 
   it('an unknown id is 404, an unknown route is 404', async () => {

@@ -1,7 +1,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
-import { canI, createNamespace, rbacApi, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
+import { activeViewGrant, auditEvents, type RunningElevate, startElevate } from '../support/elevate.js';
+import { canI, rbacApi, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
 import { elevateRulesWithout, limitedIdentity } from '../support/limited-identity.js';
 
 const rbacGroup = 'rbac.authorization.k8s.io';
@@ -35,16 +35,7 @@ const auditOf = (requestId: string, action: string) =>
 
 describe('the periodic drift pass, with no watch to help', () => {
   it('recreates a deleted binding and removes a stray labelled one', async () => {
-    const ns = uniqueName('periodic');
-    await createNamespace(kubeconfig, ns);
-    const res = await server
-      .as('alice')
-      .post(
-        '/api/v1/accessrequests',
-        requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '10m' }),
-      );
-    expect(res.body.status.phase).toBe('Active');
-    const id: string = res.body.metadata.name;
+    const { ns, id } = await activeViewGrant(server, { kubeconfig, cluster: 'dev2', prefix: 'periodic' });
     const strayId = uniqueName('ar-none');
 
     await rbac.deleteNamespacedRoleBinding({ name: `elevate-${id}`, namespace: ns });

@@ -1,7 +1,7 @@
 import type * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
-import { canI, createNamespace, rbacApi, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { activeViewGrant, auditEvents, type RunningElevate, startElevate } from '../support/elevate.js';
+import { canI, rbacApi, testKubeconfig, waitFor } from '../support/kube.js';
 import { type ProxiedCluster, proxiedCluster } from '../support/proxied-cluster.js';
 
 let server: RunningElevate;
@@ -23,19 +23,7 @@ afterAll(async () => {
   await proxy?.cut();
 });
 
-async function activeViewGrant() {
-  const ns = uniqueName('watch');
-  await createNamespace(kubeconfig, ns);
-  const res = await server
-    .as('alice')
-    .post(
-      '/api/v1/accessrequests',
-      requestBody({ cluster: 'dev2', role: 'view', namespace: ns, duration: '10m' }),
-    );
-  expect(res.body.status.phase).toBe('Active');
-  const id: string = res.body.metadata.name;
-  return { ns, id, name: `elevate-${id}` };
-}
+const activeGrant = () => activeViewGrant(server, { kubeconfig, cluster: 'dev2', prefix: 'watch' });
 
 const restored = (id: string) =>
   waitFor(async () =>
@@ -44,7 +32,7 @@ const restored = (id: string) =>
 
 describe('the drift watch', () => {
   it('still repairs after the cluster has been quiet for over a minute', { timeout: 120_000 }, async () => {
-    const { ns, id, name } = await activeViewGrant();
+    const { ns, id, name } = await activeGrant();
     // client-node gives up on a watch that hears nothing for 30 s; a minute of quiet spans two such ends.
     await new Promise((resolve) => setTimeout(resolve, 65_000));
 
@@ -55,7 +43,7 @@ describe('the drift watch', () => {
   });
 
   it('sees a deletion made while its connection was cut, once it reconnects', async () => {
-    const { ns, id, name } = await activeViewGrant();
+    const { ns, id, name } = await activeGrant();
     await proxy.cut();
     try {
       await rbac.deleteNamespacedRoleBinding({ name, namespace: ns });

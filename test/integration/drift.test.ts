@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
+import { activeViewGrant, auditEvents, type RunningElevate, startElevate } from '../support/elevate.js';
 import {
   canI,
   createNamespace,
@@ -65,20 +65,16 @@ const can = (user: string, verb: string, namespace?: string) =>
   canI(kubeconfig, { user, verb, resource: 'pods', ...(namespace ? { namespace } : {}) });
 
 /** alice's active `view` grant in a fresh namespace (or `ns`), once the API server honours it. */
-async function activeViewGrant(ns = uniqueName('drift')) {
-  await createNamespace(kubeconfig, ns);
-  const res = await server
-    .as('alice')
-    .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
-  expect(res.body.status.phase).toBe('Active');
-  const id: string = res.body.metadata.name;
-  await waitFor(() => can('alice', 'list', ns));
-  return { ns, id, name: `elevate-${id}` };
+/** alice's active `view` grant in a fresh namespace, once the API server honours it. */
+async function activeGrant() {
+  const grant = await activeViewGrant(server, { kubeconfig, prefix: 'drift' });
+  await waitFor(() => can('alice', 'list', grant.ns));
+  return grant;
 }
 
 describe('drift', () => {
   it('recreates the deleted binding of an active grant, and audits it', async () => {
-    const { ns, id, name } = await activeViewGrant();
+    const { ns, id, name } = await activeGrant();
 
     await rbac.deleteNamespacedRoleBinding({ name, namespace: ns });
 
@@ -89,7 +85,7 @@ describe('drift', () => {
   });
 
   it('corrects a binding someone widened to more people', async () => {
-    const { ns, id, name } = await activeViewGrant();
+    const { ns, id, name } = await activeGrant();
     const binding = await rbac.readNamespacedRoleBinding({ name, namespace: ns });
 
     await rbac.replaceNamespacedRoleBinding({
@@ -108,7 +104,7 @@ describe('drift', () => {
   });
 
   it('puts back a binding someone pointed at another role', async () => {
-    const { ns, id, name } = await activeViewGrant();
+    const { ns, id, name } = await activeGrant();
     const labels = (await readBinding(name, ns)()).metadata?.labels;
 
     // roleRef cannot change in place: delete and create. The watch may restore the binding in between;
@@ -151,7 +147,7 @@ describe('drift', () => {
   });
 
   it('removes bindings forged with a live grant’s label, and audits them as forged', async () => {
-    const { ns, id, name } = await activeViewGrant();
+    const { ns, id, name } = await activeGrant();
     const forgedWide = uniqueName('forged');
     await rbac.createClusterRoleBinding({
       body: {
@@ -217,8 +213,8 @@ describe('drift', () => {
   });
 
   it('goes on with other repairs while one cannot be made, and ends a grant whose namespace is gone', async () => {
-    const doomed = await activeViewGrant();
-    const other = await activeViewGrant();
+    const doomed = await activeGrant();
+    const other = await activeGrant();
     // A finalizer keeps the namespace Terminating: its grant's binding is deleted with the namespace's
     // content and cannot be written again (403) for as long as the test wants.
     const namespace = await core.readNamespace({ name: doomed.ns });

@@ -1,8 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { composeElevate, createLogger, type Elevate } from '../../src/composition-root.js';
 import { parseConfig } from '../../src/config/load-config.js';
+import { createNamespace, uniqueName } from './kube.js';
 
 /** People in the test token file: their tokens are `token-<name>`. */
 export const people = {
@@ -171,4 +173,49 @@ export async function auditEvents(server: RunningElevate): Promise<Json[]> {
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line));
+}
+
+/** How much the server holds: requests and audit events, to show that refused input changed nothing. */
+export async function stateOf(server: RunningElevate): Promise<{ requests: number; auditLines: number }> {
+  const requests = (await server.as('root').get('/api/v1/accessrequests')).body.items.length;
+  const audit = (await server.as('root').get('/api/v1/audit/export?format=jsonl')).body as string;
+  return { requests, auditLines: audit.split('\n').length };
+}
+
+/**
+ * POSTs `body` as alice to create a request and checks it is refused as expected — a problem naming the
+ * field, with the status and detail given — and that nothing was stored or audited.
+ */
+export async function expectCreateRefused(
+  server: RunningElevate,
+  body: unknown,
+  expected: { status: number; detail: RegExp; field?: string | undefined },
+): Promise<void> {
+  const before = await stateOf(server);
+  const res = await server.as('alice').post('/api/v1/accessrequests', body);
+  expect(res.status).toBe(expected.status);
+  expect(res.contentType).toContain('application/problem+json');
+  expect(res.body.detail).toMatch(expected.detail);
+  expect(res.body.status).toBe(expected.status);
+  if (expected.field) expect(res.body.field).toBe(expected.field);
+  expect(await stateOf(server)).toEqual(before);
+}
+
+/** alice's active `view` grant in a fresh namespace of `cluster`, and its binding's name. */
+export async function activeViewGrant(
+  server: RunningElevate,
+  {
+    kubeconfig,
+    cluster = 'dev',
+    prefix = 'grant',
+  }: { kubeconfig: string; cluster?: string; prefix?: string },
+): Promise<{ ns: string; id: string; name: string }> {
+  const ns = uniqueName(prefix);
+  await createNamespace(kubeconfig, ns);
+  const res = await server
+    .as('alice')
+    .post('/api/v1/accessrequests', requestBody({ cluster, role: 'view', namespace: ns, duration: '10m' }));
+  expect(res.body.status.phase).toBe('Active');
+  const id: string = res.body.metadata.name;
+  return { ns, id, name: `elevate-${id}` };
 }
