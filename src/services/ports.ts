@@ -6,6 +6,7 @@ import type { AccessRequest, BindingRef, Phase } from '../domain/access-request.
 import type { AuditEvent, AuditEventInput } from '../domain/audit-event.js';
 import type { DesiredBinding } from '../domain/binding.js';
 import type { Identity } from '../domain/identity.js';
+import type { PolicySet, RoleRule } from '../domain/policy/types.js';
 
 /** Turns a bearer credential into who is calling; null when it proves nothing. */
 export interface Authenticator {
@@ -91,6 +92,23 @@ export interface ClusterGateway {
     namespace: string | null,
   ): Promise<boolean>;
   namespaceExists(cluster: string, namespace: string): Promise<boolean>;
+  /** The rules of a Role or ClusterRole as the cluster holds them now; null when it does not exist. */
+  roleRules(
+    cluster: string,
+    kind: 'ClusterRole' | 'Role',
+    name: string,
+    namespace: string | null,
+  ): Promise<RoleRule[] | null>;
+  /** The namespace's live labels; null when it does not exist. */
+  namespaceLabels(cluster: string, namespace: string): Promise<Record<string, string> | null>;
+}
+
+/**
+ * The policies, profiles, guardrails and limits in force now. A config reload swaps the whole set at once;
+ * a decision reads current() once and judges with that set throughout.
+ */
+export interface PolicySource {
+  current(): PolicySet;
 }
 
 /**

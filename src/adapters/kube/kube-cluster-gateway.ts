@@ -193,6 +193,38 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
       return role !== null;
     },
 
+    async roleRules(cluster, kind, name, namespace) {
+      const { rbac } = clientsFor(cluster);
+      const role = await callAccepting(
+        cluster,
+        `read ${kind} ${name}`,
+        () =>
+          kind === 'ClusterRole'
+            ? rbac.readClusterRole({ name })
+            : rbac.readNamespacedRole({ name, namespace: namespace ?? '' }),
+        404,
+      );
+      if (role === null) return null;
+      return (role.rules ?? []).map((r) => ({
+        verbs: r.verbs,
+        ...(r.apiGroups ? { apiGroups: r.apiGroups } : {}),
+        ...(r.resources ? { resources: r.resources } : {}),
+        ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}),
+        ...(r.nonResourceURLs ? { nonResourceURLs: r.nonResourceURLs } : {}),
+      }));
+    },
+
+    async namespaceLabels(cluster, namespace) {
+      const { core } = clientsFor(cluster);
+      const found = await callAccepting(
+        cluster,
+        `read namespace ${namespace}`,
+        () => core.readNamespace({ name: namespace }),
+        404,
+      );
+      return found === null ? null : { ...(found.metadata?.labels ?? {}) };
+    },
+
     async namespaceExists(cluster, namespace) {
       const { core } = clientsFor(cluster);
       const found = await callAccepting(
