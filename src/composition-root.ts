@@ -58,7 +58,12 @@ export async function composeElevate(
   const grants = createGrantService({ store, clusters, clock, withLock });
   const logChange = (r: AccessRequest) =>
     logger.info(
-      { request: r.id, phase: r.phase, user: r.spec.requester, cluster: r.spec.cluster },
+      {
+        request: r.id,
+        phase: r.phase,
+        user: r.spec.requester,
+        clusters: [...new Set(r.spec.targets.map((t) => t.cluster))],
+      },
       r.message,
     );
   const jobs = buildLeaderJobs({ config, adapters, grants, clock, logger, logChange });

@@ -24,15 +24,24 @@ function humanSeconds(s: number): string {
   return `${Math.floor(s / 86_400)}d`;
 }
 
+type TargetView = AccessRequestResource['spec']['targets'][number];
+
+const roleOf = (t: TargetView) => (t.roleKind === 'Role' ? `Role/${t.role}` : t.role);
+
+/** One column's cell for a request's targets: the value when they share it, else the distinct values. */
+function column(r: AccessRequestResource, pick: (t: TargetView) => string): string {
+  return [...new Set(r.spec.targets.map(pick))].join(',');
+}
+
 export function requestTable(items: AccessRequestResource[]): string {
   return table(
     ['NAME', 'REQUESTER', 'CLUSTER', 'ROLE', 'NAMESPACE', 'DURATION', 'PHASE', 'EXPIRES', 'AGE'],
     items.map((r) => [
       r.metadata.name,
       r.spec.requester,
-      r.spec.cluster,
-      r.spec.roleKind === 'Role' ? `Role/${r.spec.role}` : r.spec.role,
-      r.spec.namespace ?? '*',
+      column(r, (t) => t.cluster),
+      column(r, roleOf),
+      column(r, (t) => t.namespace ?? '*'),
       r.spec.duration,
       r.status.phase,
       r.status.grant && r.status.phase === 'Active' ? age(r.status.grant.expiresAt) : '',
@@ -47,9 +56,11 @@ export function describeRequest(r: AccessRequestResource): string {
     ['Phase', r.status.phase],
     ['Message', r.status.message],
     ['Requester', r.spec.requester],
-    ['Cluster', r.spec.cluster],
-    ['Role', `${r.spec.roleKind}/${r.spec.role}`],
-    ['Namespace', r.spec.namespace ?? '(cluster-wide)'],
+    ...(r.spec.profile ? [['Profile', r.spec.profile] as [string, string]] : []),
+    ...r.spec.targets.map((t): [string, string] => [
+      'Target',
+      `${t.roleKind}/${t.role} ${t.namespace ? `in ${t.namespace}` : 'cluster-wide'} on ${t.cluster}`,
+    ]),
     ['Duration', r.spec.duration],
     ['Reason', r.spec.reason],
     ['Ticket', r.spec.ticket ?? ''],
@@ -66,7 +77,7 @@ export function describeRequest(r: AccessRequestResource): string {
   if (r.status.grant) {
     lines.push(['Activated', r.status.grant.activatedAt], ['Expires', r.status.grant.expiresAt]);
     for (const b of r.status.grant.bindings) {
-      lines.push(['Binding', `${b.kind} ${b.namespace ? `${b.namespace}/` : ''}${b.name}`]);
+      lines.push(['Binding', `${b.kind} ${b.namespace ? `${b.namespace}/` : ''}${b.name} on ${b.cluster}`]);
     }
   }
   if (r.status.revocation) {

@@ -1,5 +1,8 @@
 import { Conflict, Forbidden } from './errors.js';
 import { type Identity, isAmong, type Principals } from './identity.js';
+import type { RoleKind, Target } from './target.js';
+
+export type { RoleKind, Target };
 
 export const phases = [
   'Pending',
@@ -33,17 +36,14 @@ export function canTransition(from: Phase, to: Phase): boolean {
   return allowedTransitions[from].includes(to);
 }
 
-export type RoleKind = 'ClusterRole' | 'Role';
-
 export interface AccessRequestSpec {
   requester: string;
   /** The requester's groups when they asked; policies matched on these. */
   requesterGroups: string[];
-  cluster: string;
-  role: string;
-  roleKind: RoleKind;
-  /** null means cluster-wide. */
-  namespace: string | null;
+  /** What is granted, together: one binding per target, written and removed as one. At least one. */
+  targets: Target[];
+  /** The profile the targets were taken from, or null when they were asked for one by one. */
+  profile: string | null;
   durationMs: number;
   reason: string;
   ticket: string | null;
@@ -67,6 +67,7 @@ export interface Approval {
 }
 
 export interface BindingRef {
+  cluster: string;
   kind: 'RoleBinding' | 'ClusterRoleBinding';
   name: string;
   namespace: string | null;

@@ -17,13 +17,18 @@ export interface AuditEvent extends AuditEventInput {
 
 export const systemActor = 'system:elevate';
 
-/** The event recording `action` on a request: it names the request and its cluster. */
+/**
+ * The event recording `action` on a request: it names the request and its cluster (null when its targets
+ * span several; the details then name them).
+ */
 export function requestEvent(
-  request: { id: string; spec: { cluster: string } },
+  request: { id: string; spec: { targets: { cluster: string }[] } },
   actor: string,
   action: string,
   time: Date,
   details: Record<string, unknown> = {},
 ): AuditEventInput {
-  return { time, actor, action, requestId: request.id, cluster: request.spec.cluster, details };
+  const clusters = new Set(request.spec.targets.map((t) => t.cluster));
+  const cluster = clusters.size === 1 ? [...clusters][0] : null;
+  return { time, actor, action, requestId: request.id, cluster: cluster ?? null, details };
 }

@@ -1,4 +1,5 @@
 import type { AccessRequest, BindingRef } from './access-request.js';
+import type { Target } from './target.js';
 
 export const managedByLabel = 'app.kubernetes.io/managed-by';
 export const managedByValue = 'elevate';
@@ -13,11 +14,25 @@ export interface DesiredBinding {
   annotations: Record<string, string>;
 }
 
-export function bindingName(requestId: string): string {
-  return `elevate-${requestId}`;
+/**
+ * The name of a request's binding for its target at `index`. The first keeps the name single-target
+ * requests always had, so bindings written before requests had several targets stay theirs.
+ */
+export function bindingName(requestId: string, index = 0): string {
+  return index === 0 ? `elevate-${requestId}` : `elevate-${requestId}-${index}`;
 }
 
-export function desiredBinding(request: AccessRequest, expiresAt: Date | null): DesiredBinding {
+/** The bindings a request's grant consists of: one per target, in target order. */
+export function desiredBindings(request: AccessRequest, expiresAt: Date | null): DesiredBinding[] {
+  return request.spec.targets.map((target, index) => desiredBinding(request, target, index, expiresAt));
+}
+
+function desiredBinding(
+  request: AccessRequest,
+  target: Target,
+  index: number,
+  expiresAt: Date | null,
+): DesiredBinding {
   const { spec } = request;
   const annotations: Record<string, string> = {
     'elevate.dev/request': request.id,
@@ -28,11 +43,12 @@ export function desiredBinding(request: AccessRequest, expiresAt: Date | null): 
   if (expiresAt) annotations['elevate.dev/expires-at'] = expiresAt.toISOString();
   return {
     ref: {
-      kind: spec.namespace === null ? 'ClusterRoleBinding' : 'RoleBinding',
-      name: bindingName(request.id),
-      namespace: spec.namespace,
+      cluster: target.cluster,
+      kind: target.namespace === null ? 'ClusterRoleBinding' : 'RoleBinding',
+      name: bindingName(request.id, index),
+      namespace: target.namespace,
     },
-    roleRef: { kind: spec.roleKind, name: spec.role },
+    roleRef: { kind: target.roleKind, name: target.role },
     subjects: [{ kind: 'User', name: spec.requester }],
     labels: { [managedByLabel]: managedByValue, [requestLabel]: request.id },
     annotations,
@@ -55,5 +71,5 @@ export function grantsSameAccess(
 }
 
 export function bindingKey(ref: BindingRef): string {
-  return `${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
+  return `${ref.cluster}/${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
 }

@@ -1,7 +1,19 @@
-import type { AccessRequestSpec } from './access-request.js';
 import { formatDuration } from './duration.js';
 import { Forbidden } from './errors.js';
 import type { Principals } from './identity.js';
+
+/** One target of a request as this (first) engine judges it. */
+export interface AccessRequestSpec {
+  requester: string;
+  requesterGroups: string[];
+  cluster: string;
+  role: string;
+  roleKind: 'ClusterRole' | 'Role';
+  namespace: string | null;
+  durationMs: number;
+  reason: string;
+  ticket: string | null;
+}
 
 export interface PolicyMatch {
   users?: string[];

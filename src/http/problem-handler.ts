@@ -83,6 +83,40 @@ function frameworkDetail(error: FastifyError): string {
   return clip(error.message);
 }
 
+interface ValidationItem {
+  instancePath: string;
+  message?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+interface UnionIssue {
+  path: PropertyKey[];
+  message: string;
+  code?: string;
+  errors?: UnionIssue[][];
+}
+
+/**
+ * "Invalid input" says nothing when a value fits none of a union's shapes (a spec with one target or with
+ * several): the shape it came closest to — the fewest issues — is the one the caller meant, so its issues
+ * are reported instead.
+ */
+function unwrapUnion(v: ValidationItem): ValidationItem[] {
+  const branches = (v.keyword === 'invalid_union' ? (v.params?.errors as UnionIssue[][]) : [])?.filter(
+    (b) => b.length > 0,
+  );
+  if (!branches?.length) return [v];
+  const closest = branches.reduce((best, b) => (b.length < best.length ? b : best));
+  return closest.flatMap((issue) =>
+    unwrapUnion({
+      instancePath: [v.instancePath, ...issue.path.map(String)].join('/').replace(/\/+/g, '/'),
+      message: issue.message,
+      ...(issue.code ? { keyword: issue.code } : {}),
+      ...(issue.errors ? { params: { errors: issue.errors } } : {}),
+    }),
+  );
+}
+
 /** Every error leaves as RFC 9457 application/problem+json, naming the field at fault when there is one. */
 export function registerProblemHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | DomainError, request, reply) => {
@@ -93,14 +127,17 @@ export function registerProblemHandler(app: FastifyInstance): void {
     if (hasZodFastifySchemaValidationErrors(error)) {
       status = 400;
       const where = error.validationContext ?? 'body';
-      errors = error.validation.slice(0, 20).map((v) => {
-        const path = clip(v.instancePath.replace(/^\//, '').replaceAll('/', '.'));
-        return {
-          field: path ? (where === 'body' ? path : `${where}.${path}`) : where,
-          // Messages such as "Unrecognized key: …" repeat what was sent.
-          message: clip(v.message ?? 'invalid'),
-        };
-      });
+      errors = error.validation
+        .flatMap(unwrapUnion)
+        .slice(0, 20)
+        .map((v) => {
+          const path = clip(v.instancePath.replace(/^\//, '').replaceAll('/', '.'));
+          return {
+            field: path ? (where === 'body' ? path : `${where}.${path}`) : where,
+            // Messages such as "Unrecognized key: …" repeat what was sent.
+            message: clip(v.message ?? 'invalid'),
+          };
+        });
       field = errors[0]?.field;
       detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     } else if (error instanceof DomainError) {

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { type AccessRequest, phases } from '../domain/access-request.js';
 import { formatDuration } from '../domain/duration.js';
+import type { Target } from '../domain/target.js';
 
 export const apiVersion = 'elevate.dev/v1' as const;
 
 const bindingRef = z.object({
+  cluster: z.string(),
   kind: z.enum(['RoleBinding', 'ClusterRoleBinding']),
   name: z.string(),
   namespace: z.string().nullable(),
@@ -70,7 +72,30 @@ export function conditionsOf(r: AccessRequest): Condition[] {
   }));
 }
 
-/** An AccessRequest as the API shows it: shaped like a Kubernetes object. */
+const targetFields = z.object({
+  cluster: z.string(),
+  role: z.string(),
+  roleKind: z.enum(['ClusterRole', 'Role']),
+  namespace: z.string().nullable(),
+  clusterWide: z.boolean(),
+});
+const targetResource = targetFields.meta({ id: 'Target' });
+
+function targetOf(t: Target): z.infer<typeof targetFields> {
+  return {
+    cluster: t.cluster,
+    role: t.role,
+    roleKind: t.roleKind,
+    namespace: t.namespace,
+    clusterWide: t.namespace === null,
+  };
+}
+
+/**
+ * An AccessRequest as the API shows it: shaped like a Kubernetes object. spec.cluster, role, roleKind,
+ * namespace and clusterWide are the first target's, as they were when a request had only one; `targets`
+ * lists them all.
+ */
 export const accessRequestResource = z
   .object({
     apiVersion: z.literal(apiVersion),
@@ -78,11 +103,9 @@ export const accessRequestResource = z
     metadata: z.object({ name: z.string(), creationTimestamp: z.string(), resourceVersion: z.string() }),
     spec: z.object({
       requester: z.string(),
-      cluster: z.string(),
-      role: z.string(),
-      roleKind: z.enum(['ClusterRole', 'Role']),
-      namespace: z.string().nullable(),
-      clusterWide: z.boolean(),
+      ...targetFields.shape,
+      targets: z.array(targetResource).describe('Everything granted, together: one binding per target'),
+      profile: z.string().nullable().describe('The profile the targets were taken from'),
       duration: z.string(),
       reason: z.string(),
       ticket: z.string().nullable(),
@@ -131,11 +154,9 @@ export function toResource(r: AccessRequest): AccessRequestResource {
     },
     spec: {
       requester: r.spec.requester,
-      cluster: r.spec.cluster,
-      role: r.spec.role,
-      roleKind: r.spec.roleKind,
-      namespace: r.spec.namespace,
-      clusterWide: r.spec.namespace === null,
+      ...targetOf(r.spec.targets[0] as Target),
+      targets: r.spec.targets.map(targetOf),
+      profile: r.spec.profile,
       duration: formatDuration(r.spec.durationMs),
       reason: r.spec.reason,
       ticket: r.spec.ticket,

@@ -1,6 +1,6 @@
 import { type AccessRequest, isDueForRemoval } from '../domain/access-request.js';
 import { type AuditEventInput, systemActor } from '../domain/audit-event.js';
-import { bindingKey, desiredBinding, grantsSameAccess } from '../domain/binding.js';
+import { bindingKey, type DesiredBinding, desiredBindings, grantsSameAccess } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
 import { bindingsOf, type GrantService, isBindingOf } from '../services/grant-service.js';
 import type { BindingEventType, ClusterGateway, ManagedBinding, Store } from '../services/ports.js';
@@ -29,9 +29,20 @@ export interface DriftReport {
   failed: number;
 }
 
-/** The request, if any, whose binding this is: same cluster and one of the bindings it stands behind. */
-function ownerOf(request: AccessRequest | null, cluster: string, binding: ManagedBinding) {
-  return request?.spec.cluster === cluster && isBindingOf(request, binding.ref) ? request : null;
+/** The request, if any, whose binding this is: one of the bindings (cluster included) it stands behind. */
+function ownerOf(request: AccessRequest | null, binding: ManagedBinding) {
+  return request && isBindingOf(request, binding.ref) ? request : null;
+}
+
+/** What the request wants written under the binding's name (who and what it grants). */
+function desiredFor(request: AccessRequest, ref: ManagedBinding['ref']): DesiredBinding | undefined {
+  return desiredBindings(request, null).find((b) => bindingKey(b.ref) === bindingKey(ref));
+}
+
+/** Whether the binding found grants exactly what the request wants under that name. */
+function grantsWanted(request: AccessRequest, found: ManagedBinding): boolean {
+  const desired = desiredFor(request, found.ref);
+  return desired !== undefined && grantsSameAccess(found, desired);
 }
 
 /**
@@ -50,9 +61,9 @@ export function createDriftPass(deps: DriftPassDeps) {
    * Anything else — an active grant's binding deleted or altered, a labelled binding nobody stands behind
    * — does.
    */
-  async function isExpected(cluster: string, type: BindingEventType, binding: ManagedBinding) {
+  async function isExpected(type: BindingEventType, binding: ManagedBinding) {
     const request = binding.requestId ? await store.getRequest(binding.requestId) : null;
-    const owner = ownerOf(request, cluster, binding);
+    const owner = ownerOf(request, binding);
     // Not a binding any request of this cluster stands behind: it is to be removed, and its removal is fine.
     if (!owner) return type === 'DELETED';
     const settling = owner.phase === 'Approved' || isDueForRemoval(owner, clock.now());
@@ -60,7 +71,7 @@ export function createDriftPass(deps: DriftPassDeps) {
     if (type === 'DELETED') return !active;
     // The grant service is writing or removing it; a binding of an ended grant is to be removed.
     if (!active) return settling;
-    return grantsSameAccess(binding, desiredBinding(owner, null));
+    return grantsWanted(owner, binding);
   }
 
   /** Each repair is audited as soon as it is made, so a crash mid-pass loses no record. */
@@ -69,13 +80,17 @@ export function createDriftPass(deps: DriftPassDeps) {
     deps.onRepair(event);
   }
 
-  async function restore(cluster: string, request: AccessRequest, found: ManagedBinding | undefined) {
-    const outcome = await grants.restoreBinding(request.id);
+  async function restore(
+    cluster: string,
+    request: AccessRequest,
+    ref: ManagedBinding['ref'],
+    found: ManagedBinding | undefined,
+  ) {
+    const outcome = await grants.restoreBinding(request.id, ref);
     if (outcome !== 'created' && outcome !== 'updated') return outcome;
-    const desired = desiredBinding(request, null);
     await record(
       audit(outcome === 'updated' ? 'BindingCorrected' : 'BindingRestored', cluster, request.id, {
-        binding: desired.ref,
+        binding: ref,
         ...(found ? { found: { roleRef: found.roleRef, subjects: found.subjects } } : {}),
       }),
     );
@@ -96,17 +111,17 @@ export function createDriftPass(deps: DriftPassDeps) {
     // when the requests are read, so it is never mistaken for an orphan.
     const actual = await clusters.listManagedBindings(cluster);
     const now = clock.now();
-    const requests = (await store.listRequests({ phases: ['Approved', 'Active'] })).filter(
-      (r) => r.spec.cluster === cluster,
+    const requests = (await store.listRequests({ phases: ['Approved', 'Active'] })).filter((r) =>
+      r.spec.targets.some((t) => t.cluster === cluster),
     );
     // Being activated or removed: the grant service writes or deletes these requests' own bindings.
     const settlingKeys = new Set<string>();
-    const wanted = new Map<string, AccessRequest>();
+    const wanted = new Map<string, { request: AccessRequest; ref: ManagedBinding['ref'] }>();
     for (const r of requests) {
       const settling = r.phase === 'Approved' || isDueForRemoval(r, now);
-      for (const ref of bindingsOf(r)) {
+      for (const ref of bindingsOf(r).filter((b) => b.cluster === cluster)) {
         if (settling) settlingKeys.add(bindingKey(ref));
-        else wanted.set(bindingKey(ref), r);
+        else wanted.set(bindingKey(ref), { request: r, ref });
       }
     }
     const actualByKey = new Map(actual.map((b) => [bindingKey(b.ref), b]));
@@ -130,10 +145,10 @@ export function createDriftPass(deps: DriftPassDeps) {
       }
     };
 
-    for (const [key, request] of wanted) {
+    for (const [key, { request, ref }] of wanted) {
       const found = actualByKey.get(key);
-      if (found && grantsSameAccess(found, desiredBinding(request, null))) continue;
-      const outcome = await tryEach(() => restore(cluster, request, found));
+      if (found && grantsWanted(request, found)) continue;
+      const outcome = await tryEach(() => restore(cluster, request, ref, found));
       if (outcome === 'created') report.restored++;
       if (outcome === 'updated') report.corrected++;
       if (outcome === 'ended-namespace-gone') report.ended++;

@@ -35,7 +35,7 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
   let stopped = false;
 
   function onWatchEvent(cluster: string, type: BindingEventType, binding: ManagedBinding): void {
-    isExpected(cluster, type, binding)
+    isExpected(type, binding)
       .catch(() => false)
       .then((expected) => {
         if (!expected) kick(cluster, watchDebounceMs);

@@ -6,9 +6,10 @@ import {
   transition,
 } from '../domain/access-request.js';
 import { requestEvent, systemActor } from '../domain/audit-event.js';
-import { bindingKey, desiredBinding } from '../domain/binding.js';
+import { bindingKey, type DesiredBinding, desiredBindings } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
 import { NotFound, Refused } from '../domain/errors.js';
+import { describeTarget } from '../domain/target.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, ManagedBinding, Store } from './ports.js';
 
@@ -39,34 +40,59 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
    */
   const exclusive: KeyedLock = (id, work) => withLock(id, () => store.lockAcrossServers(id, work));
 
+  /**
+   * Writes every binding of the grant, then starts its clock. Each write is idempotent, so a grant whose
+   * bindings were only partly written (a cluster down) is simply tried again whole; the clock starts only
+   * once all of them exist, so the targets appear together.
+   */
   async function activateNow(request: AccessRequest): Promise<AccessRequest> {
-    const binding = desiredBinding(request, new Date(clock.now().getTime() + request.spec.durationMs));
-    try {
-      await clusters.applyBinding(request.spec.cluster, binding);
-    } catch (e) {
-      // Refused for good (the namespace is gone, Elevate may not bind the role, the binding is invalid):
-      // retrying would go on for ever while the requester waits for nothing. Nothing was written, so the
-      // request ends now and says why. An outage (Unavailable) is retried as before.
-      if (!(e instanceof Refused)) throw e;
-      const reason = (await namespaceGone(request))
-        ? `namespace ${request.spec.namespace} was deleted`
-        : `the cluster refused the binding: ${e.message}`;
-      return endBySystem(request, reason);
+    const bindings = desiredBindings(request, new Date(clock.now().getTime() + request.spec.durationMs));
+    for (const binding of bindings) {
+      try {
+        await clusters.applyBinding(binding.ref.cluster, binding);
+      } catch (e) {
+        // Refused for good (the namespace is gone, Elevate may not bind the role, the binding is invalid):
+        // retrying would go on for ever while the requester waits for nothing. The request ends now, says
+        // why, and takes whatever of it was already written with it. An outage (Unavailable) is retried.
+        if (!(e instanceof Refused)) throw e;
+        return endBySystem(request, await refusalReason(request, binding, e));
+      }
     }
-    const active = activate(request, [binding.ref], clock.now());
-    // The binding's expiry annotation was a forecast; the grant's own expiry is what counts.
+    const active = activate(
+      request,
+      bindings.map((b) => b.ref),
+      clock.now(),
+    );
+    // The bindings' expiry annotation was a forecast; the grant's own expiry is what counts.
     return store.updateRequest(active, [
       event(active, 'GrantActivated', {
-        binding: binding.ref,
-        role: `${request.spec.roleKind}/${request.spec.role}`,
+        bindings: bindings.map((b) => b.ref),
+        targets: request.spec.targets,
         expiresAt: active.grant?.expiresAt.toISOString(),
       }),
     ]);
   }
 
-  async function removeNow(request: AccessRequest): Promise<AccessRequest> {
+  async function refusalReason(request: AccessRequest, binding: DesiredBinding, e: Error): Promise<string> {
+    const target = request.spec.targets.find(
+      (t) => t.cluster === binding.ref.cluster && t.namespace === binding.ref.namespace,
+    );
+    if (target?.namespace && !(await namespaceExists(target.cluster, target.namespace))) {
+      return `namespace ${target.namespace} on cluster ${target.cluster} was deleted`;
+    }
+    const what = target ? ` for ${describeTarget(target)}` : '';
+    return `the cluster refused the binding${what}: ${e.message}`;
+  }
+
+  /** Deletes every binding of the request; only when all are gone may it be reported ended. */
+  async function deleteAll(request: AccessRequest): Promise<BindingRef[]> {
     const refs = bindingsOf(request);
-    for (const ref of refs) await clusters.deleteBinding(request.spec.cluster, ref);
+    for (const ref of refs) await clusters.deleteBinding(ref.cluster, ref);
+    return refs;
+  }
+
+  async function removeNow(request: AccessRequest): Promise<AccessRequest> {
+    const refs = await deleteAll(request);
     const now = clock.now();
     if (request.revocation) {
       const { by, reason } = request.revocation;
@@ -88,19 +114,18 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
   const wantsBinding = (r: AccessRequest | null, now: Date): r is AccessRequest =>
     r !== null && (r.phase === 'Approved' || r.phase === 'Active') && !isDueForRemoval(r, now);
 
-  /** True when the grant's namespace no longer exists; false too when that cannot be found out now. */
-  async function namespaceGone(request: AccessRequest): Promise<boolean> {
-    const { cluster, namespace } = request.spec;
-    if (namespace === null) return false;
-    return !(await clusters.namespaceExists(cluster, namespace).catch(() => true));
-  }
+  /** False only when the cluster says the namespace is not there; an unanswered question counts as there. */
+  const namespaceExists = (cluster: string, namespace: string) =>
+    clusters.namespaceExists(cluster, namespace).catch(() => true);
 
   /**
    * Ends access Elevate can no longer give, e.g. a grant whose namespace was deleted: its binding went with
-   * the namespace and can never be written again there, so retrying would go on until expiry. Revoked at
-   * once rather than Expired, because the access ended before its time, by Elevate itself.
+   * the namespace and can never be written again there, so retrying would go on until expiry. Its other
+   * bindings are removed first: the targets of a grant go together. Revoked at once rather than Expired,
+   * because the access ended before its time, by Elevate itself.
    */
   async function endBySystem(request: AccessRequest, reason: string): Promise<AccessRequest> {
+    const refs = await deleteAll(request);
     const now = clock.now();
     const revoked = transition(
       { ...request, revocation: { by: systemActor, reason, at: now } },
@@ -109,29 +134,31 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
       `revoked by ${systemActor}: ${reason}`,
     );
     return store.updateRequest(revoked, [
-      event(revoked, 'GrantRevoked', { by: systemActor, reason, bindings: bindingsOf(request) }),
+      event(revoked, 'GrantRevoked', { by: systemActor, reason, bindings: refs }),
     ]);
   }
 
   return {
     /**
-     * Writes the binding of an active grant again after drift. Re-reads the request under its lock first,
+     * Writes one binding of an active grant again after drift. Re-reads the request under its lock first,
      * so a grant that expired meanwhile is never brought back. A grant whose namespace is gone is ended.
      */
     restoreBinding(
       id: string,
+      ref: BindingRef,
     ): Promise<'created' | 'updated' | 'unchanged' | 'not-active' | 'ended-namespace-gone'> {
       return exclusive(id, async () => {
         const request = await store.getRequest(id);
         if (request?.phase !== 'Active' || !wantsBinding(request, clock.now())) return 'not-active';
+        const desired = desiredBindings(request, request.grant?.expiresAt ?? null).find(
+          (b) => bindingKey(b.ref) === bindingKey(ref),
+        );
+        if (!desired) return 'not-active';
         try {
-          return await clusters.applyBinding(
-            request.spec.cluster,
-            desiredBinding(request, request.grant?.expiresAt ?? null),
-          );
+          return await clusters.applyBinding(ref.cluster, desired);
         } catch (e) {
-          if (!(await namespaceGone(request))) throw e;
-          await endBySystem(request, `namespace ${request.spec.namespace} was deleted`);
+          if (ref.namespace === null || (await namespaceExists(ref.cluster, ref.namespace))) throw e;
+          await endBySystem(request, `namespace ${ref.namespace} on cluster ${ref.cluster} was deleted`);
           return 'ended-namespace-gone';
         }
       });
@@ -146,7 +173,7 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
       return exclusive(binding.requestId ?? bindingKey(binding.ref), async () => {
         const request = binding.requestId ? await store.getRequest(binding.requestId) : null;
         const live = wantsBinding(request, clock.now());
-        if (live && request.spec.cluster === cluster && isBindingOf(request, binding.ref)) return 'kept';
+        if (live && isBindingOf(request, binding.ref)) return 'kept';
         if ((await clusters.deleteBinding(cluster, binding.ref)) === 'absent') return 'absent';
         return live ? 'forged' : 'orphan';
       });
@@ -168,12 +195,12 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
   };
 }
 
-/** The bindings a request stands behind: its grant's once active, the one it is about to write before. */
+/** The bindings a request stands behind: its grant's once active, the ones it is about to write before. */
 export function bindingsOf(request: AccessRequest): BindingRef[] {
-  return request.grant?.bindings ?? [desiredBinding(request, null).ref];
+  return request.grant?.bindings ?? desiredBindings(request, null).map((b) => b.ref);
 }
 
-/** Whether `ref` names one of the bindings the request stands behind (kind, namespace and name). */
+/** Whether `ref` names one of the bindings the request stands behind (cluster, kind, namespace and name). */
 export function isBindingOf(request: AccessRequest, ref: BindingRef): boolean {
   return bindingsOf(request).some((own) => bindingKey(own) === bindingKey(ref));
 }

@@ -19,6 +19,7 @@ import {
   type Guardrails,
   type Policy,
 } from '../domain/policy.js';
+import { describeTarget, type Target, targetKey } from '../domain/target.js';
 import type { GrantService } from './grant-service.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, Store } from './ports.js';
@@ -96,35 +97,59 @@ export function createRequestService(deps: RequestServiceDeps) {
   }
 
   function validateShape(input: NewRequestInput): void {
-    if (!deps.clusterNames.includes(input.cluster)) {
-      throw new Invalid(`unknown cluster ${input.cluster}`, 'spec.cluster');
-    }
-    if (input.roleKind === 'Role' && input.namespace === null) {
-      throw new Invalid('a Role is namespaced: give a namespace, not cluster-wide', 'spec.namespace');
-    }
+    if (input.targets.length === 0) throw new Invalid('give at least one target', 'spec.targets');
+    const seen = new Set<string>();
+    input.targets.forEach((t, i) => {
+      const field = input.targets.length === 1 ? 'spec' : `spec.targets[${i}]`;
+      if (!deps.clusterNames.includes(t.cluster)) {
+        throw new Invalid(`unknown cluster ${t.cluster}`, `${field}.cluster`);
+      }
+      if (t.roleKind === 'Role' && t.namespace === null) {
+        throw new Invalid('a Role is namespaced: give a namespace, not cluster-wide', `${field}.namespace`);
+      }
+      if (seen.has(targetKey(t))) throw new Invalid(`${describeTarget(t)} is asked for twice`, field);
+      seen.add(targetKey(t));
+    });
     if (input.reason.trim() === '') throw new Invalid('a reason is required', 'spec.reason');
     checkDurationLimits(input.durationMs, deps.limits);
   }
 
   /**
-   * Asks the cluster whether the namespace and role exist, so a grant never points at nothing. Missing ones
-   * are NotFound (404), as the API server itself answers for an object in a namespace that does not exist:
-   * the request is well formed, the cluster just lacks what it names.
+   * Asks the cluster whether each target's namespace and role exist, so a grant never points at nothing.
+   * Missing ones are NotFound (404), as the API server itself answers for an object in a namespace that
+   * does not exist: the request is well formed, the cluster just lacks what it names.
    */
-  async function validateTarget(input: NewRequestInput): Promise<void> {
-    if (input.namespace !== null && !(await clusters.namespaceExists(input.cluster, input.namespace))) {
-      throw new NotFound(
-        `namespace ${input.namespace} not found in cluster ${input.cluster}`,
-        'spec.namespace',
-      );
+  async function validateTargets(targets: Target[]): Promise<void> {
+    for (const [i, t] of targets.entries()) {
+      const field = targets.length === 1 ? 'spec' : `spec.targets[${i}]`;
+      if (t.namespace !== null && !(await clusters.namespaceExists(t.cluster, t.namespace))) {
+        throw new NotFound(
+          `namespace ${t.namespace} not found in cluster ${t.cluster}`,
+          `${field}.namespace`,
+        );
+      }
+      if (!(await clusters.roleExists(t.cluster, t.roleKind, t.role, t.namespace))) {
+        const where = t.roleKind === 'Role' ? ` in namespace ${t.namespace}` : '';
+        throw new NotFound(
+          `${t.roleKind} ${t.role} not found${where} in cluster ${t.cluster}`,
+          `${field}.role`,
+        );
+      }
     }
-    if (!(await clusters.roleExists(input.cluster, input.roleKind, input.role, input.namespace))) {
-      const where = input.roleKind === 'Role' ? ` in namespace ${input.namespace}` : '';
-      throw new NotFound(
-        `${input.roleKind} ${input.role} not found${where} in cluster ${input.cluster}`,
-        'spec.role',
-      );
-    }
+  }
+
+  /** One decision for all targets: each must be allowed by the same policy, or the request is refused. */
+  function decideAll(spec: AccessRequestSpec) {
+    const outcomes = spec.targets.map((t) => decide(deps.policies, deps.guardrails, { ...spec, ...t }));
+    const first = outcomes[0] as (typeof outcomes)[number];
+    outcomes.forEach((o, i) => {
+      if (o.policy.name !== first.policy.name) {
+        throw new Forbidden(
+          `${describeTarget(spec.targets[i] as Target)} falls under policy ${o.policy.name}, the others under ${first.policy.name}: one request is decided by one policy`,
+        );
+      }
+    });
+    return first;
   }
 
   return {
@@ -134,8 +159,8 @@ export function createRequestService(deps: RequestServiceDeps) {
       const spec: AccessRequestSpec = { ...input, requester: who.user, requesterGroups: who.groups };
       validateShape(input);
       // Policy before the cluster: a request no policy allows is refused without touching the cluster.
-      const outcome = decide(deps.policies, deps.guardrails, spec);
-      await validateTarget(input);
+      const outcome = decideAll(spec);
+      await validateTargets(input.targets);
       const now = clock.now();
       const approval = outcome.decision === 'approval' ? outcome.policy.approval : null;
       const pending: AccessRequest = {

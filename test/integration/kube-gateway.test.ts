@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createKubeClusterGateway } from '../../src/adapters/kube/kube-cluster-gateway.js';
-import { desiredBinding } from '../../src/domain/binding.js';
+import { type DesiredBinding, desiredBindings } from '../../src/domain/binding.js';
 import { Refused, Unavailable } from '../../src/domain/errors.js';
 import { accessRequest } from '../support/fixtures.js';
 import {
@@ -32,8 +32,8 @@ const gatewayAs = (kubeconfigPath: string) =>
 
 /** The binding Elevate wants for alice's `view` grant in `namespace`. */
 function aliceView(namespace: string) {
-  const request = accessRequest({ id: uniqueName('ar'), spec: { role: 'view', namespace } });
-  return desiredBinding(request, null);
+  const request = accessRequest({ id: uniqueName('ar'), target: { role: 'view', namespace } });
+  return desiredBindings(request, null)[0] as DesiredBinding;
 }
 
 describe('the kube cluster gateway', () => {

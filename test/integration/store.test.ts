@@ -61,7 +61,8 @@ const request: AccessRequest = accessRequest({
   id: 'ar-1',
   at: t0,
   phase: 'Approved',
-  spec: { role: 'view', namespace: null, reason: 'why', ticket: 'INC-1' },
+  target: { role: 'view', namespace: null },
+  spec: { reason: 'why', ticket: 'INC-1' },
   policy: { decision: 'auto', approvers: { users: [], groups: [] }, required: 0 },
 });
 const ev = (action: string) => ({
@@ -79,7 +80,7 @@ describe.each(dialects)('the $name store', (dialect) => {
     const active: AccessRequest = {
       ...request,
       grant: {
-        bindings: [{ kind: 'ClusterRoleBinding', name: 'b', namespace: null }],
+        bindings: [{ cluster: 'dev', kind: 'ClusterRoleBinding', name: 'b', namespace: null }],
         activatedAt: t0,
         expiresAt: t0,
       },

@@ -1,10 +1,13 @@
 import type { AccessRequest } from '../../src/domain/access-request.js';
+import type { Target } from '../../src/domain/target.js';
 
 export interface RequestFixture {
   id?: string;
   at?: Date;
   phase?: AccessRequest['phase'];
   spec?: Partial<AccessRequest['spec']>;
+  /** Overrides of the one target (edit in payments on dev); spec.targets replaces it whole. */
+  target?: Partial<Target>;
   policy?: Partial<AccessRequest['policy']>;
   grant?: AccessRequest['grant'];
 }
@@ -20,10 +23,10 @@ export function accessRequest(f: RequestFixture = {}): AccessRequest {
     spec: {
       requester: 'alice',
       requesterGroups: ['devs'],
-      cluster: 'dev',
-      role: 'edit',
-      roleKind: 'ClusterRole',
-      namespace: 'payments',
+      targets: [
+        { cluster: 'dev', role: 'edit', roleKind: 'ClusterRole', namespace: 'payments', ...f.target },
+      ],
+      profile: null,
       durationMs: 60_000,
       reason: 'incident',
       ticket: null,

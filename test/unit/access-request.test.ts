@@ -78,7 +78,11 @@ describe('approvals', () => {
 describe('activation and expiry', () => {
   it('expires exactly duration after activation', () => {
     const approved = transition(pending(), 'Approved', t0, '');
-    const active = activate(approved, [{ kind: 'RoleBinding', name: 'x', namespace: 'payments' }], t0);
+    const active = activate(
+      approved,
+      [{ cluster: 'dev', kind: 'RoleBinding', name: 'x', namespace: 'payments' }],
+      t0,
+    );
     expect(active.grant?.expiresAt.toISOString()).toBe('2026-01-01T00:01:00.000Z');
     expect(isDueForRemoval(active, new Date(t0.getTime() + 59_999))).toBe(false);
     expect(isDueForRemoval(active, new Date(t0.getTime() + 60_000))).toBe(true);

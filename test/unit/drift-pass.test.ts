@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessRequest } from '../../src/domain/access-request.js';
-import { desiredBinding } from '../../src/domain/binding.js';
+import { type DesiredBinding, desiredBindings } from '../../src/domain/binding.js';
 import { createDriftPass } from '../../src/jobs/drift-pass.js';
 import type { BindingEventType, ManagedBinding } from '../../src/services/ports.js';
 import { accessRequest } from '../support/fixtures.js';
@@ -9,9 +9,9 @@ const now = new Date('2026-01-01T00:10:00Z');
 const active = accessRequest({
   id: 'ar-active',
   phase: 'Active',
-  spec: { role: 'view', namespace: 'team' },
+  target: { role: 'view', namespace: 'team' },
   grant: {
-    bindings: [{ kind: 'RoleBinding', name: 'elevate-ar-active', namespace: 'team' }],
+    bindings: [{ cluster: 'dev', kind: 'RoleBinding', name: 'elevate-ar-active', namespace: 'team' }],
     activatedAt: new Date('2026-01-01T00:00:00Z'),
     expiresAt: new Date('2026-01-01T01:00:00Z'),
   },
@@ -19,18 +19,18 @@ const active = accessRequest({
 const approved = accessRequest({
   id: 'ar-approved',
   phase: 'Approved',
-  spec: { role: 'view', namespace: 'team' },
+  target: { role: 'view', namespace: 'team' },
 });
 
 /** What the watch would report for the request's own binding, granting `role`. */
-function own(request: AccessRequest, role = request.spec.role): ManagedBinding {
-  const d = desiredBinding(request, null);
+function own(request: AccessRequest, role = request.spec.targets[0]?.role ?? ''): ManagedBinding {
+  const d = desiredBindings(request, null)[0] as DesiredBinding;
   return { ref: d.ref, requestId: request.id, roleRef: { ...d.roleRef, name: role }, subjects: d.subjects };
 }
 
 /** A binding labelled with the request's id that the request never asked for. */
 const forged = (request: AccessRequest): ManagedBinding => ({
-  ref: { kind: 'ClusterRoleBinding', name: 'forged', namespace: null },
+  ref: { cluster: 'dev', kind: 'ClusterRoleBinding', name: 'forged', namespace: null },
   requestId: request.id,
   roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
   subjects: [{ kind: 'User', name: 'mallory' }],
@@ -50,7 +50,7 @@ function isExpected(type: BindingEventType, binding: ManagedBinding): Promise<bo
     onError: () => {},
     onRepair: () => {},
   });
-  return isExpected('dev', type, binding);
+  return isExpected(type, binding);
 }
 
 describe('which watched changes need a drift pass', () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AccessRequestSpec } from '../../src/domain/access-request.js';
 import { Forbidden } from '../../src/domain/errors.js';
-import { decide, type Guardrails, type Policy } from '../../src/domain/policy.js';
+import { type AccessRequestSpec, decide, type Guardrails, type Policy } from '../../src/domain/policy.js';
 
 const guardrails: Guardrails = { allowClusterAdmin: false, forbiddenRoles: [] };
 const policies: Policy[] = [

@@ -124,10 +124,11 @@ function safeJson(text: string): unknown {
   }
 }
 
-export function toManaged(b: k8s.V1RoleBinding): ManagedBinding {
+export function toManaged(cluster: string, b: k8s.V1RoleBinding): ManagedBinding {
   const namespace = b.metadata?.namespace ?? null;
   return {
     ref: {
+      cluster,
       kind: namespace === null ? 'ClusterRoleBinding' : 'RoleBinding',
       name: b.metadata?.name ?? '',
       namespace,

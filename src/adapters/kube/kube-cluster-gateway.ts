@@ -114,7 +114,7 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
       for (let attempt = 0; attempt < applyAttempts; attempt++) {
         // What exists is read again after a 409: whatever took the name meanwhile is judged like anything else.
         const existing = await readBinding(cluster, ref);
-        if (existing && grantsSameAccess(toManaged(existing), binding)) return first ?? 'unchanged';
+        if (existing && grantsSameAccess(toManaged(cluster, existing), binding)) return first ?? 'unchanged';
         first ??= existing ? 'updated' : 'created';
         // roleRef is immutable in RBAC: a binding pointing elsewhere is deleted and written anew.
         if (existing) await deleteRef(cluster, ref);
@@ -141,7 +141,10 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
           rbac.listClusterRoleBinding({ labelSelector: managedSelector }),
         ),
       ]);
-      return [...namespaced.items.map((b) => toManaged(b)), ...clusterWide.items.map((b) => toManaged(b))];
+      return [
+        ...namespaced.items.map((b) => toManaged(cluster, b)),
+        ...clusterWide.items.map((b) => toManaged(cluster, b)),
+      ];
     },
 
     watchManagedBindings(cluster, onEvent, onError) {
@@ -168,7 +171,7 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
           path,
           labelSelector: managedSelector,
           list,
-          onEvent: (type, object) => onEvent(type, toManaged(object)),
+          onEvent: (type, object) => onEvent(type, toManaged(cluster, object)),
           onError: (e) => onError(asDomainError(cluster, `watch ${path}`, e)),
         }),
       );

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import type { AccessRequest } from '../../domain/access-request.js';
+import type { AccessRequest, AccessRequestSpec, BindingRef } from '../../domain/access-request.js';
 import type { AuditEvent, AuditEventInput } from '../../domain/audit-event.js';
 import { StaleWrite } from '../../domain/errors.js';
 import type { RequestFilter, Store } from '../../services/ports.js';
@@ -190,7 +190,8 @@ function toRow(r: AccessRequest): AccessRequestsTable {
     version: r.version,
     phase: r.phase,
     requester: r.spec.requester,
-    cluster: r.spec.cluster,
+    // The first target's: the column only narrows listings; every target is in spec_json.
+    cluster: r.spec.targets[0]?.cluster ?? '',
     expires_at: r.grant?.expiresAt.toISOString() ?? null,
     spec_json: JSON.stringify(r.spec),
     policy_json: JSON.stringify(r.policy),
@@ -201,7 +202,18 @@ function toRow(r: AccessRequest): AccessRequestsTable {
   };
 }
 
+/**
+ * Requests saved before they had several targets held one in the spec itself (cluster, role, roleKind,
+ * namespace) and binding refs without a cluster; both read as the one-target shape they mean.
+ */
+function specFromJson(json: string): AccessRequestSpec {
+  const { cluster, role, roleKind, namespace, ...rest } = JSON.parse(json);
+  if (rest.targets) return { profile: null, ...rest };
+  return { ...rest, profile: null, targets: [{ cluster, role, roleKind, namespace }] };
+}
+
 function fromRow(row: AccessRequestsTable): AccessRequest {
+  const spec = specFromJson(row.spec_json);
   const policy = JSON.parse(row.policy_json);
   const grant = row.grant_json ? JSON.parse(row.grant_json) : null;
   const revocation = row.revocation_json ? JSON.parse(row.revocation_json) : null;
@@ -211,14 +223,21 @@ function fromRow(row: AccessRequestsTable): AccessRequest {
     updatedAt: new Date(row.updated_at),
     version: row.version,
     phase: row.phase as AccessRequest['phase'],
-    spec: JSON.parse(row.spec_json),
+    spec,
     policy: {
       ...policy,
       approvalDeadline: policy.approvalDeadline ? new Date(policy.approvalDeadline) : null,
     },
     approvals: JSON.parse(row.approvals_json).map((a: { at: string }) => ({ ...a, at: new Date(a.at) })),
     grant: grant
-      ? { ...grant, activatedAt: new Date(grant.activatedAt), expiresAt: new Date(grant.expiresAt) }
+      ? {
+          bindings: grant.bindings.map((b: Omit<BindingRef, 'cluster'> & { cluster?: string }) => ({
+            ...b,
+            cluster: b.cluster ?? spec.targets[0]?.cluster,
+          })),
+          activatedAt: new Date(grant.activatedAt),
+          expiresAt: new Date(grant.expiresAt),
+        }
       : null,
     revocation: revocation ? { ...revocation, at: new Date(revocation.at) } : null,
     message: row.message,

@@ -11,6 +11,16 @@ function durationArg(value: string): string {
   return value;
 }
 
+/** A comma-separated list, blanks dropped: `--namespace a,b`. */
+function list(value: string): string[] {
+  const items = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError('give at least one name');
+  return items;
+}
+
 const requestPath = (id: string) => `/api/v1/accessrequests/${encodeURIComponent(id)}`;
 
 /** POSTs one of a request's actions (approve, deny, revoke, cancel) and prints the outcome. */
@@ -24,14 +34,14 @@ export function addRequestCommands(program: Command): void {
   program
     .command('request')
     .description('ask for a role on a cluster for a while')
-    .requiredOption('--cluster <name>', 'cluster')
+    .requiredOption('--cluster <names>', 'cluster, or several separated by commas', list)
     .requiredOption('--role <name>', 'role name')
     .addOption(
       new Option('--role-kind <kind>', 'kind of role')
         .choices(['ClusterRole', 'Role'])
         .default('ClusterRole'),
     )
-    .option('--namespace <ns>', 'namespace to grant the role in')
+    .option('--namespace <names>', 'namespace to grant the role in, or several separated by commas', list)
     .option('--cluster-wide', 'grant the role across the whole cluster')
     .requiredOption('--duration <d>', 'how long, e.g. 30m or 1h30m', durationArg)
     .requiredOption('--reason <text>', 'why you need it')
@@ -41,18 +51,24 @@ export function addRequestCommands(program: Command): void {
       if (Boolean(opts.namespace) === Boolean(opts.clusterWide)) {
         cmd.error('error: give exactly one of --namespace NS or --cluster-wide');
       }
+      // Every cluster with every namespace: one grant, one binding each.
+      const targets = (opts.cluster as string[]).flatMap((cluster) =>
+        ((opts.namespace as string[] | undefined) ?? [null]).map((namespace) => ({
+          cluster,
+          role: opts.role,
+          roleKind: opts.roleKind,
+          ...(namespace ? { namespace } : { clusterWide: true }),
+        })),
+      );
+      const grant = {
+        duration: opts.duration,
+        reason: opts.reason,
+        ...(opts.ticket ? { ticket: opts.ticket } : {}),
+      };
       const created = await client(cmd).json<AccessRequestResource>('POST', '/api/v1/accessrequests', {
         apiVersion: 'elevate.dev/v1',
         kind: 'AccessRequest',
-        spec: {
-          cluster: opts.cluster,
-          role: opts.role,
-          roleKind: opts.roleKind,
-          ...(opts.namespace ? { namespace: opts.namespace } : { clusterWide: true }),
-          duration: opts.duration,
-          reason: opts.reason,
-          ...(opts.ticket ? { ticket: opts.ticket } : {}),
-        },
+        spec: targets.length === 1 ? { ...targets[0], ...grant } : { targets, ...grant },
       });
       printOutcome(created, opts);
     });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { formatDuration } from '../../domain/duration.js';
 import type { DurationLimits } from '../../domain/policy.js';
+import type { Target } from '../../domain/target.js';
 import { durationField, namespaceName, plainText, requestId, roleName } from '../request-fields.js';
 import { apiVersion } from '../resources.js';
 
@@ -10,16 +11,41 @@ export interface AccessRequestContract {
   limits: DurationLimits;
 }
 
+/** More targets than this in one request is a mistake, not a grant (a profile is the way to bundle). */
+export const maxTargets = 50;
+
 /**
- * The spec is one of two shapes, so that the schema itself says what the server accepts: a namespaced
- * grant (Role or ClusterRole) or a cluster-wide one (ClusterRole only).
+ * A target is one of two shapes, so that the schema itself says what the server accepts: a namespaced grant
+ * (Role or ClusterRole) or a cluster-wide one (ClusterRole only). The spec is either one target with the
+ * grant's fields beside it (the original shape), or `targets` listing several.
  */
 export function createBody({ clusterNames, limits }: AccessRequestContract) {
-  const common = {
+  const where = {
     cluster: z.enum(clusterNames as [string, ...string[]], {
       error: `must be one of the configured clusters: ${clusterNames.join(', ')}`,
     }),
     role: roleName,
+  };
+  const namespaced = {
+    ...where,
+    roleKind: z.enum(['ClusterRole', 'Role']).default('ClusterRole'),
+    namespace: namespaceName.describe('The namespace the RoleBinding is written in'),
+    clusterWide: z.literal(false).optional(),
+  };
+  const clusterWide = {
+    ...where,
+    roleKind: z
+      .literal('ClusterRole', { error: 'a Role is namespaced: give a namespace, not clusterWide' })
+      .default('ClusterRole'),
+    clusterWide: z.literal(true).describe('A ClusterRoleBinding instead of a namespace'),
+  };
+  const notBoth = {
+    error: (issue: z.core.$ZodRawIssue) =>
+      issue.code === 'unrecognized_keys' && issue.keys.includes('namespace')
+        ? 'give a namespace or clusterWide: true, not both'
+        : undefined,
+  };
+  const grant = {
     duration: durationField({
       min: formatDuration(limits.minDurationMs),
       max: formatDuration(limits.maxDurationMs),
@@ -29,33 +55,38 @@ export function createBody({ clusterNames, limits }: AccessRequestContract) {
       .optional()
       .describe('Ticket or incident reference'),
   };
-  const namespaced = z.strictObject({
-    ...common,
-    roleKind: z.enum(['ClusterRole', 'Role']).default('ClusterRole'),
-    namespace: namespaceName.describe('The namespace the RoleBinding is written in'),
-    clusterWide: z.literal(false).optional(),
+  const oneTarget = z.discriminatedUnion('clusterWide', [
+    z.strictObject({ ...namespaced, ...grant }),
+    z.strictObject({ ...clusterWide, ...grant }, notBoth),
+  ]);
+  const target = z
+    .discriminatedUnion('clusterWide', [z.strictObject(namespaced), z.strictObject(clusterWide, notBoth)])
+    .meta({ id: 'TargetSpec' });
+  const severalTargets = z.strictObject({
+    targets: z
+      .array(target)
+      .min(1)
+      .max(maxTargets)
+      .describe('Granted together: one binding each, written and removed as one grant'),
+    ...grant,
   });
-  const clusterWide = z.strictObject(
-    {
-      ...common,
-      roleKind: z
-        .literal('ClusterRole', { error: 'a Role is namespaced: give a namespace, not clusterWide' })
-        .default('ClusterRole'),
-      clusterWide: z.literal(true).describe('A ClusterRoleBinding instead of a namespace'),
-    },
-    {
-      error: (issue) =>
-        issue.code === 'unrecognized_keys' && issue.keys.includes('namespace')
-          ? 'give a namespace or clusterWide: true, not both'
-          : undefined,
-    },
-  );
   return z.strictObject({
     apiVersion: z.literal(apiVersion).optional(),
     kind: z.literal('AccessRequest').optional(),
     metadata: z.strictObject({}).optional(),
-    spec: z.discriminatedUnion('clusterWide', [namespaced, clusterWide]),
+    spec: z.union([oneTarget, severalTargets]),
   });
+}
+
+/** The targets a valid body asks for, in the order given. */
+export function targetsOf(spec: z.infer<ReturnType<typeof createBody>>['spec']): Target[] {
+  const list = 'targets' in spec ? spec.targets : [spec];
+  return list.map((t) => ({
+    cluster: t.cluster,
+    role: t.role,
+    roleKind: t.roleKind,
+    namespace: t.clusterWide ? null : t.namespace,
+  }));
 }
 
 export const nameParams = z.strictObject({ name: requestId });

@@ -5,7 +5,7 @@ import type { RequestService } from '../../services/request-service.js';
 import { authProblems, bodyProblems, problems } from '../openapi.js';
 import { accessRequestList, accessRequestResource, apiVersion, toResource } from '../resources.js';
 import { accessRequestActions } from './access-request-actions.js';
-import { type AccessRequestContract, createBody, nameParams } from './access-request-body.js';
+import { type AccessRequestContract, createBody, nameParams, targetsOf } from './access-request-body.js';
 import { identityOf } from './authenticate.js';
 
 const createdLinks = Object.fromEntries(
@@ -42,10 +42,8 @@ export function accessRequestRoutes(
       async (req, reply) => {
         const { spec } = req.body;
         const created = await requests.create(identityOf(req), {
-          cluster: spec.cluster,
-          role: spec.role,
-          roleKind: spec.roleKind,
-          namespace: spec.clusterWide ? null : spec.namespace,
+          targets: targetsOf(spec),
+          profile: null,
           durationMs: spec.duration,
           reason: spec.reason,
           ticket: spec.ticket ?? null,
