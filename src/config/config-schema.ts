@@ -1,59 +1,9 @@
 import { z } from 'zod';
-import { formatDuration, parsePositiveDuration } from '../domain/duration.js';
+import { formatDuration } from '../domain/duration.js';
+import { checkPolicyReferences } from './policy-references.js';
+import { durationText, labels, name, policy, principals, profile } from './policy-schema.js';
 
-/** A Go-style duration written in config ("30m", "1h30m"), read as positive milliseconds. */
-export const durationText = z.string().transform((text, ctx) => {
-  const ms = parsePositiveDuration(text);
-  if (typeof ms === 'string') {
-    ctx.addIssue({ code: 'custom', message: ms });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-const name = z.string().min(1);
-const principals = z.strictObject({
-  users: z.array(name).default([]),
-  groups: z.array(name).default([]),
-});
-
-const policy = z
-  .strictObject({
-    name,
-    match: z
-      .strictObject({
-        users: z.array(name).optional(),
-        groups: z.array(name).optional(),
-        clusters: z.array(name).optional(),
-        namespaces: z.array(name).optional(),
-        roles: z.array(name).optional(),
-        roleKinds: z.array(z.enum(['ClusterRole', 'Role'])).optional(),
-      })
-      .default({}),
-    decision: z.enum(['auto', 'approval', 'deny']),
-    approval: z
-      .strictObject({
-        approvers: principals,
-        required: z.number().int().min(1).default(1),
-        timeout: durationText.prefault('24h'),
-      })
-      .optional(),
-    /** Defaults to 1h, or limits.maxDuration when that is shorter. */
-    maxDuration: durationText.optional(),
-    message: z.string().optional(),
-  })
-  .superRefine((p, ctx) => {
-    if (p.decision === 'approval' && !p.approval) {
-      ctx.addIssue({ code: 'custom', path: ['approval'], message: 'required when decision is approval' });
-    }
-    if (p.approval && p.approval.approvers.users.length + p.approval.approvers.groups.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['approval', 'approvers'],
-        message: 'name at least one user or group',
-      });
-    }
-  });
+export { durationText } from './policy-schema.js';
 
 /** host:port; port 0 lets the system pick a free one. */
 const listenAddress = z
@@ -91,16 +41,21 @@ export const configSchema = z
           name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'cluster names are DNS labels'),
           kubeconfig: z.string().min(1),
           context: z.string().optional(),
+          /** Matched by policies' clusterSelector. */
+          labels: labels.default({}),
         }),
       )
       .min(1),
     policies: z.array(policy).default([]),
+    profiles: z.array(profile).default([]),
     guardrails: z
       .strictObject({
         allowClusterAdmin: z.boolean().default(false),
         forbiddenRoles: z.array(name).default([]),
+        /** Reachable only through a policy that names them literally in match.namespaces. */
+        protectedNamespaces: z.array(name).default(['kube-system', 'kube-public', 'kube-node-lease']),
       })
-      .default({ allowClusterAdmin: false, forbiddenRoles: [] }),
+      .prefault({}),
     reconcile: z
       .strictObject({
         /** How often the drift reconciler compares every cluster with the grants. */
@@ -119,6 +74,12 @@ export const configSchema = z
         minDuration: durationText.prefault('1m'),
         /** No request is granted for longer; policies' maxDuration may only narrow it. */
         maxDuration: durationText.prefault('168h'),
+        /** Live grants one user may hold at once, under any policy. */
+        maxActivePerUser: z.number().int().min(1).optional(),
+        /** Live grants at once, everyone together. */
+        maxActive: z.number().int().min(1).optional(),
+        /** How far ahead a scheduled start may lie. */
+        maxScheduleAhead: durationText.prefault('168h'),
       })
       .prefault({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -157,14 +118,8 @@ export const configSchema = z
         });
       seen.add(cl.name);
     });
-    c.policies.forEach((p, i) => {
-      for (const cl of p.match.clusters ?? []) {
-        if (!seen.has(cl))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['policies', i, 'match', 'clusters'],
-            message: `unknown cluster ${cl}`,
-          });
-      }
-    });
+    checkPolicyReferences(c, ctx);
   });
+
+/** The file as validated, before paths are resolved and the policy set is built. */
+export type ParsedConfig = z.output<typeof configSchema>;

@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import type { PolicyWarning } from '../domain/policy/lint.js';
+import type { PolicySet } from '../domain/policy/types.js';
 import type { DurationLimits, Guardrails, Policy } from '../domain/policy.js';
-import { configSchema } from './config-schema.js';
+import { configSchema, type ParsedConfig } from './config-schema.js';
+import { buildPolicySet, defaultMaxDurationMs } from './policy-set.js';
 
 export type StorageConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
@@ -35,6 +38,13 @@ export interface Config {
   /** Where to serve Prometheus metrics; null when off. */
   metrics: { host: string; port: number } | null;
   logLevel: string;
+  /**
+   * The policy language as the engine judges it (policies in evaluation order, profiles, guardrails,
+   * limits, cluster labels, digest). A config reload replaces it whole.
+   */
+  policySet: PolicySet;
+  /** What the file says that is accepted but probably not meant (`elevate policy check` prints them). */
+  policyWarnings: PolicyWarning[];
 }
 
 export class ConfigError extends Error {}
@@ -75,7 +85,8 @@ export function parseConfig(text: string, file: string): Config {
   const [host, port] = splitHostPort(c.listen);
   const metrics = c.metrics ? splitHostPort(c.metrics.listen) : null;
   const limits = { minDurationMs: c.limits.minDuration, maxDurationMs: c.limits.maxDuration };
-  const defaultMaxDurationMs = Math.min(3_600_000, limits.maxDurationMs);
+  const fallbackMaxDurationMs = defaultMaxDurationMs(limits.maxDurationMs);
+  const { set: policySet, warnings: policyWarnings } = buildPolicySet(c, file);
   return {
     file,
     listen: { host, port },
@@ -93,11 +104,12 @@ export function parseConfig(text: string, file: string): Config {
       kubeconfigPath: rel(cl.kubeconfig),
       ...(cl.context ? { context: cl.context } : {}),
     })),
+    // The first engine's view, kept until the request service judges with policySet: its matchers only.
     policies: c.policies.map((p) => ({
       name: p.name,
-      match: p.match,
+      match: firstEngineMatch(p.match),
       decision: p.decision,
-      maxDurationMs: p.maxDuration ?? defaultMaxDurationMs,
+      maxDurationMs: p.maxDuration ?? fallbackMaxDurationMs,
       ...(p.message ? { message: p.message } : {}),
       ...(p.approval
         ? {
@@ -109,12 +121,26 @@ export function parseConfig(text: string, file: string): Config {
           }
         : {}),
     })),
-    guardrails: c.guardrails,
+    guardrails: {
+      allowClusterAdmin: c.guardrails.allowClusterAdmin,
+      forbiddenRoles: c.guardrails.forbiddenRoles,
+    },
     limits,
     reconcileIntervalMs: c.reconcile.interval,
     metrics: metrics ? { host: metrics[0], port: metrics[1] } : null,
     logLevel: c.logLevel,
+    policySet,
+    policyWarnings,
   };
+}
+
+function firstEngineMatch(m: ParsedConfig['policies'][number]['match']): Policy['match'] {
+  const { users, groups, clusters, namespaces, roles, roleKinds } = m;
+  return Object.fromEntries(
+    Object.entries({ users, groups, clusters, namespaces, roles, roleKinds }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
 }
 
 function splitHostPort(listen: string): [string, number] {
