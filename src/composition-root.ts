@@ -6,9 +6,11 @@ import { type Config, ConfigError } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
 import type { HttpApp } from './http/create-http-app.js';
+import { createConfigWatcher } from './jobs/config-watcher.js';
 import { createAuditService } from './services/audit-service.js';
 import { createGrantService } from './services/grant-service.js';
 import { createKeyedLock } from './services/keyed-lock.js';
+import { createPolicyHolder } from './services/policy-holder.js';
 import { createReconcileService } from './services/reconcile-service.js';
 import { createRequestService } from './services/request-service.js';
 import { version } from './version.js';
@@ -68,6 +70,25 @@ export async function composeElevate(
     );
   const jobs = buildLeaderJobs({ config, adapters, grants, clock, logger, logChange });
   metrics.countTimersWith(() => jobs.timerCount());
+  const policySource = createPolicyHolder(config.policySet);
+  // Every server reloads the policy set on its own, leader or not (each audits its own reload).
+  const configWatcher = createConfigWatcher({
+    file: config.file,
+    running: config,
+    holder: policySource,
+    store,
+    clock,
+    onReloaded: (r) => logger.info({ file: config.file, ...r }, 'config changed: policy set reloaded'),
+    onInvalid: (reason) =>
+      logger.warn(
+        { file: config.file, reason },
+        'config change not applied: keeping the policy set in force',
+      ),
+    onRestartNeeded: (fields) =>
+      logger.warn({ file: config.file, fields }, 'config change needs a restart to apply these fields'),
+    onError: (err) =>
+      logger.error({ file: config.file, err: err.message }, 'could not audit the policy reload; will retry'),
+  });
   const requests = createRequestService({
     store,
     clusters,
@@ -85,6 +106,7 @@ export async function composeElevate(
     },
     onSettleError: (r, err) =>
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
+    policySource,
   });
   let ready = false;
   let metricsServer: Server | undefined;
@@ -133,6 +155,7 @@ export async function composeElevate(
 
   async function stop(): Promise<void> {
     ready = false;
+    await configWatcher.stop();
     await jobs.stop();
     await app?.close();
     metricsServer?.close();
@@ -144,7 +167,7 @@ export async function composeElevate(
       // The API listens while the leader catches up on whatever fell due while Elevate was down, and
       // /readyz answers 503 until that is done (bounded, so an unreachable cluster cannot hold it up).
       // A follower leaves the timers to the leader and is ready at once.
-      const [, url] = await Promise.all([jobs.start(), serve()]).catch(async (e) => {
+      const [, url] = await Promise.all([jobs.start(), serve(), configWatcher.start()]).catch(async (e) => {
         await stop();
         throw e;
       });

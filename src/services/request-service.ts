@@ -22,7 +22,7 @@ import {
 import { describeTarget, type Target, targetKey } from '../domain/target.js';
 import type { GrantService } from './grant-service.js';
 import type { KeyedLock } from './keyed-lock.js';
-import type { ClusterGateway, Store } from './ports.js';
+import type { ClusterGateway, PolicySource, Store } from './ports.js';
 
 /** What a requester asks for; who asks comes from authentication. */
 export type NewRequestInput = Omit<AccessRequestSpec, 'requester' | 'requesterGroups'>;
@@ -43,17 +43,11 @@ export interface RequestServiceDeps {
   onChange: (request: AccessRequest) => void;
   /** Logs a failed attempt to settle right away (the scheduler retries it). */
   onSettleError: (request: AccessRequest, error: Error) => void;
+  /** The policy set in force, swapped by config reloads (not judged with yet: the first engine decides). */
+  policySource?: PolicySource;
 }
 
 export type RequestService = ReturnType<typeof createRequestService>;
-
-const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-
-/** Request ids are DNS-label safe so they can name Kubernetes objects. */
-export function newRequestId(): string {
-  const bytes = randomBytes(10);
-  return `ar-${Array.from(bytes, (b) => idAlphabet[b % idAlphabet.length]).join('')}`;
-}
 
 export function createRequestService(deps: RequestServiceDeps) {
   const { store, clusters, grants, clock, withLock } = deps;
