@@ -1,0 +1,116 @@
+/**
+ * A policy prepared for matching: its globs, window and ticket pattern compiled, and the lists it names
+ * pre-rendered for trace reasons. Compiled once per PolicySet (a config load or reload), because a request
+ * walks up to a thousand policies and must not re-parse any of them.
+ */
+import type { RoleKind } from '../target.js';
+import { compileGlobs, isGlob, type StringMatcher } from './glob.js';
+import { describeSelector } from './label-selector.js';
+import { ticketPattern } from './ticket-pattern.js';
+import { type CompiledWindow, compileWindow } from './time-window.js';
+import type { LabelSelector, Policy, PolicySet } from './types.js';
+
+export interface CompiledPolicy {
+  policy: Policy;
+  /** null: anyone (no users, groups or serviceAccounts given). */
+  who: ((user: string, groups: readonly string[]) => boolean) | null;
+  whoMatcher: string;
+  /** Appended to the requester's name: " is not in any of [sre]". */
+  whoReason: string;
+  profiles: StringMatcher | null;
+  when: CompiledWindow | null;
+  ticket: RegExp | null;
+  clusters: StringMatcher | null;
+  clusterSelector: LabelSelector | null;
+  namespaces: StringMatcher | null;
+  /** Namespaces named without a wildcard: the only way into a protected namespace. */
+  literalNamespaces: ReadonlySet<string>;
+  namespaceSelector: LabelSelector | null;
+  roles: StringMatcher | null;
+  roleKinds: readonly RoleKind[] | null;
+  /** Rendered lists and selectors for the reasons, keyed by matcher name. */
+  text: Record<string, string>;
+}
+
+export interface CompiledSet {
+  policies: CompiledPolicy[];
+  protectedNamespaces: ReadonlySet<string>;
+}
+
+export const list = (items: readonly string[]) => `[${items.join(', ')}]`;
+
+function whoOf(policy: Policy): Pick<CompiledPolicy, 'who' | 'whoMatcher' | 'whoReason'> {
+  const { users, groups, serviceAccounts } = policy.match;
+  if (users === undefined && groups === undefined && serviceAccounts === undefined) {
+    return { who: null, whoMatcher: '', whoReason: '' };
+  }
+  // users and serviceAccounts are both globs over the requester's user name, so they fold into one test.
+  const names = [...(users ?? []), ...(serviceAccounts ?? [])];
+  const byName = names.length > 0 ? compileGlobs(names) : null;
+  const byGroup = groups !== undefined && groups.length > 0 ? compileGlobs(groups) : null;
+  const given = { users, groups, serviceAccounts };
+  const matcher = Object.entries(given).filter(([, v]) => v !== undefined);
+  const phrase: Record<string, string> = {
+    users: `is not one of ${list(users ?? [])}`,
+    groups: `is not in any of ${list(groups ?? [])}`,
+    serviceAccounts: `is not one of the service accounts ${list(serviceAccounts ?? [])}`,
+  };
+  const reason =
+    matcher.length === 1
+      ? phrase[matcher[0]?.[0] as string]
+      : matcher.map(([k]) => `${phrase[k]} (${k})`).join(' and ');
+  return {
+    who: (user, userGroups) => {
+      if (byName?.(user)) return true;
+      if (byGroup !== null) for (const g of userGroups) if (byGroup(g)) return true;
+      return false;
+    },
+    whoMatcher: matcher.map(([k]) => k).join('/'),
+    whoReason: ` ${reason}`,
+  };
+}
+
+const globs = (patterns: readonly string[] | undefined) =>
+  patterns === undefined ? null : compileGlobs(patterns);
+
+export function compilePolicy(policy: Policy): CompiledPolicy {
+  const m = policy.match;
+  const text: Record<string, string> = {};
+  for (const key of ['profiles', 'clusters', 'namespaces', 'roles', 'roleKinds'] as const) {
+    const v = m[key];
+    if (v !== undefined) text[key] = list(v);
+  }
+  if (m.clusterSelector) text.clusterSelector = describeSelector(m.clusterSelector);
+  if (m.namespaceSelector) text.namespaceSelector = describeSelector(m.namespaceSelector);
+  if (m.ticket !== undefined) text.ticket = `/${m.ticket}/`;
+  return {
+    policy,
+    ...whoOf(policy),
+    profiles: globs(m.profiles),
+    when: m.when ? compileWindow(m.when) : null,
+    ticket: m.ticket === undefined ? null : (ticketPattern(m.ticket) ?? /(?!)/),
+    clusters: globs(m.clusters),
+    clusterSelector: m.clusterSelector ?? null,
+    namespaces: globs(m.namespaces),
+    literalNamespaces: new Set((m.namespaces ?? []).filter((n) => !isGlob(n))),
+    namespaceSelector: m.namespaceSelector ?? null,
+    roles: globs(m.roles),
+    roleKinds: m.roleKinds ?? null,
+    text,
+  };
+}
+
+// Keyed by the set object: a reload builds a new set, and the old compilation goes with the old set.
+const compiledSets = new WeakMap<PolicySet, CompiledSet>();
+
+export function compileSet(set: PolicySet): CompiledSet {
+  let c = compiledSets.get(set);
+  if (c === undefined) {
+    c = {
+      policies: set.policies.map(compilePolicy),
+      protectedNamespaces: new Set(set.guardrails.protectedNamespaces),
+    };
+    compiledSets.set(set, c);
+  }
+  return c;
+}

@@ -1,0 +1,171 @@
+/**
+ * What the matched policy and the global limits demand of a request: its duration, a ticket, and room under
+ * the cooldown and the live-grant limits. Each refusal names the bound, where it comes from (the policy's
+ * field or `limits.…`) and, for limits, when it frees up, so the requester knows what to change or when
+ * to come back.
+ */
+import { formatDuration } from '../duration.js';
+import { targetKey } from '../target.js';
+import { ticketMatches } from './ticket-pattern.js';
+import type { DecisionInput, Limits, Policy, Refusal, UsageRecord } from './types.js';
+
+/**
+ * The request's duration, or the policy's default. A policy without a default grants its maxDuration, but
+ * never more than limits.maxDuration: leaving --duration out should not get a request refused.
+ */
+export function effectiveDuration(policy: Policy, input: DecisionInput, limits: Limits): number {
+  if (input.durationMs !== null) return input.durationMs;
+  return policy.defaultDurationMs ?? Math.min(policy.maxDurationMs, limits.maxDurationMs);
+}
+
+const durationRefusal = (message: string): Refusal => ({
+  kind: 'constraint',
+  field: 'spec.duration',
+  message,
+});
+
+export function checkDuration(policy: Policy, input: DecisionInput, limits: Limits): Refusal | null {
+  const ms = effectiveDuration(policy, input, limits);
+  const what =
+    input.durationMs === null
+      ? `the default duration ${formatDuration(ms)} of policy ${policy.name} (defaultDuration)`
+      : `duration ${formatDuration(ms)}`;
+  if (ms > policy.maxDurationMs) {
+    return durationRefusal(
+      `${what} exceeds the maximum ${formatDuration(policy.maxDurationMs)} of policy ${policy.name} (maxDuration)`,
+    );
+  }
+  if (ms < limits.minDurationMs) {
+    return durationRefusal(
+      `${what} is below the minimum ${formatDuration(limits.minDurationMs)} (limits.minDuration)`,
+    );
+  }
+  if (ms > limits.maxDurationMs) {
+    return durationRefusal(
+      `${what} exceeds the maximum ${formatDuration(limits.maxDurationMs)} (limits.maxDuration)`,
+    );
+  }
+  return null;
+}
+
+export function checkTicket(policy: Policy, input: DecisionInput): Refusal | null {
+  const rule = policy.requireTicket;
+  if (rule === undefined) return null;
+  if (input.ticket === null || input.ticket === '') {
+    return {
+      kind: 'constraint',
+      field: 'spec.ticket',
+      message: `policy ${policy.name} requires a ticket (requireTicket)`,
+    };
+  }
+  if (rule.pattern !== null && !ticketMatches(rule.pattern, input.ticket)) {
+    return {
+      kind: 'constraint',
+      field: 'spec.ticket',
+      message: `ticket ${input.ticket} does not match /${rule.pattern}/ required by policy ${policy.name} (requireTicket.pattern)`,
+    };
+  }
+  return null;
+}
+
+export function checkConstraints(policy: Policy, input: DecisionInput, limits: Limits): Refusal | null {
+  return checkDuration(policy, input, limits) ?? checkTicket(policy, input);
+}
+
+function checkCooldown(
+  policy: Policy,
+  input: DecisionInput,
+  usage: UsageRecord[],
+  now: Date,
+): Refusal | null {
+  const cooldown = policy.cooldownMs;
+  if (cooldown === undefined || cooldown <= 0) return null;
+  const wanted = new Set(input.targets.map(targetKey));
+  let latest: UsageRecord | null = null;
+  for (const u of usage) {
+    if (u.requester !== input.requester || u.policy !== policy.name || u.endedAt === null) continue;
+    if (u.endedAt.getTime() + cooldown <= now.getTime()) continue;
+    if (!u.targets.some((t) => wanted.has(targetKey(t)))) continue;
+    if (latest === null || (latest.endedAt as Date) < u.endedAt) latest = u;
+  }
+  if (latest === null) return null;
+  const endedAt = latest.endedAt as Date;
+  const freesAt = new Date(endedAt.getTime() + cooldown);
+  return {
+    kind: 'limit',
+    freesAt,
+    message:
+      `policy ${policy.name} has a cooldown of ${formatDuration(cooldown)} (cooldown) after a grant of the same target; ` +
+      `${input.requester}'s last one (${latest.requestId}) ended at ${endedAt.toISOString()}, so it frees up at ${freesAt.toISOString()}`,
+  };
+}
+
+interface CountedLimit {
+  max: number | undefined;
+  counts: (u: UsageRecord) => boolean;
+  /** "policy payments-edit allows 2 live grants per user (maxActivePerUser)" */
+  says: string;
+}
+
+function checkCount({ max, counts, says }: CountedLimit, usage: UsageRecord[]): Refusal | null {
+  if (max === undefined) return null;
+  let n = 0;
+  let freesAt: Date | undefined;
+  for (const u of usage) {
+    if (!u.live || !counts(u)) continue;
+    n++;
+    if (u.endsAt !== null && (freesAt === undefined || u.endsAt < freesAt)) freesAt = u.endsAt;
+  }
+  if (n < max) return null;
+  const when =
+    freesAt === undefined
+      ? 'the next frees up when one of them is activated and ends'
+      : `the next frees up at ${freesAt.toISOString()}`;
+  return freesAt === undefined
+    ? { kind: 'limit', message: `${says}; ${when}` }
+    : { kind: 'limit', message: `${says}; ${when}`, freesAt };
+}
+
+const grantsText = (n: number) => (n === 1 ? '1 live grant' : `${n} live grants`);
+
+/** Cooldown, then the policy's limits, then the global ones; the first exceeded refuses. */
+export function checkLimits(
+  policy: Policy,
+  input: DecisionInput,
+  limits: Limits,
+  usage: UsageRecord[] | undefined,
+  now: Date,
+): Refusal | null {
+  const records = usage ?? [];
+  const mine = (u: UsageRecord) => u.requester === input.requester;
+  const ours = (u: UsageRecord) => u.policy === policy.name;
+  const checks: CountedLimit[] = [
+    {
+      max: policy.maxActivePerUser,
+      counts: (u) => ours(u) && mine(u),
+      says: `policy ${policy.name} allows ${grantsText(policy.maxActivePerUser ?? 0)} per user (maxActivePerUser)`,
+    },
+    {
+      max: policy.maxActive,
+      counts: ours,
+      says: `policy ${policy.name} allows ${grantsText(policy.maxActive ?? 0)} at once (maxActive)`,
+    },
+    {
+      max: limits.maxActivePerUser,
+      counts: mine,
+      says: `Elevate allows ${grantsText(limits.maxActivePerUser ?? 0)} per user (limits.maxActivePerUser)`,
+    },
+    {
+      max: limits.maxActive,
+      counts: () => true,
+      says: `Elevate allows ${grantsText(limits.maxActive ?? 0)} at once (limits.maxActive)`,
+    },
+  ];
+  const cooldown = checkCooldown(policy, input, records, now);
+  if (cooldown !== null) return cooldown;
+  for (const c of checks) {
+    const r = checkCount(c, records);
+    if (r !== null) return r;
+  }
+  return null;
+}
