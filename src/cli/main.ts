@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { version } from '../version.js';
 import { ApiError } from './api-client.js';
 import { addAuditCommands } from './commands/audit.js';
+import { addPolicyCommands } from './commands/policy.js';
 import { addRequestCommands } from './commands/requests.js';
 import { addServerCommand } from './commands/server.js';
 import { addTestenvCommands } from './commands/testenv.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   addRequestCommands(program);
   addAuditCommands(program);
   addTokenCommands(program);
+  addPolicyCommands(program);
   addTestenvCommands(program);
   return program;
 }
