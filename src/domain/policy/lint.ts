@@ -81,18 +81,20 @@ function roleKindsCover(earlier: readonly RoleKind[] | undefined, later: readonl
   return (later ?? all).every((k) => (earlier ?? all).includes(k));
 }
 
-/** users, groups and serviceAccounts: any one suffices, so each the later lists must be covered. */
+/**
+ * users, groups and serviceAccounts: any one suffices, so each of the later's must be covered. users and
+ * serviceAccounts are both globs over the requester's user name (system:serviceaccount:NS:NAME for a
+ * service account), so they cover each other.
+ */
 function principalsCover(e: PolicyMatch, l: PolicyMatch): boolean {
   const eAny = e.users !== undefined || e.groups !== undefined || e.serviceAccounts !== undefined;
-  if (!eAny) return true;
+  const eNames = [...(e.users ?? []), ...(e.serviceAccounts ?? [])];
+  if (!eAny || eNames.includes('*')) return true;
   const lAny = l.users !== undefined || l.groups !== undefined || l.serviceAccounts !== undefined;
-  if (!lAny) return e.users?.includes('*') ?? false;
-  const eUsers = e.users ?? [];
+  if (!lAny) return false;
   return (
-    globsCover(eUsers, l.users ?? []) &&
-    globsCover(e.groups ?? [], l.groups ?? []) &&
-    // A service account's user name is system:serviceaccount:NS:NAME, which users globs also match.
-    globsCover([...eUsers, ...(e.serviceAccounts ?? [])], l.serviceAccounts ?? [])
+    globsCover(eNames, [...(l.users ?? []), ...(l.serviceAccounts ?? [])]) &&
+    globsCover(e.groups ?? [], l.groups ?? [])
   );
 }
 
