@@ -94,9 +94,7 @@ export async function composeElevate(
     clusters,
     grants,
     clusterNames,
-    policies: config.policies,
-    guardrails: config.guardrails,
-    limits: config.limits,
+    policySource,
     admins: config.auth.admins,
     clock,
     withLock,
@@ -106,7 +104,6 @@ export async function composeElevate(
     },
     onSettleError: (r, err) =>
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
-    policySource,
   });
   let ready = false;
   let metricsServer: Server | undefined;

@@ -1,5 +1,7 @@
-import { Conflict, Forbidden } from './errors.js';
+import { formatDuration } from './duration.js';
+import { Conflict, Forbidden, Invalid } from './errors.js';
 import { type Identity, isAmong, type Principals } from './identity.js';
+import type { Decision } from './policy/types.js';
 import type { RoleKind, Target } from './target.js';
 
 export type { RoleKind, Target };
@@ -7,6 +9,7 @@ export type { RoleKind, Target };
 export const phases = [
   'Pending',
   'Approved',
+  'Scheduled',
   'Active',
   'Expired',
   'Revoked',
@@ -19,11 +22,14 @@ export type Phase = (typeof phases)[number];
 /**
  * The only transitions a request may take. Approved → Revoked exists because
  * "revoke works at any time": a grant whose binding is still being written
- * (e.g. the cluster is unreachable) must be stoppable too.
+ * (e.g. the cluster is unreachable) must be stoppable too. Scheduled is an
+ * approval waiting for its start time: no binding exists yet, so it can be
+ * revoked, or canceled by its requester.
  */
 const allowedTransitions: Record<Phase, readonly Phase[]> = {
   Pending: ['Approved', 'Denied', 'Canceled', 'TimedOut'],
-  Approved: ['Active', 'Revoked'],
+  Approved: ['Scheduled', 'Active', 'Revoked'],
+  Scheduled: ['Active', 'Revoked', 'Canceled'],
   Active: ['Expired', 'Revoked'],
   Expired: [],
   Revoked: [],
@@ -47,17 +53,33 @@ export interface AccessRequestSpec {
   durationMs: number;
   reason: string;
   ticket: string | null;
+  /** When access is to begin; null: as soon as approved. The duration counts from activation either way. */
+  startTime: Date | null;
 }
 
 /** What the deciding policy said, frozen on the request so later config edits don't rewrite history. */
 export interface PolicyDecisionRecord {
+  /** The deciding policy; '' when none did (no match, or a guardrail refused first). */
   name: string;
-  decision: 'auto' | 'approval';
+  decision: 'auto' | 'approval' | 'refused';
   approvers: Principals;
   required: number;
   /** When a pending request times out. */
   approvalDeadline: Date | null;
+  /** One deny ends the request (true), or denials are recorded and the quorum may still come (false). */
+  denyEnds: boolean;
+  requireComment: boolean;
+  /**
+   * Escalating roles the deciding policy allowed, for the guardrail check again before each binding is
+   * written. Absent on requests made before role rules were judged: those are not judged again.
+   */
+  allowEscalatingRoles?: string[];
+  /** Why it was decided so: the trace of the policies considered. Absent on requests made before traces. */
+  explanation?: DecisionExplanation;
 }
+
+/** A decision as recorded and shown (status.decision): which policy, and why each before it did not match. */
+export type DecisionExplanation = Pick<Decision, 'outcome' | 'policy' | 'trace' | 'refusal' | 'notes'>;
 
 export interface Approval {
   user: string;
@@ -86,6 +108,46 @@ export interface RevocationIntent {
   at: Date;
 }
 
+export const extensionStates = ['Pending', 'Approved', 'Denied', 'Lapsed'] as const;
+export type ExtensionState = (typeof extensionStates)[number];
+
+/**
+ * More time asked for on an Active grant, judged by policy like a request (with the whole grant's duration).
+ * Its own approvers and quorum come from that judgement; until it is decided, access goes on as it was.
+ */
+export interface Extension {
+  /** 1 for a request's first extension, 2 for its second, … */
+  id: number;
+  byMs: number;
+  reason: string | null;
+  requestedBy: string;
+  requestedAt: Date;
+  state: ExtensionState;
+  /** The policy that judged it. */
+  policy: string;
+  approvers: Principals;
+  /** Distinct approvals needed; 0 when the policy approved it by itself. */
+  required: number;
+  /** One deny ends it (true), or denials are recorded and the quorum may still come (false). */
+  denyEnds: boolean;
+  requireComment: boolean;
+  approvals: Approval[];
+  decidedAt: Date | null;
+}
+
+/** What the policy said about an extension. */
+export interface ExtensionVerdict {
+  decision: 'auto' | 'approval';
+  policy: string;
+  approval: {
+    approvers: Principals;
+    required: number;
+    timeoutMs: number;
+    denyEnds: boolean;
+    requireComment: boolean;
+  } | null;
+}
+
 export interface AccessRequest {
   id: string;
   createdAt: Date;
@@ -98,6 +160,8 @@ export interface AccessRequest {
   approvals: Approval[];
   grant: Grant | null;
   revocation: RevocationIntent | null;
+  /** Asked-for extensions of an Active grant, oldest first; at most one is Pending at a time. */
+  extensions: Extension[];
   message: string;
 }
 
@@ -188,16 +252,57 @@ export function activate(request: AccessRequest, bindings: BindingRef[], now: Da
 
 /** True when access should end now: expired, or someone asked for it to end. */
 export function isDueForRemoval(request: AccessRequest, now: Date): boolean {
-  if (request.phase !== 'Active' && request.phase !== 'Approved') return false;
+  if (request.phase !== 'Active' && request.phase !== 'Approved' && request.phase !== 'Scheduled') return false;
   if (request.revocation) return true;
   return request.phase === 'Active' && request.grant !== null && request.grant.expiresAt <= now;
 }
 
-/** When something is next due for a request (activation, expiry, revocation, approval deadline); null when nothing ever will be. */
+/** A start this far in the past is taken as "now": the client's clock and the trip here may lag. */
+export const startTimeSkewMs = 60_000;
+
+/**
+ * Refuses a start more than startTimeSkewMs in the past or more than maxAheadMs ahead. Forbidden, not
+ * Invalid: the time is well formed, and it is the clock and the configuration (limits.maxScheduleAhead)
+ * that do not allow it.
+ */
+export function checkStartTime(startTime: Date | null, now: Date, maxAheadMs: number): void {
+  if (startTime === null) return;
+  if (startTime.getTime() < now.getTime() - startTimeSkewMs) {
+    throw new Forbidden(
+      `start ${startTime.toISOString()} is in the past (now is ${now.toISOString()})`,
+      'spec.startTime',
+    );
+  }
+  if (startTime.getTime() > now.getTime() + maxAheadMs) {
+    throw new Forbidden(
+      `start ${startTime.toISOString()} is more than ${formatDuration(maxAheadMs)} ahead (limits.maxScheduleAhead)`,
+      'spec.startTime',
+    );
+  }
+}
+
+/** Whether an approved request is to wait for its start time rather than be activated now. */
+export function startsLater(request: AccessRequest, now: Date): boolean {
+  return request.spec.startTime !== null && request.spec.startTime > now;
+}
+
+/** An approved request whose start time lies ahead waits for it; no binding is written before. */
+export function schedule(request: AccessRequest, now: Date): AccessRequest {
+  const start = request.spec.startTime;
+  if (!start || start <= now) throw new Conflict(`request ${request.id} has no start time ahead`);
+  return transition(request, 'Scheduled', now, `scheduled to start at ${start.toISOString()}`);
+}
+
+/**
+ * When something is next due for a request (activation, expiry, revocation, approval deadline, start);
+ * null when nothing ever will be.
+ */
 export function nextDueAt(request: AccessRequest): Date | null {
   switch (request.phase) {
     case 'Approved':
       return new Date(0);
+    case 'Scheduled':
+      return request.revocation ? new Date(0) : (request.spec.startTime ?? new Date(0));
     case 'Active':
       return request.revocation ? new Date(0) : (request.grant?.expiresAt ?? new Date(0));
     case 'Pending':
@@ -205,4 +310,167 @@ export function nextDueAt(request: AccessRequest): Date | null {
     default:
       return null;
   }
+}
+
+/** The extension waiting for a decision, if any. */
+export function pendingExtension(request: AccessRequest): Extension | undefined {
+  return request.extensions.find((e) => e.state === 'Pending');
+}
+
+/** How long the grant lasts in all: the duration asked for and every approved extension. */
+export function grantedDurationMs(request: AccessRequest): number {
+  return request.extensions
+    .filter((e) => e.state === 'Approved')
+    .reduce((total, e) => total + e.byMs, request.spec.durationMs);
+}
+
+/**
+ * Refuses an extension of anything but a live Active grant (not expired, not being revoked), or while
+ * another extension still waits for its decision.
+ */
+export function assertExtendable(request: AccessRequest, now: Date): void {
+  if (request.phase !== 'Active' || !request.grant) {
+    throw new Conflict(`request ${request.id} is ${request.phase}; only an Active grant can be extended`);
+  }
+  if (request.revocation) throw new Conflict(`request ${request.id} is being revoked`);
+  if (request.grant.expiresAt <= now) throw new Conflict(`request ${request.id} has expired`);
+  const pending = pendingExtension(request);
+  if (pending) {
+    throw new Conflict(`extension ${pending.id} of request ${request.id} is still waiting for approval`);
+  }
+}
+
+/**
+ * Records an asked-for extension as the policy judged it: approved at once (the expiry moves) when the
+ * policy approves by itself, else Pending for its own quorum.
+ */
+export function requestExtension(
+  request: AccessRequest,
+  ask: { byMs: number; reason: string | null; requestedBy: string },
+  verdict: ExtensionVerdict,
+  now: Date,
+): AccessRequest {
+  assertExtendable(request, now);
+  const approval = verdict.decision === 'approval' ? verdict.approval : null;
+  if (verdict.decision === 'approval' && !approval) {
+    throw new Error(`policy ${verdict.policy} needs approval settings`);
+  }
+  const extension: Extension = {
+    id: request.extensions.length + 1,
+    byMs: ask.byMs,
+    reason: ask.reason,
+    requestedBy: ask.requestedBy,
+    requestedAt: now,
+    state: 'Pending',
+    policy: verdict.policy,
+    approvers: approval?.approvers ?? { users: [], groups: [] },
+    required: approval?.required ?? 0,
+    denyEnds: approval?.denyEnds ?? true,
+    requireComment: approval?.requireComment ?? false,
+    approvals: [],
+    decidedAt: null,
+  };
+  const next = { ...request, extensions: [...request.extensions, extension], updatedAt: now };
+  if (!approval) return decideExtension(next, extension.id, 'Approved', now);
+  return { ...next, message: `extension ${extension.id} waiting for ${approval.required} approval(s)` };
+}
+
+/** Records one approver's yes on the pending extension; at the quorum it is approved and the expiry moves. */
+export function approveExtension(
+  request: AccessRequest,
+  approver: Identity,
+  comment: string | null,
+  now: Date,
+): AccessRequest {
+  const { extension, next } = recordExtensionDecision(request, approver, 'Approved', comment, now);
+  const count = approvalUsers(extension.approvals).length;
+  if (count >= extension.required) return decideExtension(next, extension.id, 'Approved', now);
+  return { ...next, message: `extension ${extension.id}: ${count} of ${extension.required} approvals` };
+}
+
+/** Records one approver's no on the pending extension; it ends the extension when its policy says so. */
+export function denyExtension(
+  request: AccessRequest,
+  approver: Identity,
+  comment: string | null,
+  now: Date,
+): AccessRequest {
+  const { extension, next } = recordExtensionDecision(request, approver, 'Denied', comment, now);
+  if (!extension.denyEnds) return { ...next, message: `extension ${extension.id}: denied by ${approver.user}` };
+  return decideExtension(next, extension.id, 'Denied', now);
+}
+
+/** A pending extension lapses when the grant ends before it is approved; the grant itself is untouched. */
+export function lapseExtension(request: AccessRequest, now: Date): AccessRequest {
+  const pending = pendingExtension(request);
+  if (!pending) return request;
+  return {
+    ...request,
+    extensions: request.extensions.map((e) =>
+      e.id === pending.id ? { ...e, state: 'Lapsed' as const, decidedAt: now } : e,
+    ),
+    updatedAt: now,
+  };
+}
+
+function recordExtensionDecision(
+  request: AccessRequest,
+  approver: Identity,
+  decision: Approval['decision'],
+  comment: string | null,
+  now: Date,
+): { extension: Extension; next: AccessRequest } {
+  const pending = pendingExtension(request);
+  if (!pending) throw new Conflict(`request ${request.id} has no extension waiting for approval`);
+  if (approver.user === request.spec.requester || approver.user === pending.requestedBy) {
+    throw new Forbidden('a requester cannot approve or deny their own extension');
+  }
+  if (!isAmong(approver, pending.approvers)) {
+    throw new Forbidden(
+      `${approver.user} is not an approver for extension ${pending.id} of request ${request.id} (policy ${pending.policy})`,
+    );
+  }
+  // An approval that arrives when the grant has ended (or is ending) comes too late: the grant expires.
+  if (request.phase !== 'Active' || !request.grant || request.grant.expiresAt <= now || request.revocation) {
+    throw new Conflict(`request ${request.id} is no longer active; extension ${pending.id} lapses with it`);
+  }
+  if (pending.requireComment && !comment) {
+    throw new Invalid(`policy ${pending.policy} requires a comment`, 'comment');
+  }
+  if (pending.approvals.some((a) => a.user === approver.user)) {
+    throw new Conflict(`${approver.user} has already decided on extension ${pending.id}`);
+  }
+  const extension = {
+    ...pending,
+    approvals: [...pending.approvals, { user: approver.user, decision, comment, at: now }],
+  };
+  const next = {
+    ...request,
+    extensions: request.extensions.map((e) => (e.id === extension.id ? extension : e)),
+    updatedAt: now,
+  };
+  return { extension, next };
+}
+
+/** Ends the extension's wait; an approved one moves the grant's expiry by its length. */
+function decideExtension(
+  request: AccessRequest,
+  id: number,
+  state: 'Approved' | 'Denied',
+  now: Date,
+): AccessRequest {
+  const extension = request.extensions.find((e) => e.id === id) as Extension;
+  const extensions = request.extensions.map((e) => (e.id === id ? { ...e, state, decidedAt: now } : e));
+  const grant = request.grant as Grant;
+  if (state === 'Denied') {
+    return { ...request, extensions, updatedAt: now, message: `extension ${id} denied` };
+  }
+  const expiresAt = new Date(grant.expiresAt.getTime() + extension.byMs);
+  return {
+    ...request,
+    extensions,
+    grant: { ...grant, expiresAt },
+    updatedAt: now,
+    message: `active until ${expiresAt.toISOString()} (extended)`,
+  };
 }

@@ -1,3 +1,5 @@
+import type { DecisionExplanation } from './access-request.js';
+
 /**
  * Domain errors say what went wrong in the domain's words; the HTTP layer maps
  * them to status codes and the CLI prints their message.
@@ -19,6 +21,20 @@ export class Invalid extends DomainError {}
 export class Unauthenticated extends DomainError {}
 /** The caller is known but may not do this. */
 export class Forbidden extends DomainError {}
+/**
+ * A request policy refused (a guardrail, a deny policy, no match, a constraint or a limit): 403, and the
+ * problem carries the decision, and the name under which the refused request was recorded (Denied).
+ */
+export class RequestRefused extends Forbidden {
+  constructor(
+    message: string,
+    field: string | undefined,
+    readonly requestId: string | null,
+    readonly decision: DecisionExplanation,
+  ) {
+    super(message, field);
+  }
+}
 /** The thing does not exist (or the caller may not know it exists). */
 export class NotFound extends DomainError {}
 /** The request is valid but clashes with the current state. */

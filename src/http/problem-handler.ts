@@ -7,9 +7,11 @@ import {
   Invalid,
   NotFound,
   Refused,
+  RequestRefused,
   Unauthenticated,
   Unavailable,
 } from '../domain/errors.js';
+import { decisionOf } from './resources.js';
 
 const statusOf = (e: DomainError): number => {
   if (e instanceof Invalid) return 400;
@@ -48,6 +50,8 @@ export interface Problem {
   detail: string;
   field?: string;
   errors?: { field: string; message: string }[];
+  request?: string;
+  decision?: ReturnType<typeof decisionOf>;
 }
 
 /** Input can be up to 64 KiB; what a problem repeats of it stays short. */
@@ -124,6 +128,7 @@ export function registerProblemHandler(app: FastifyInstance): void {
     let detail = error.message;
     let field: string | undefined;
     let errors: { field: string; message: string }[] | undefined;
+    let extra: Partial<Problem> = {};
     if (hasZodFastifySchemaValidationErrors(error)) {
       status = 400;
       const where = error.validationContext ?? 'body';
@@ -143,6 +148,12 @@ export function registerProblemHandler(app: FastifyInstance): void {
     } else if (error instanceof DomainError) {
       status = statusOf(error);
       field = error.field;
+      if (error instanceof RequestRefused) {
+        extra = {
+          ...(error.requestId ? { request: error.requestId } : {}),
+          decision: decisionOf(error.decision),
+        };
+      }
       if (status === 401) void reply.header('www-authenticate', 'Bearer');
     } else if (
       'statusCode' in error &&
@@ -161,7 +172,9 @@ export function registerProblemHandler(app: FastifyInstance): void {
     void reply
       .code(status)
       .type('application/problem+json')
-      .send(problemBody(status, detail, { ...(field ? { field } : {}), ...(errors ? { errors } : {}) }));
+      .send(
+        problemBody(status, detail, { ...(field ? { field } : {}), ...(errors ? { errors } : {}), ...extra }),
+      );
   });
 
   // Answered on request, before Fastify reads a body it would insist on a Content-Type for (POST, QUERY).

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type AccessRequest, phases } from '../domain/access-request.js';
+import { type AccessRequest, type DecisionExplanation, phases } from '../domain/access-request.js';
 import { formatDuration } from '../domain/duration.js';
 import type { Target } from '../domain/target.js';
 
@@ -81,6 +81,72 @@ const targetFields = z.object({
 });
 const targetResource = targetFields.meta({ id: 'Target' });
 
+/** status.decision: which policy decided, and for each one before it the first matcher that failed. */
+export const decisionResource = z
+  .object({
+    outcome: z.enum(['auto', 'approval', 'refused']),
+    policy: z.string().nullable().describe('The deciding policy; null when none matched'),
+    source: z.string().nullable().describe('Where that policy is defined'),
+    trace: z.array(
+      z.object({
+        policy: z.string(),
+        source: z.string(),
+        result: z.enum(['matched', 'skipped']),
+        matcher: z.string().optional().describe('The first matcher that failed'),
+        reason: z.string().optional(),
+        target: targetResource.optional().describe('The target it failed for'),
+      }),
+    ),
+    refusal: z
+      .object({
+        kind: z.enum(['guardrail', 'policy', 'no-match', 'constraint', 'limit']),
+        message: z.string(),
+        field: z.string().optional(),
+        freesAt: z.string().optional().describe('When the limit that refused frees up'),
+      })
+      .nullable(),
+    notes: z.array(z.string()).describe('What could not be judged'),
+  })
+  .meta({ id: 'Decision' });
+
+export function decisionOf(d: DecisionExplanation): z.infer<typeof decisionResource> {
+  return {
+    outcome: d.outcome,
+    policy: d.policy?.name ?? null,
+    source: d.policy?.source ?? null,
+    trace: d.trace.map((t) => ({
+      policy: t.policy,
+      source: t.source,
+      result: t.result,
+      ...(t.matcher ? { matcher: t.matcher } : {}),
+      ...(t.reason ? { reason: t.reason } : {}),
+      ...(t.target ? { target: targetOf(t.target) } : {}),
+    })),
+    refusal: d.refusal
+      ? {
+          kind: d.refusal.kind,
+          message: d.refusal.message,
+          ...(d.refusal.field ? { field: d.refusal.field } : {}),
+          ...(d.refusal.freesAt ? { freesAt: d.refusal.freesAt.toISOString() } : {}),
+        }
+      : null,
+    notes: d.notes,
+  };
+}
+
+/** Requests made before decisions were explained record only the policy's name. */
+function decisionOfRequest(r: AccessRequest): z.infer<typeof decisionResource> {
+  if (r.policy.explanation) return decisionOf(r.policy.explanation);
+  return {
+    outcome: r.policy.decision,
+    policy: r.policy.name,
+    source: null,
+    trace: [],
+    refusal: null,
+    notes: [],
+  };
+}
+
 function targetOf(t: Target): z.infer<typeof targetFields> {
   return {
     cluster: t.cluster,
@@ -113,6 +179,7 @@ export const accessRequestResource = z
     status: z.object({
       phase: z.enum(phases),
       policy: z.string(),
+      decision: decisionResource,
       requiredApprovals: z.number(),
       approvals: z.array(
         z.object({
@@ -164,6 +231,7 @@ export function toResource(r: AccessRequest): AccessRequestResource {
     status: {
       phase: r.phase,
       policy: r.policy.name,
+      decision: decisionOfRequest(r),
       requiredApprovals: r.policy.required,
       approvals: r.approvals.map((a) => ({
         user: a.user,
@@ -196,5 +264,7 @@ export const problem = z
     detail: z.string(),
     field: z.string().optional(),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    request: z.string().optional().describe('A refused request, recorded as Denied under this name'),
+    decision: decisionResource.optional().describe('Why policy refused the request'),
   })
   .meta({ id: 'Problem' });

@@ -1,40 +1,30 @@
-import { randomBytes } from 'node:crypto';
 import {
   type AccessRequest,
-  type AccessRequestSpec,
   approve,
+  checkStartTime,
   deny,
   isApprover,
   type Phase,
   transition,
 } from '../domain/access-request.js';
-import { type AuditEventInput, requestEvent, systemActor } from '../domain/audit-event.js';
+import { type AuditEventInput, requestEvent } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
-import { Conflict, Forbidden, Invalid, NotFound } from '../domain/errors.js';
+import { Conflict, Forbidden, NotFound } from '../domain/errors.js';
 import { type Identity, isAmong, type Principals } from '../domain/identity.js';
-import {
-  checkDurationLimits,
-  type DurationLimits,
-  decide,
-  type Guardrails,
-  type Policy,
-} from '../domain/policy.js';
-import { describeTarget, type Target, targetKey } from '../domain/target.js';
 import type { GrantService } from './grant-service.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
+import { createRequestCreation, type NewRequestInput } from './request-creation.js';
 
-/** What a requester asks for; who asks comes from authentication. */
-export type NewRequestInput = Omit<AccessRequestSpec, 'requester' | 'requesterGroups'>;
+export type { NewRequestInput };
 
 export interface RequestServiceDeps {
   store: Pick<Store, 'createRequest' | 'updateRequest' | 'getRequest' | 'listRequests'>;
-  clusters: Pick<ClusterGateway, 'roleExists' | 'namespaceExists'>;
-  grants: Pick<GrantService, 'settle'>;
+  clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
+  grants: Pick<GrantService, 'settle' | 'cancelScheduled'>;
   clusterNames: string[];
-  policies: Policy[];
-  guardrails: Guardrails;
-  limits: DurationLimits;
+  /** The policy set in force, swapped by config reloads; each decision reads it once. */
+  policySource: PolicySource;
   admins: Principals;
   clock: Clock;
   /** Shared with the grant service: one change to a request at a time. */
@@ -43,14 +33,13 @@ export interface RequestServiceDeps {
   onChange: (request: AccessRequest) => void;
   /** Logs a failed attempt to settle right away (the scheduler retries it). */
   onSettleError: (request: AccessRequest, error: Error) => void;
-  /** The policy set in force, swapped by config reloads (not judged with yet: the first engine decides). */
-  policySource?: PolicySource;
 }
 
 export type RequestService = ReturnType<typeof createRequestService>;
 
 export function createRequestService(deps: RequestServiceDeps) {
-  const { store, clusters, grants, clock, withLock } = deps;
+  const { store, grants, clock, withLock } = deps;
+  const creation = createRequestCreation(deps);
 
   const isAdmin = (who: Identity) => isAmong(who, deps.admins);
   const canView = (who: Identity, r: AccessRequest) =>
@@ -90,108 +79,26 @@ export function createRequestService(deps: RequestServiceDeps) {
     return current;
   }
 
-  function validateShape(input: NewRequestInput): void {
-    if (input.targets.length === 0) throw new Invalid('give at least one target', 'spec.targets');
-    const seen = new Set<string>();
-    input.targets.forEach((t, i) => {
-      const field = input.targets.length === 1 ? 'spec' : `spec.targets[${i}]`;
-      if (!deps.clusterNames.includes(t.cluster)) {
-        throw new Invalid(`unknown cluster ${t.cluster}`, `${field}.cluster`);
-      }
-      if (t.roleKind === 'Role' && t.namespace === null) {
-        throw new Invalid('a Role is namespaced: give a namespace, not cluster-wide', `${field}.namespace`);
-      }
-      if (seen.has(targetKey(t))) throw new Invalid(`${describeTarget(t)} is asked for twice`, field);
-      seen.add(targetKey(t));
-    });
-    if (input.reason.trim() === '') throw new Invalid('a reason is required', 'spec.reason');
-    checkDurationLimits(input.durationMs, deps.limits);
-  }
-
-  /**
-   * Asks the cluster whether each target's namespace and role exist, so a grant never points at nothing.
-   * Missing ones are NotFound (404), as the API server itself answers for an object in a namespace that
-   * does not exist: the request is well formed, the cluster just lacks what it names.
-   */
-  async function validateTargets(targets: Target[]): Promise<void> {
-    for (const [i, t] of targets.entries()) {
-      const field = targets.length === 1 ? 'spec' : `spec.targets[${i}]`;
-      if (t.namespace !== null && !(await clusters.namespaceExists(t.cluster, t.namespace))) {
-        throw new NotFound(
-          `namespace ${t.namespace} not found in cluster ${t.cluster}`,
-          `${field}.namespace`,
-        );
-      }
-      if (!(await clusters.roleExists(t.cluster, t.roleKind, t.role, t.namespace))) {
-        const where = t.roleKind === 'Role' ? ` in namespace ${t.namespace}` : '';
-        throw new NotFound(
-          `${t.roleKind} ${t.role} not found${where} in cluster ${t.cluster}`,
-          `${field}.role`,
-        );
-      }
-    }
-  }
-
-  /** One decision for all targets: each must be allowed by the same policy, or the request is refused. */
-  function decideAll(spec: AccessRequestSpec) {
-    const outcomes = spec.targets.map((t) => decide(deps.policies, deps.guardrails, { ...spec, ...t }));
-    const first = outcomes[0] as (typeof outcomes)[number];
-    outcomes.forEach((o, i) => {
-      if (o.policy.name !== first.policy.name) {
-        throw new Forbidden(
-          `${describeTarget(spec.targets[i] as Target)} falls under policy ${o.policy.name}, the others under ${first.policy.name}: one request is decided by one policy`,
-        );
-      }
-    });
-    return first;
+  /** A start too far in the past or ahead is refused before anything is judged or stored. */
+  function checkStart(input: NewRequestInput): void {
+    checkStartTime(input.startTime, clock.now(), deps.policySource.current().limits.maxScheduleAheadMs);
   }
 
   return {
     isAdmin,
 
+    /** Makes a request; an auto-approved one is activated before this returns. Refusals throw RequestRefused. */
     async create(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
-      const spec: AccessRequestSpec = { ...input, requester: who.user, requesterGroups: who.groups };
-      validateShape(input);
-      // Policy before the cluster: a request no policy allows is refused without touching the cluster.
-      const outcome = decideAll(spec);
-      await validateTargets(input.targets);
-      const now = clock.now();
-      const approval = outcome.decision === 'approval' ? outcome.policy.approval : null;
-      const pending: AccessRequest = {
-        id: newRequestId(),
-        createdAt: now,
-        updatedAt: now,
-        version: 1,
-        spec,
-        policy: {
-          name: outcome.policy.name,
-          decision: outcome.decision,
-          approvers: approval?.approvers ?? { users: [], groups: [] },
-          required: approval?.required ?? 0,
-          approvalDeadline: approval ? new Date(now.getTime() + approval.timeoutMs) : null,
-        },
-        phase: 'Pending',
-        approvals: [],
-        grant: null,
-        revocation: null,
-        message: approval ? `waiting for ${approval.required} approval(s)` : 'approved by policy',
-      };
-      const created = event(who, pending, 'RequestCreated', {
-        spec: { ...spec, requesterGroups: undefined },
-        policy: outcome.policy.name,
-        decision: outcome.decision,
-      });
-      if (outcome.decision === 'auto') {
-        const approved = transition(pending, 'Approved', now, `approved by policy ${outcome.policy.name}`);
-        await store.createRequest(approved, [
-          created,
-          { ...event(who, approved, 'RequestApproved', { policy: outcome.policy.name }), actor: systemActor },
-        ]);
-        return settleNow(approved);
-      }
-      await store.createRequest(pending, [created]);
-      deps.onChange(pending);
-      return pending;
+      checkStart(input);
+      const created = await creation.create(who, input);
+      if (created.phase === 'Approved') return settleNow(created);
+      deps.onChange(created);
+      return created;
+    },
+
+    dryRun(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
+      checkStart(input);
+      return creation.dryRun(who, input);
     },
 
     get: load,
@@ -221,15 +128,21 @@ export function createRequestService(deps: RequestServiceDeps) {
       });
     },
 
-    cancel(who: Identity, id: string): Promise<AccessRequest> {
-      return withLock(id, async () => {
+    async cancel(who: Identity, id: string): Promise<AccessRequest> {
+      const canceled = await withLock(id, async () => {
         const r = await load(who, id);
         if (r.spec.requester !== who.user && !isAdmin(who)) {
           throw new Forbidden('only the requester or an admin may cancel a request');
         }
+        // A scheduled one is canceled by the grant service, under the lock its activation takes.
+        if (r.phase === 'Scheduled') return null;
         const next = transition(r, 'Canceled', clock.now(), `canceled by ${who.user}`);
         return saveAndTrack(next, [event(who, next, 'RequestCanceled')]);
       });
+      if (canceled) return canceled;
+      const saved = await grants.cancelScheduled(id, who.user);
+      deps.onChange(saved);
+      return saved;
     },
 
     async revoke(who: Identity, id: string, reason: string | null): Promise<AccessRequest> {
@@ -238,8 +151,10 @@ export function createRequestService(deps: RequestServiceDeps) {
         if (r.spec.requester !== who.user && !isApprover(r, who) && !isAdmin(who)) {
           throw new Forbidden('only the requester, an approver of the request or an admin may revoke it');
         }
-        if (r.phase !== 'Active' && r.phase !== 'Approved') {
-          throw new Conflict(`request ${id} is ${r.phase}; only Approved or Active access can be revoked`);
+        if (r.phase !== 'Active' && r.phase !== 'Approved' && r.phase !== 'Scheduled') {
+          throw new Conflict(
+            `request ${id} is ${r.phase}; only Approved, Scheduled or Active access can be revoked`,
+          );
         }
         // A second revoke while the first still waits for the cluster just tries the removal again.
         if (r.revocation) return r;

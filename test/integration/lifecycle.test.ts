@@ -125,7 +125,12 @@ describe('an auto-approved grant', () => {
       .post('/api/v1/accessrequests', requestBody({ role: 'view', clusterWide: true, duration: '10m' }));
     expect(res.status).toBe(201);
     expect(res.body.status.grant.bindings).toEqual([
-      { kind: 'ClusterRoleBinding', name: `elevate-${res.body.metadata.name}`, namespace: null },
+      {
+        cluster: 'dev',
+        kind: 'ClusterRoleBinding',
+        name: `elevate-${res.body.metadata.name}`,
+        namespace: null,
+      },
     ]);
     await eventually(() => canI(kubeconfig, { user: 'alice', verb: 'list', resource: 'pods' }));
     await eventually(() => canGetPods('alice', ns));

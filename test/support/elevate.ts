@@ -24,11 +24,13 @@ policies:
     decision: approval
     approval: { approvers: { groups: [sre-leads] }, required: 2, timeout: 1h }
     maxDuration: 2h
+    allowEscalatingRoles: [edit]
   - name: admin-times-out
     match: { groups: [devs], roles: [admin] }
     decision: approval
     approval: { approvers: { users: [bob] }, required: 1, timeout: 2s }
     maxDuration: 1h
+    allowEscalatingRoles: [admin]
   - name: local-roles
     match: { groups: [devs], roleKinds: [Role] }
     decision: auto
@@ -41,6 +43,7 @@ policies:
     match: { users: [dave] }
     decision: auto
     maxDuration: 1h
+    allowEscalatingRoles: [edit, admin]
 `;
 
 export interface ElevateConfigOptions {

@@ -30,6 +30,7 @@ export function accessRequest(f: RequestFixture = {}): AccessRequest {
       durationMs: 60_000,
       reason: 'incident',
       ticket: null,
+      startTime: null,
       ...f.spec,
     },
     policy: {
@@ -38,12 +39,15 @@ export function accessRequest(f: RequestFixture = {}): AccessRequest {
       approvers: { users: [], groups: ['sre-leads'] },
       required: 1,
       approvalDeadline: null,
+      denyEnds: true,
+      requireComment: false,
       ...f.policy,
     },
     phase: f.phase ?? 'Pending',
     approvals: [],
     grant: f.grant ?? null,
     revocation: null,
+    extensions: [],
     message: '',
   };
 }

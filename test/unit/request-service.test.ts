@@ -3,12 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store.js';
+import { parseConfig } from '../../src/config/load-config.js';
 import type { AccessRequest } from '../../src/domain/access-request.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { createKeyedLock } from '../../src/services/keyed-lock.js';
 import type { ClusterGateway } from '../../src/services/ports.js';
 import { createRequestService } from '../../src/services/request-service.js';
 import { accessRequest } from '../support/fixtures.js';
+
+const minimalConfig = `
+storage: sqlite:./e.db
+auth: { tokenFile: ./tokens.csv }
+clusters: [{ name: dev, kubeconfig: ./dev.kubeconfig }]
+`;
 
 // Approvals below stay short of the quorum, so no cluster is ever needed: any call to one is a bug.
 const noCluster = new Proxy({} as ClusterGateway, {
@@ -30,9 +37,7 @@ describe('request service', () => {
       clusters: noCluster,
       grants: { settle: () => Promise.reject(new Error('unexpected settle')) },
       clusterNames: ['dev'],
-      policies: [],
-      guardrails: { allowClusterAdmin: false, forbiddenRoles: [] },
-      limits: { minDurationMs: 60_000, maxDurationMs: 7 * 86_400_000 },
+      policySource: { current: () => parseConfig(minimalConfig, '/elevate.yaml').policySet },
       admins: { users: [], groups: [] },
       clock: systemClock,
       withLock: createKeyedLock(),

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import type { AccessRequest, AccessRequestSpec, BindingRef } from '../../domain/access-request.js';
+import type {
+  AccessRequest,
+  AccessRequestSpec,
+  BindingRef,
+  Extension,
+} from '../../domain/access-request.js';
 import type { AuditEvent, AuditEventInput } from '../../domain/audit-event.js';
 import { StaleWrite } from '../../domain/errors.js';
 import type { RequestFilter, Store } from '../../services/ports.js';
@@ -198,6 +203,7 @@ function toRow(r: AccessRequest): AccessRequestsTable {
     approvals_json: JSON.stringify(r.approvals),
     grant_json: r.grant ? JSON.stringify(r.grant) : null,
     revocation_json: r.revocation ? JSON.stringify(r.revocation) : null,
+    extensions_json: JSON.stringify(r.extensions),
     message: r.message,
   };
 }
@@ -207,9 +213,22 @@ function toRow(r: AccessRequest): AccessRequestsTable {
  * namespace) and binding refs without a cluster; both read as the one-target shape they mean.
  */
 function specFromJson(json: string): AccessRequestSpec {
-  const { cluster, role, roleKind, namespace, ...rest } = JSON.parse(json);
-  if (rest.targets) return { profile: null, ...rest };
-  return { ...rest, profile: null, targets: [{ cluster, role, roleKind, namespace }] };
+  const { cluster, role, roleKind, namespace, startTime, ...rest } = JSON.parse(json);
+  // Requests saved before scheduled starts have none: they start when approved.
+  const start = startTime ? new Date(startTime) : null;
+  if (rest.targets) return { profile: null, ...rest, startTime: start };
+  return { ...rest, profile: null, targets: [{ cluster, role, roleKind, namespace }], startTime: start };
+}
+
+function extensionsFromJson(json: string | undefined): Extension[] {
+  return (JSON.parse(json ?? '[]') as (Extension & Record<'requestedAt' | 'decidedAt', string>)[]).map(
+    (e) => ({
+      ...e,
+      requestedAt: new Date(e.requestedAt),
+      decidedAt: e.decidedAt ? new Date(e.decidedAt) : null,
+      approvals: e.approvals.map((a) => ({ ...a, at: new Date(a.at) })),
+    }),
+  );
 }
 
 function fromRow(row: AccessRequestsTable): AccessRequest {
@@ -225,8 +244,22 @@ function fromRow(row: AccessRequestsTable): AccessRequest {
     phase: row.phase as AccessRequest['phase'],
     spec,
     policy: {
+      // Requests saved before these were decided with one deny ending them, and no comment required.
+      denyEnds: true,
+      requireComment: false,
       ...policy,
       approvalDeadline: policy.approvalDeadline ? new Date(policy.approvalDeadline) : null,
+      ...(policy.explanation?.refusal?.freesAt
+        ? {
+            explanation: {
+              ...policy.explanation,
+              refusal: {
+                ...policy.explanation.refusal,
+                freesAt: new Date(policy.explanation.refusal.freesAt),
+              },
+            },
+          }
+        : {}),
     },
     approvals: JSON.parse(row.approvals_json).map((a: { at: string }) => ({ ...a, at: new Date(a.at) })),
     grant: grant
@@ -240,6 +273,7 @@ function fromRow(row: AccessRequestsTable): AccessRequest {
         }
       : null,
     revocation: revocation ? { ...revocation, at: new Date(revocation.at) } : null,
+    extensions: extensionsFromJson(row.extensions_json),
     message: row.message,
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { formatDuration } from '../../domain/duration.js';
 import type { DurationLimits } from '../../domain/policy.js';
 import type { Target } from '../../domain/target.js';
+import type { NewRequestInput } from '../../services/request-service.js';
 import { durationField, namespaceName, plainText, requestId, roleName } from '../request-fields.js';
 import { apiVersion } from '../resources.js';
 
@@ -10,6 +11,20 @@ export interface AccessRequestContract {
   clusterNames: string[];
   limits: DurationLimits;
 }
+
+/**
+ * A scheduled start. Its bounds move with the clock, so the schema cannot state them: like the configured
+ * duration bounds, a start outside them is refused with 403 (the request is well formed; it is not allowed).
+ */
+const startTimeField = z.iso
+  .datetime({ offset: true })
+  .optional()
+  .describe(
+    'When access is to begin, RFC 3339 with Z or an offset (e.g. 2026-03-01T09:00:00+01:00). The request ' +
+      'is approved as usual and waits in phase Scheduled; its bindings are written at this time and the ' +
+      'duration counts from then. At most limits.maxScheduleAhead (default 7 days) ahead, and not in the ' +
+      'past (a start up to 60 s ago means now); a start outside those bounds is refused with 403.',
+  );
 
 /** More targets than this in one request is a mistake, not a grant (a profile is the way to bundle). */
 export const maxTargets = 50;
@@ -49,11 +64,12 @@ export function createBody({ clusterNames, limits }: AccessRequestContract) {
     duration: durationField({
       min: formatDuration(limits.minDurationMs),
       max: formatDuration(limits.maxDurationMs),
-    }),
+    }).optional(),
     reason: plainText(2000, { required: true, what: 'a reason' }).describe('Why access is needed'),
     ticket: plainText(200, { required: true, what: 'a ticket' })
       .optional()
       .describe('Ticket or incident reference'),
+    startTime: startTimeField,
   };
   const oneTarget = z.discriminatedUnion('clusterWide', [
     z.strictObject({ ...namespaced, ...grant }),
@@ -70,16 +86,38 @@ export function createBody({ clusterNames, limits }: AccessRequestContract) {
       .describe('Granted together: one binding each, written and removed as one grant'),
     ...grant,
   });
+  const profile = z.strictObject({
+    profile: z
+      .string()
+      .max(63)
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a profile name (a DNS label: a-z, 0-9, -)')
+      .describe("A profile's name: its targets, granted together"),
+    ...grant,
+  });
   return z.strictObject({
     apiVersion: z.literal(apiVersion).optional(),
     kind: z.literal('AccessRequest').optional(),
     metadata: z.strictObject({}).optional(),
-    spec: z.union([oneTarget, severalTargets]),
+    spec: z.union([oneTarget, severalTargets, profile]),
   });
 }
 
+type BodySpec = z.infer<ReturnType<typeof createBody>>['spec'];
+
+/** What a valid body asks for: its targets (none when a profile names them), profile and the grant's fields. */
+export function requestInput(spec: BodySpec): NewRequestInput {
+  return {
+    targets: 'profile' in spec ? [] : targetsOf(spec),
+    profile: 'profile' in spec ? spec.profile : null,
+    durationMs: spec.duration ?? null,
+    reason: spec.reason,
+    ticket: spec.ticket ?? null,
+    startTime: spec.startTime ? new Date(spec.startTime) : null,
+  };
+}
+
 /** The targets a valid body asks for, in the order given. */
-export function targetsOf(spec: z.infer<ReturnType<typeof createBody>>['spec']): Target[] {
+function targetsOf(spec: Exclude<BodySpec, { profile: string }>): Target[] {
   const list = 'targets' in spec ? spec.targets : [spec];
   return list.map((t) => ({
     cluster: t.cluster,

@@ -5,7 +5,7 @@ import type { RequestService } from '../../services/request-service.js';
 import { authProblems, bodyProblems, problems } from '../openapi.js';
 import { accessRequestList, accessRequestResource, apiVersion, toResource } from '../resources.js';
 import { accessRequestActions } from './access-request-actions.js';
-import { type AccessRequestContract, createBody, nameParams, targetsOf } from './access-request-body.js';
+import { type AccessRequestContract, createBody, nameParams, requestInput } from './access-request-body.js';
 import { identityOf } from './authenticate.js';
 
 const createdLinks = Object.fromEntries(
@@ -32,23 +32,28 @@ export function accessRequestRoutes(
           summary: 'Request access',
           operationId: 'createAccessRequest',
           tags: ['AccessRequest'],
+          querystring: z.strictObject({
+            dryRun: z
+              .literal('All')
+              .optional()
+              .describe(
+                'As in Kubernetes: judge the request (live namespace labels and role rules, limits) and answer ' +
+                  'with the request as it would be made (200, status.decision), creating nothing',
+              ),
+          }),
           body: createBody(contract),
           response: {
+            200: accessRequestResource,
             201: accessRequestResource,
             ...problems(...authProblems, 403, 404, ...bodyProblems, 502, 503),
           },
         },
       },
       async (req, reply) => {
-        const { spec } = req.body;
-        const created = await requests.create(identityOf(req), {
-          targets: targetsOf(spec),
-          profile: null,
-          durationMs: spec.duration,
-          reason: spec.reason,
-          ticket: spec.ticket ?? null,
-        });
-        return reply.code(201).send(toResource(created));
+        const input = requestInput(req.body.spec);
+        if (req.query.dryRun)
+          return reply.code(200).send(toResource(await requests.dryRun(identityOf(req), input)));
+        return reply.code(201).send(toResource(await requests.create(identityOf(req), input)));
       },
     );
 

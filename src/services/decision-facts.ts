@@ -1,0 +1,68 @@
+import { type AccessRequest, type Phase, phases } from '../domain/access-request.js';
+import type { DecisionFacts, PolicySet, UsageRecord } from '../domain/policy/types.js';
+import { namespaceKey, type Target, targetKey } from '../domain/target.js';
+import type { ClusterGateway, Store } from './ports.js';
+
+export interface DecisionFactsDeps {
+  clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
+  store: Pick<Store, 'listRequests'>;
+}
+
+/** Phases in which a grant counts toward the maxActive limits. */
+const livePhases = ['Approved', 'Scheduled', 'Active'].filter((p): p is Phase =>
+  (phases as readonly string[]).includes(p),
+);
+
+function usageOf(r: AccessRequest, live: boolean): UsageRecord {
+  return {
+    requestId: r.id,
+    requester: r.spec.requester,
+    policy: r.policy.name,
+    targets: r.spec.targets,
+    live,
+    endsAt: live ? (r.grant?.expiresAt ?? null) : null,
+    endedAt: live ? null : r.updatedAt,
+  };
+}
+
+/**
+ * What the engine needs to know about the world to judge a request, read now: every target's namespace
+ * labels and role rules from its cluster (null where they do not exist), the grants live now, and the
+ * requester's grants that ended recently enough for a cooldown to still run.
+ */
+export async function gatherDecisionFacts(
+  deps: DecisionFactsDeps,
+  set: PolicySet,
+  requester: string,
+  targets: Target[],
+  now: Date,
+  /** A request judged again (an extension) does not count against itself. */
+  exceptRequestId?: string,
+): Promise<DecisionFacts> {
+  const namespaceLabels = new Map<string, Record<string, string> | null>();
+  const roleRules = new Map<string, Awaited<ReturnType<ClusterGateway['roleRules']>>>();
+  await Promise.all(
+    targets.map(async (t) => {
+      if (t.namespace !== null) {
+        namespaceLabels.set(
+          namespaceKey(t.cluster, t.namespace),
+          await deps.clusters.namespaceLabels(t.cluster, t.namespace),
+        );
+      }
+      roleRules.set(targetKey(t), await deps.clusters.roleRules(t.cluster, t.roleKind, t.role, t.namespace));
+    }),
+  );
+  const longestCooldown = Math.max(0, ...set.policies.map((p) => p.cooldownMs ?? 0));
+  const [live, ended] = await Promise.all([
+    deps.store.listRequests({ phases: livePhases }),
+    longestCooldown > 0
+      ? deps.store.listRequests({ requester, phases: ['Expired', 'Revoked'] })
+      : Promise.resolve([]),
+  ]);
+  const since = now.getTime() - longestCooldown;
+  const usage = [
+    ...live.map((r) => usageOf(r, true)),
+    ...ended.filter((r) => r.updatedAt.getTime() >= since).map((r) => usageOf(r, false)),
+  ].filter((u) => u.requestId !== exceptRequestId);
+  return { now, namespaceLabels, roleRules, usage };
+}

@@ -1,0 +1,222 @@
+import {
+  type AccessRequest,
+  type AccessRequestSpec,
+  type DecisionExplanation,
+  type PolicyDecisionRecord,
+  transition,
+} from '../domain/access-request.js';
+import { requestEvent, systemActor } from '../domain/audit-event.js';
+import type { Clock } from '../domain/clock.js';
+import { Invalid, NotFound, RequestRefused } from '../domain/errors.js';
+import type { Identity } from '../domain/identity.js';
+import { decide } from '../domain/policy/decide.js';
+import type { Decision, PolicySet } from '../domain/policy/types.js';
+import { describeTarget, namespaceKey, type Target, targetKey } from '../domain/target.js';
+import { gatherDecisionFacts } from './decision-facts.js';
+import type { ClusterGateway, PolicySource, Store } from './ports.js';
+import { newRequestId } from './request-id.js';
+
+/** What a requester asks for; who asks comes from authentication. */
+export interface NewRequestInput {
+  /** Empty when a profile names them. */
+  targets: Target[];
+  profile: string | null;
+  /** null: the deciding policy's default. */
+  durationMs: number | null;
+  reason: string;
+  ticket: string | null;
+  /** When access is to begin; null: as soon as approved. Checked by the request service. */
+  startTime: Date | null;
+}
+
+export interface RequestCreationDeps {
+  store: Pick<Store, 'createRequest' | 'listRequests'>;
+  clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
+  policySource: PolicySource;
+  clusterNames: string[];
+  clock: Clock;
+}
+
+/** The decision frozen on the request: later config edits do not rewrite why it was decided so. */
+export function decisionRecord(
+  decision: Decision,
+  now: Date,
+  allowEscalatingRoles: string[],
+): PolicyDecisionRecord {
+  const { approval } = decision;
+  return {
+    name: decision.policy?.name ?? '',
+    decision: decision.outcome,
+    approvers: approval?.approvers ?? { users: [], groups: [] },
+    required: approval?.required ?? 0,
+    approvalDeadline: approval ? new Date(now.getTime() + approval.timeoutMs) : null,
+    denyEnds: approval?.denyEnds ?? true,
+    requireComment: approval?.requireComment ?? false,
+    allowEscalatingRoles,
+    explanation: explanationOf(decision),
+  };
+}
+
+export function explanationOf(d: Decision): DecisionExplanation {
+  return { outcome: d.outcome, policy: d.policy, trace: d.trace, refusal: d.refusal, notes: d.notes };
+}
+
+/**
+ * Making a request: the targets (asked for one by one, or a profile's), the facts about them read from
+ * their clusters, one decision by the policies in force, and the request stored — a refused one too, in
+ * phase Denied, so attempts show in `list` and the audit trail.
+ */
+export function createRequestCreation(deps: RequestCreationDeps) {
+  const { clock } = deps;
+
+  function targetsOf(set: PolicySet, input: NewRequestInput): Target[] {
+    if (input.profile === null) return input.targets;
+    if (input.targets.length > 0) throw new Invalid('give a profile or targets, not both', 'spec.profile');
+    const profile = set.profiles.find((p) => p.name === input.profile);
+    if (!profile) {
+      const known = set.profiles.map((p) => p.name).join(', ') || 'none are configured';
+      throw new Invalid(`unknown profile ${input.profile} (profiles: ${known})`, 'spec.profile');
+    }
+    return profile.targets;
+  }
+
+  function validateShape(targets: Target[], input: NewRequestInput): void {
+    if (targets.length === 0) throw new Invalid('give at least one target', 'spec.targets');
+    const seen = new Set<string>();
+    targets.forEach((t, i) => {
+      const field = targets.length === 1 ? 'spec' : `spec.targets[${i}]`;
+      if (!deps.clusterNames.includes(t.cluster)) {
+        throw new Invalid(`unknown cluster ${t.cluster}`, `${field}.cluster`);
+      }
+      if (t.roleKind === 'Role' && t.namespace === null) {
+        throw new Invalid('a Role is namespaced: give a namespace, not cluster-wide', `${field}.namespace`);
+      }
+      if (seen.has(targetKey(t))) throw new Invalid(`${describeTarget(t)} is asked for twice`, field);
+      seen.add(targetKey(t));
+    });
+    if (input.reason.trim() === '') throw new Invalid('a reason is required', 'spec.reason');
+  }
+
+  /**
+   * A grant never points at nothing: a namespace or role the cluster does not have is NotFound (404), as
+   * the API server itself answers; the request is well formed, the cluster just lacks what it names.
+   */
+  function requireExisting(targets: Target[], facts: Awaited<ReturnType<typeof gatherDecisionFacts>>) {
+    targets.forEach((t, i) => {
+      const field = targets.length === 1 ? 'spec' : `spec.targets[${i}]`;
+      if (t.namespace !== null && facts.namespaceLabels?.get(namespaceKey(t.cluster, t.namespace)) === null) {
+        throw new NotFound(
+          `namespace ${t.namespace} not found in cluster ${t.cluster}`,
+          `${field}.namespace`,
+        );
+      }
+      if (facts.roleRules?.get(targetKey(t)) === null) {
+        const where = t.roleKind === 'Role' ? ` in namespace ${t.namespace}` : '';
+        throw new NotFound(
+          `${t.roleKind} ${t.role} not found${where} in cluster ${t.cluster}`,
+          `${field}.role`,
+        );
+      }
+    });
+  }
+
+  /** Judges the request with the policies in force now; nothing is stored. */
+  async function evaluate(who: Identity, input: NewRequestInput) {
+    const set = deps.policySource.current();
+    const targets = targetsOf(set, input);
+    validateShape(targets, input);
+    const now = clock.now();
+    const facts = await gatherDecisionFacts(deps, set, who.user, targets, now);
+    requireExisting(targets, facts);
+    const decision = decide(
+      set,
+      {
+        requester: who.user,
+        groups: who.groups,
+        targets,
+        profile: input.profile,
+        durationMs: input.durationMs,
+        ticket: input.ticket,
+      },
+      facts,
+    );
+    const spec: AccessRequestSpec = {
+      requester: who.user,
+      requesterGroups: who.groups,
+      targets,
+      profile: input.profile,
+      durationMs: decision.durationMs,
+      reason: input.reason,
+      ticket: input.ticket,
+      startTime: input.startTime,
+    };
+    const policy = set.policies.find((p) => p.name === decision.policy?.name);
+    return { spec, decision, now, allowEscalatingRoles: policy?.allowEscalatingRoles ?? [] };
+  }
+
+  type Evaluation = Awaited<ReturnType<typeof evaluate>>;
+
+  /** The request as it would be stored: Pending, or Approved by policy, or Denied when refused. */
+  function requestFor({ spec, decision, now, allowEscalatingRoles }: Evaluation): AccessRequest {
+    const pending: AccessRequest = {
+      id: newRequestId(),
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+      spec,
+      policy: decisionRecord(decision, now, allowEscalatingRoles),
+      phase: 'Pending',
+      approvals: [],
+      grant: null,
+      revocation: null,
+      extensions: [],
+      message: decision.approval ? `waiting for ${decision.approval.required} approval(s)` : '',
+    };
+    if (decision.refusal) return transition(pending, 'Denied', now, decision.refusal.message);
+    if (decision.outcome === 'auto') {
+      return transition(pending, 'Approved', now, `approved by policy ${decision.policy?.name}`);
+    }
+    return pending;
+  }
+
+  return {
+    /** `elevate request --dry-run`: the request as it would be made, with its decision; nothing stored. */
+    async dryRun(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
+      return requestFor(await evaluate(who, input));
+    },
+
+    /**
+     * Makes the request. A refused one is stored Denied and audited (RequestRefused) before the caller gets
+     * 403; an auto-approved one is returned Approved for the caller to settle.
+     */
+    async create(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
+      const evaluation = await evaluate(who, input);
+      const { spec, decision, now } = evaluation;
+      const request = requestFor(evaluation);
+      const event = (action: string, details: Record<string, unknown>) =>
+        requestEvent(request, who.user, action, now, details);
+      const explanation = explanationOf(decision);
+      if (decision.refusal) {
+        await deps.store.createRequest(request, [
+          event('RequestRefused', { spec: { ...spec, requesterGroups: undefined }, decision: explanation }),
+        ]);
+        throw new RequestRefused(decision.refusal.message, decision.refusal.field, request.id, explanation);
+      }
+      const created = event('RequestCreated', {
+        spec: { ...spec, requesterGroups: undefined },
+        policy: decision.policy?.name,
+        decision: decision.outcome,
+        trace: decision.trace,
+      });
+      const events = [created];
+      if (decision.outcome === 'auto') {
+        events.push({
+          ...event('RequestApproved', { policy: decision.policy?.name }),
+          actor: systemActor,
+        });
+      }
+      await deps.store.createRequest(request, events);
+      return request;
+    },
+  };
+}
