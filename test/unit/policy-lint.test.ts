@@ -17,7 +17,7 @@ const setOf = (policies: Policy[], profiles: Profile[] = []): PolicySet => ({
   profiles,
   guardrails: {
     allowClusterAdmin: false,
-    forbiddenRoles: ['impersonator'],
+    forbiddenRoles: ['imperson*'],
     protectedNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
   },
   limits: { minDurationMs: 60_000, maxDurationMs: 604_800_000, maxScheduleAheadMs: 604_800_000 },
@@ -188,8 +188,8 @@ describe('policy lint: profiles', () => {
       ],
     };
     expect(problems([policy('all', {})], [bad])).toEqual([
-      'e.yaml profiles[0] (bad).targets[0]: cluster-admin is refused by guardrails (allowClusterAdmin is false): never granted',
-      'e.yaml profiles[0] (bad).targets[1]: impersonator is in guardrails.forbiddenRoles: never granted',
+      'e.yaml profiles[0] (bad).targets[0]: never granted: cluster-admin is never granted: the config does not allow it (guardrails.allowClusterAdmin)',
+      'e.yaml profiles[0] (bad).targets[1]: never granted: role impersonator is forbidden by guardrails.forbiddenRoles',
     ]);
   });
 

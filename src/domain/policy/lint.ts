@@ -6,6 +6,7 @@
 
 import type { RoleKind, Target } from '../target.js';
 import { globMatches, isGlob } from './glob.js';
+import { checkGuardrails } from './guardrails.js';
 import { selectorMatches } from './label-selector.js';
 import type { Policy, PolicyMatch, PolicySet, Profile } from './types.js';
 
@@ -113,9 +114,10 @@ export function profileProblems(set: PolicySet, file: string): PolicyWarning[] {
   set.profiles.forEach((profile, i) => {
     const where = `${file} profiles[${i}] (${profile.name})`;
     profile.targets.forEach((t, j) => {
-      const forbidden = forbiddenBy(t, set);
-      if (forbidden)
-        out.push({ where: `${where}.targets[${j}]`, message: `${t.role} ${forbidden}: never granted` });
+      // Only the checks by name: role rules are unknown offline.
+      const refusal = checkGuardrails(set.guardrails, null, t, undefined);
+      if (refusal)
+        out.push({ where: `${where}.targets[${j}]`, message: `never granted: ${refusal.message}` });
     });
     const allowed = set.policies.some(
       (p) => p.decision !== 'deny' && profile.targets.every((t) => admits(p, t, profile, set)),
@@ -128,13 +130,6 @@ export function profileProblems(set: PolicySet, file: string): PolicyWarning[] {
       });
   });
   return out;
-}
-
-function forbiddenBy(t: Target, set: PolicySet): string | null {
-  if (t.roleKind === 'ClusterRole' && t.role === 'cluster-admin' && !set.guardrails.allowClusterAdmin)
-    return 'is refused by guardrails (allowClusterAdmin is false)';
-  if (set.guardrails.forbiddenRoles.includes(t.role)) return 'is in guardrails.forbiddenRoles';
-  return null;
 }
 
 /** Whether the policy's target-side matchers may admit the target; a namespaceSelector is given the doubt. */
