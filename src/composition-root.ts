@@ -71,6 +71,7 @@ export async function composeElevate(
   const jobs = buildLeaderJobs({ config, adapters, grants, clock, logger, logChange });
   metrics.countTimersWith(() => jobs.timerCount());
   const policySource = createPolicyHolder(config.policySet);
+  for (const w of config.policyWarnings) logger.warn({ where: w.where }, `config: ${w.message}`);
   // Every server reloads the policy set on its own, leader or not (each audits its own reload).
   const configWatcher = createConfigWatcher({
     file: config.file,

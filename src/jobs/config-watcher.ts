@@ -32,7 +32,7 @@ export interface ConfigWatcherDeps {
   onInvalid: (reason: string) => void;
   /** The file changed fields that are only read at start; they are not applied. */
   onRestartNeeded: (fields: string[]) => void;
-  /** The reload could not be audited; it is not applied and is tried again at the next poll. */
+  /** The reload could not be audited (it is not applied, and is tried again at the next poll), or a check failed. */
   onError: (error: Error) => void;
 }
 
@@ -113,7 +113,8 @@ export function createConfigWatcher(deps: ConfigWatcherDeps) {
 
   /** Checks are queued, never run side by side: each sees the set the one before left. */
   function checkNow(): Promise<void> {
-    chain = chain.then(check, check);
+    // A check that fails unexpectedly is reported and does not stop the next one (nor the server's start).
+    chain = chain.then(check).catch((e: Error) => deps.onError(e));
     return chain;
   }
 
