@@ -64,6 +64,7 @@ export function describeRequest(r: AccessRequestResource): string {
     ['Duration', r.spec.duration],
     ['Reason', r.spec.reason],
     ['Ticket', r.spec.ticket ?? ''],
+    ...(r.spec.startTime ? [['Start', r.spec.startTime] as [string, string]] : []),
     [
       'Policy',
       `${r.status.policy}${r.status.requiredApprovals ? ` (${r.status.requiredApprovals} approval(s))` : ''}`,

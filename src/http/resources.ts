@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { type AccessRequest, type DecisionExplanation, phases } from '../domain/access-request.js';
+import {
+  type AccessRequest,
+  type DecisionExplanation,
+  type Extension,
+  extensionStates,
+  phases,
+} from '../domain/access-request.js';
 import { formatDuration } from '../domain/duration.js';
 import type { Target } from '../domain/target.js';
 
@@ -52,6 +58,7 @@ function grantedState(r: AccessRequest): ConditionState {
     };
   }
   if (r.phase === 'Approved') return { status: 'False', reason: 'Activating', since: r.updatedAt };
+  if (r.phase === 'Scheduled') return { status: 'False', reason: 'Scheduled', since: r.updatedAt };
   if (r.phase === 'Expired' || r.phase === 'Revoked')
     return { status: 'False', reason: r.phase, since: r.updatedAt };
   return { status: 'False', reason: 'NotApproved', since: r.createdAt };
@@ -157,6 +164,49 @@ function targetOf(t: Target): z.infer<typeof targetFields> {
   };
 }
 
+const approvalResource = z.object({
+  user: z.string(),
+  decision: z.enum(['Approved', 'Denied']),
+  comment: z.string().nullable(),
+  time: z.string(),
+});
+
+/** One extension of a grant (status.extensions). */
+const extensionResource = z
+  .object({
+    id: z.number().describe('1 for the first extension of this request, 2 for the second, …'),
+    by: z.string().describe('How much longer, Go style'),
+    reason: z.string().nullable(),
+    requestedBy: z.string(),
+    requestedAt: z.string(),
+    state: z.enum(extensionStates),
+    policy: z.string().describe('The policy that judged it (with the whole grant’s duration)'),
+    requiredApprovals: z.number(),
+    approvals: z.array(approvalResource),
+    decidedAt: z.string().nullable(),
+  })
+  .meta({ id: 'Extension' });
+
+function extensionOf(e: Extension): z.infer<typeof extensionResource> {
+  return {
+    id: e.id,
+    by: formatDuration(e.byMs),
+    reason: e.reason,
+    requestedBy: e.requestedBy,
+    requestedAt: e.requestedAt.toISOString(),
+    state: e.state,
+    policy: e.policy,
+    requiredApprovals: e.required,
+    approvals: e.approvals.map((a) => ({
+      user: a.user,
+      decision: a.decision,
+      comment: a.comment,
+      time: a.at.toISOString(),
+    })),
+    decidedAt: e.decidedAt?.toISOString() ?? null,
+  };
+}
+
 /**
  * An AccessRequest as the API shows it: shaped like a Kubernetes object. spec.cluster, role, roleKind,
  * namespace and clusterWide are the first target's, as they were when a request had only one; `targets`
@@ -175,6 +225,7 @@ export const accessRequestResource = z
       duration: z.string(),
       reason: z.string(),
       ticket: z.string().nullable(),
+      startTime: z.string().nullable().describe('When access is to begin; null: as soon as approved'),
     }),
     status: z.object({
       phase: z.enum(phases),
@@ -194,6 +245,7 @@ export const accessRequestResource = z
         .object({ bindings: z.array(bindingRef), activatedAt: z.string(), expiresAt: z.string() })
         .nullable(),
       revocation: z.object({ by: z.string(), reason: z.string().nullable(), time: z.string() }).nullable(),
+      extensions: z.array(extensionResource).describe('Extensions asked for, oldest first'),
       conditions: z.array(condition),
       message: z.string(),
     }),
@@ -227,6 +279,7 @@ export function toResource(r: AccessRequest): AccessRequestResource {
       duration: formatDuration(r.spec.durationMs),
       reason: r.spec.reason,
       ticket: r.spec.ticket,
+      startTime: r.spec.startTime?.toISOString() ?? null,
     },
     status: {
       phase: r.phase,
@@ -250,6 +303,7 @@ export function toResource(r: AccessRequest): AccessRequestResource {
       revocation: r.revocation
         ? { by: r.revocation.by, reason: r.revocation.reason, time: r.revocation.at.toISOString() }
         : null,
+      extensions: r.extensions.map(extensionOf),
       conditions: conditionsOf(r),
       message: r.message,
     },

@@ -4,7 +4,7 @@ import type { Lease, Store } from '../services/ports.js';
 import type { DriftReconciler, DriftReport } from './drift-reconciler.js';
 import type { GrantScheduler } from './grant-scheduler.js';
 
-const livePhases: Phase[] = ['Pending', 'Approved', 'Active'];
+const livePhases: Phase[] = ['Pending', 'Approved', 'Scheduled', 'Active'];
 
 export interface LeaderJobsDeps {
   lease: Lease;

@@ -3,12 +3,17 @@ import {
   activate,
   type BindingRef,
   isDueForRemoval,
+  lapseExtension,
+  pendingExtension,
+  schedule,
+  startsLater,
   transition,
 } from '../domain/access-request.js';
-import { requestEvent, systemActor } from '../domain/audit-event.js';
+import { type AuditEventInput, requestEvent, systemActor } from '../domain/audit-event.js';
 import { bindingKey, type DesiredBinding, desiredBindings } from '../domain/binding.js';
 import type { Clock } from '../domain/clock.js';
-import { NotFound, Refused } from '../domain/errors.js';
+import { formatDuration } from '../domain/duration.js';
+import { Conflict, NotFound, Refused } from '../domain/errors.js';
 import { describeTarget } from '../domain/target.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, ManagedBinding, Store } from './ports.js';
@@ -97,11 +102,31 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
     if (request.revocation) {
       const { by, reason } = request.revocation;
       const revoked = transition(request, 'Revoked', now, `revoked by ${by}${reason ? `: ${reason}` : ''}`);
-      return store.updateRequest(revoked, [event(revoked, 'GrantRevoked', { by, reason, bindings: refs })]);
+      return saveEnded(revoked, event(revoked, 'GrantRevoked', { by, reason, bindings: refs }));
     }
     const expired = transition(request, 'Expired', now, 'access expired');
-    return store.updateRequest(expired, [
+    return saveEnded(
+      expired,
       event(expired, 'GrantExpired', { expiresAt: request.grant?.expiresAt.toISOString(), bindings: refs }),
+    );
+  }
+
+  /** Saves a grant that has ended; an extension still waiting for approval lapses with it. */
+  function saveEnded(ended: AccessRequest, endEvent: AuditEventInput): Promise<AccessRequest> {
+    const pending = pendingExtension(ended);
+    if (!pending) return store.updateRequest(ended, [endEvent]);
+    const lapsed = lapseExtension(ended, clock.now());
+    return store.updateRequest(lapsed, [
+      endEvent,
+      event(lapsed, 'ExtensionLapsed', { extension: pending.id, by: formatDuration(pending.byMs) }),
+    ]);
+  }
+
+  /** An approval whose start time lies ahead waits for it: nothing is written to any cluster before. */
+  function scheduleNow(request: AccessRequest): Promise<AccessRequest> {
+    const scheduled = schedule(request, clock.now());
+    return store.updateRequest(scheduled, [
+      event(scheduled, 'GrantScheduled', { startTime: request.spec.startTime?.toISOString() }),
     ]);
   }
 
@@ -133,9 +158,7 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
       now,
       `revoked by ${systemActor}: ${reason}`,
     );
-    return store.updateRequest(revoked, [
-      event(revoked, 'GrantRevoked', { by: systemActor, reason, bindings: refs }),
-    ]);
+    return saveEnded(revoked, event(revoked, 'GrantRevoked', { by: systemActor, reason, bindings: refs }));
   }
 
   return {
@@ -172,10 +195,31 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
     removeOrphan(cluster: string, binding: ManagedBinding): Promise<'kept' | 'absent' | 'orphan' | 'forged'> {
       return exclusive(binding.requestId ?? bindingKey(binding.ref), async () => {
         const request = binding.requestId ? await store.getRequest(binding.requestId) : null;
+        // A scheduled request wants no binding before its start: one carrying its label was dressed up.
+        const scheduled = request?.phase === 'Scheduled';
         const live = wantsBinding(request, clock.now());
         if (live && isBindingOf(request, binding.ref)) return 'kept';
         if ((await clusters.deleteBinding(cluster, binding.ref)) === 'absent') return 'absent';
-        return live ? 'forged' : 'orphan';
+        return live || scheduled ? 'forged' : 'orphan';
+      });
+    },
+
+    /**
+     * Withdraws a scheduled request before its start, under the same cross-server lock as its activation:
+     * either the activation ran first (the request is Active, and only a revocation ends it now) or it
+     * finds the request Canceled and writes nothing.
+     */
+    cancelScheduled(id: string, by: string): Promise<AccessRequest> {
+      return exclusive(id, async () => {
+        const request = await store.getRequest(id);
+        if (!request) throw new NotFound(`request ${id} not found`);
+        if (request.phase !== 'Scheduled') {
+          throw new Conflict(
+            `request ${id} is ${request.phase}; ${request.phase === 'Active' ? 'revoke it instead' : 'it cannot be canceled'}`,
+          );
+        }
+        const canceled = transition(request, 'Canceled', clock.now(), `canceled by ${by}`);
+        return store.updateRequest(canceled, [{ ...event(canceled, 'RequestCanceled'), actor: by }]);
       });
     },
 
@@ -186,7 +230,9 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
         if (!request) throw new NotFound(`request ${id} not found`);
         const now = clock.now();
         if (isDueForRemoval(request, now)) return removeNow(request);
+        if (request.phase === 'Approved' && startsLater(request, now)) return scheduleNow(request);
         if (request.phase === 'Approved') return activateNow(request);
+        if (request.phase === 'Scheduled' && !startsLater(request, now)) return activateNow(request);
         const deadline = request.policy.approvalDeadline;
         if (request.phase === 'Pending' && deadline && deadline <= now) return timeOut(request);
         return request;

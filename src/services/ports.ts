@@ -73,6 +73,15 @@ export type BindingEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface ClusterGateway {
   /** Creates the binding, or fixes it if it grants something else. Idempotent. */
   applyBinding(cluster: string, binding: DesiredBinding): Promise<'created' | 'updated' | 'unchanged'>;
+  /**
+   * Sets annotations on an existing binding in place (a metadata patch: the binding is never re-created, so
+   * what it grants never lapses); 'absent' when there is no such binding.
+   */
+  annotateBinding(
+    cluster: string,
+    ref: BindingRef,
+    annotations: Record<string, string>,
+  ): Promise<'updated' | 'absent'>;
   /** Deletes the binding; 'absent' when it was already gone. Throws Unavailable when the cluster can't be reached. */
   deleteBinding(cluster: string, ref: BindingRef): Promise<'deleted' | 'absent'>;
   listManagedBindings(cluster: string): Promise<ManagedBinding[]>;

@@ -27,8 +27,12 @@ const allowed: [Phase, Phase][] = [
   ['Pending', 'Denied'],
   ['Pending', 'Canceled'],
   ['Pending', 'TimedOut'],
+  ['Approved', 'Scheduled'],
   ['Approved', 'Active'],
   ['Approved', 'Revoked'],
+  ['Scheduled', 'Active'],
+  ['Scheduled', 'Revoked'],
+  ['Scheduled', 'Canceled'],
   ['Active', 'Expired'],
   ['Active', 'Revoked'],
 ];

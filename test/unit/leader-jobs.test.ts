@@ -128,7 +128,7 @@ describe('leader jobs polling for other servers', () => {
       await set(true);
       expect(errors).toEqual(['catch-up']);
       await vi.advanceTimersByTimeAsync(1000);
-      expect(filters[1]).toEqual({ phases: ['Pending', 'Approved', 'Active'] });
+      expect(filters[1]).toEqual({ phases: ['Pending', 'Approved', 'Scheduled', 'Active'] });
       expect(parts.schedulers[0]?.track).toHaveBeenCalledWith(expect.objectContaining({ id: 'ar-overdue' }));
       await vi.advanceTimersByTimeAsync(1000);
       // From then on only what changed after the audit head the previous poll read first.

@@ -35,7 +35,10 @@ describe('request service', () => {
     const requests = createRequestService({
       store,
       clusters: noCluster,
-      grants: { settle: () => Promise.reject(new Error('unexpected settle')) },
+      grants: {
+        settle: () => Promise.reject(new Error('unexpected settle')),
+        cancelScheduled: () => Promise.reject(new Error('unexpected cancel')),
+      },
       clusterNames: ['dev'],
       policySource: { current: () => parseConfig(minimalConfig, '/elevate.yaml').policySet },
       admins: { users: [], groups: [] },

@@ -1,4 +1,4 @@
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import type { ClusterConfig } from '../../config/load-config.js';
 import type { BindingRef } from '../../domain/access-request.js';
 import { grantsSameAccess, managedByLabel, managedByValue } from '../../domain/binding.js';
@@ -125,6 +125,23 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
       throw new Unavailable(
         `cluster ${cluster}: ${ref.kind} ${ref.name} still grants something else after ${applyAttempts} attempts to replace it`,
       );
+    },
+
+    async annotateBinding(cluster, ref, annotations) {
+      const { rbac } = clientsFor(cluster);
+      // A JSON merge patch of metadata only: the binding keeps its uid, and what it grants never lapses.
+      const body = { metadata: { annotations } };
+      const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+      const patched = await callAccepting(
+        cluster,
+        `annotate ${ref.kind} ${ref.name}`,
+        () =>
+          ref.namespace === null
+            ? rbac.patchClusterRoleBinding({ name: ref.name, body }, mergePatch)
+            : rbac.patchNamespacedRoleBinding({ name: ref.name, namespace: ref.namespace, body }, mergePatch),
+        404,
+      );
+      return patched === null ? 'absent' : 'updated';
     },
 
     async deleteBinding(cluster, ref) {

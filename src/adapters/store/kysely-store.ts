@@ -1,11 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import type {
-  AccessRequest,
-  AccessRequestSpec,
-  BindingRef,
-  Extension,
-} from '../../domain/access-request.js';
+import type { AccessRequest, AccessRequestSpec, BindingRef, Extension } from '../../domain/access-request.js';
 import type { AuditEvent, AuditEventInput } from '../../domain/audit-event.js';
 import { StaleWrite } from '../../domain/errors.js';
 import type { RequestFilter, Store } from '../../services/ports.js';

@@ -43,6 +43,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_request').on('audit_events').column('request_id').execute();
     },
   },
+  // Extensions of Active grants (a JSON list); requests saved before there were any have none.
+  '0002_extensions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('access_requests')
+        .addColumn('extensions_json', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -13,6 +13,8 @@ export interface AccessRequestsTable {
   approvals_json: string;
   grant_json: string | null;
   revocation_json: string | null;
+  /** Added by migration 0002; '[]' on rows saved before. */
+  extensions_json: string;
   message: string;
 }
 

@@ -11,6 +11,16 @@ function durationArg(value: string): string {
   return value;
 }
 
+/** RFC 3339 with Z or an offset, as the API takes it; the server judges whether it is too early or late. */
+function startArg(value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+    throw new InvalidArgumentError(
+      'give an RFC 3339 time with Z or an offset, e.g. 2026-03-01T09:00:00+01:00',
+    );
+  }
+  return value;
+}
+
 /** A comma-separated list, blanks dropped: `--namespace a,b`. */
 function list(value: string): string[] {
   const items = value
@@ -46,6 +56,7 @@ export function addRequestCommands(program: Command): void {
     .requiredOption('--duration <d>', 'how long, e.g. 30m or 1h30m', durationArg)
     .requiredOption('--reason <text>', 'why you need it')
     .option('--ticket <id>', 'ticket or incident reference')
+    .option('--start <time>', 'when access is to begin, RFC 3339 (e.g. 2026-03-01T09:00:00+01:00)', startArg)
     .addOption(outputOption())
     .action(async (opts, cmd: Command) => {
       if (Boolean(opts.namespace) === Boolean(opts.clusterWide)) {
@@ -64,6 +75,7 @@ export function addRequestCommands(program: Command): void {
         duration: opts.duration,
         reason: opts.reason,
         ...(opts.ticket ? { ticket: opts.ticket } : {}),
+        ...(opts.start ? { startTime: opts.start } : {}),
       };
       const created = await client(cmd).json<AccessRequestResource>('POST', '/api/v1/accessrequests', {
         apiVersion: 'elevate.dev/v1',
