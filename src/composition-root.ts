@@ -8,6 +8,8 @@ import { systemClock } from './domain/clock.js';
 import type { HttpApp } from './http/create-http-app.js';
 import { createConfigWatcher } from './jobs/config-watcher.js';
 import { createAuditService } from './services/audit-service.js';
+import { createExtensionService } from './services/extension-service.js';
+import { createFirstEngineExtensionJudge } from './services/first-engine-extension-judge.js';
 import { createGrantService } from './services/grant-service.js';
 import { createKeyedLock } from './services/keyed-lock.js';
 import { createPolicyHolder } from './services/policy-holder.js';
@@ -57,7 +59,9 @@ export async function composeElevate(
   const { authenticator, tls, clusters, metrics, store } = adapters;
   const clusterNames = config.clusters.map((c) => c.name);
   const withLock = createKeyedLock();
-  const grants = createGrantService({ store, clusters, clock, withLock });
+  const policySource = createPolicyHolder(config.policySet);
+  for (const w of config.policyWarnings) logger.warn({ where: w.where }, `config: ${w.message}`);
+  const grants = createGrantService({ store, clusters, policySource, clock, withLock });
   const logChange = (r: AccessRequest) =>
     logger.info(
       {
@@ -70,8 +74,6 @@ export async function composeElevate(
     );
   const jobs = buildLeaderJobs({ config, adapters, grants, clock, logger, logChange });
   metrics.countTimersWith(() => jobs.timerCount());
-  const policySource = createPolicyHolder(config.policySet);
-  for (const w of config.policyWarnings) logger.warn({ where: w.where }, `config: ${w.message}`);
   // Every server reloads the policy set on its own, leader or not (each audits its own reload).
   const configWatcher = createConfigWatcher({
     file: config.file,
@@ -106,6 +108,19 @@ export async function composeElevate(
     onSettleError: (r, err) =>
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
   });
+  const extensions = createExtensionService({
+    store,
+    clusters,
+    // The first engine, target by target, until extensions are judged by the policy set in force.
+    judge: createFirstEngineExtensionJudge(config),
+    admins: config.auth.admins,
+    clock,
+    withLock,
+    onChange: (r) => {
+      logChange(r);
+      jobs.track(r);
+    },
+  });
   let ready = false;
   let metricsServer: Server | undefined;
   let app: HttpApp | undefined;
@@ -129,6 +144,7 @@ export async function composeElevate(
       logger,
       authenticator,
       requests,
+      extensions,
       audit: createAuditService({ store, isAdmin: requests.isAdmin }),
       reconcile: createReconcileService({
         reconcileNow: jobs.reconcileNow,

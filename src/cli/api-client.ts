@@ -1,3 +1,6 @@
+import type { Problem } from '../http/problem-handler.js';
+import { describeDecision } from './render.js';
+
 /** A thin HTTP client for the Elevate API, used by the CLI (which never opens the database). */
 export class ApiError extends Error {
   constructor(
@@ -38,8 +41,11 @@ export function createApiClient({ server, token }: ApiClientOptions) {
       const text = await res.text();
       let detail = text;
       try {
-        const problem = JSON.parse(text) as { detail?: string; title?: string };
+        const problem = JSON.parse(text) as Problem;
         detail = problem.detail ?? problem.title ?? text;
+        // A refusal by policy says which policies were considered, and where the attempt is on record.
+        if (problem.decision) detail += `\n${describeDecision(problem.decision).join('\n')}`;
+        if (problem.request) detail += `\nrecorded as accessrequest/${problem.request} (Denied)`;
       } catch {
         // not JSON: show the text as it came
       }

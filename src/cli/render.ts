@@ -1,4 +1,20 @@
+import { formatTraceEntry } from '../domain/policy/explain.js';
 import type { AccessRequestResource } from '../http/resources.js';
+
+type DecisionView = AccessRequestResource['status']['decision'];
+
+/** Why a request was decided so: the outcome, every policy considered, the refusal and what was unknown. */
+export function describeDecision(d: DecisionView): string[] {
+  const by = d.policy ? ` by policy ${d.policy}${d.source ? ` (${d.source})` : ''}` : '';
+  const lines = [`${d.outcome}${by}`];
+  for (const t of d.trace) lines.push(`  ${formatTraceEntry({ ...t, source: t.source })}`);
+  if (d.refusal) {
+    const frees = d.refusal.freesAt ? ` (frees up at ${d.refusal.freesAt})` : '';
+    lines.push(`  refused (${d.refusal.kind}): ${d.refusal.message}${frees}`);
+  }
+  for (const note of d.notes) lines.push(`  note: ${note}`);
+  return lines;
+}
 
 /** Lays rows out in columns separated by three spaces, like kubectl get. */
 export function table(headers: string[], rows: string[][]): string {
@@ -71,6 +87,8 @@ export function describeRequest(r: AccessRequestResource): string {
     ],
     ['Created', r.metadata.creationTimestamp],
   ];
+  const [decided, ...why] = describeDecision(r.status.decision);
+  lines.push(['Decision', decided ?? ''], ...why.map((w): [string, string] => ['', w.trim()]));
   if (r.status.approvalDeadline) lines.push(['Approval deadline', r.status.approvalDeadline]);
   for (const a of r.status.approvals) {
     lines.push([a.decision, `${a.user} at ${a.time}${a.comment ? ` — ${a.comment}` : ''}`]);
@@ -80,6 +98,14 @@ export function describeRequest(r: AccessRequestResource): string {
     for (const b of r.status.grant.bindings) {
       lines.push(['Binding', `${b.kind} ${b.namespace ? `${b.namespace}/` : ''}${b.name} on ${b.cluster}`]);
     }
+  }
+  for (const e of r.status.extensions) {
+    const votes = e.approvals.map((a) => `${a.decision.toLowerCase()} by ${a.user}`).join(', ');
+    const needs = e.state === 'Pending' ? `, needs ${e.requiredApprovals} approval(s)` : '';
+    lines.push([
+      `Extension ${e.id}`,
+      `+${e.by} ${e.state} (policy ${e.policy}${needs}${votes ? `; ${votes}` : ''}) asked by ${e.requestedBy} at ${e.requestedAt}${e.reason ? ` — ${e.reason}` : ''}`,
+    ]);
   }
   if (r.status.revocation) {
     lines.push([

@@ -28,8 +28,10 @@ export type Phase = (typeof phases)[number];
  */
 const allowedTransitions: Record<Phase, readonly Phase[]> = {
   Pending: ['Approved', 'Denied', 'Canceled', 'TimedOut'],
-  Approved: ['Scheduled', 'Active', 'Revoked'],
-  Scheduled: ['Active', 'Revoked', 'Canceled'],
+  // Denied: the guardrails are judged again right before the bindings are written (a role may have
+  // changed since the request was made).
+  Approved: ['Scheduled', 'Active', 'Revoked', 'Denied'],
+  Scheduled: ['Active', 'Revoked', 'Canceled', 'Denied'],
   Active: ['Expired', 'Revoked'],
   Expired: [],
   Revoked: [],
@@ -199,12 +201,18 @@ export function deny(
   now: Date,
 ): AccessRequest {
   const approvals = recordDecision(request, approver, 'Denied', comment, now);
-  return transition(
-    { ...request, approvals },
-    'Denied',
-    now,
-    `denied by ${approver.user}${comment ? `: ${comment}` : ''}`,
-  );
+  const said = `denied by ${approver.user}${comment ? `: ${comment}` : ''}`;
+  if (!request.policy.denyEnds) {
+    // The policy lets the quorum still come: the denial is on record, and the request waits on.
+    const count = approvalUsers(approvals).length;
+    return {
+      ...request,
+      approvals,
+      updatedAt: now,
+      message: `${said}; ${count} of ${request.policy.required} approvals, still waiting`,
+    };
+  }
+  return transition({ ...request, approvals }, 'Denied', now, said);
 }
 
 /** The approvals list with one more decision, after checking the approver may make it. */
@@ -216,6 +224,9 @@ function recordDecision(
   now: Date,
 ): Approval[] {
   assertCanDecide(request, approver);
+  if (request.policy.requireComment && !comment?.trim()) {
+    throw new Invalid(`policy ${request.policy.name} requires a comment with every decision`, 'comment');
+  }
   return [...request.approvals, { user: approver.user, decision, comment, at: now }];
 }
 
@@ -252,7 +263,8 @@ export function activate(request: AccessRequest, bindings: BindingRef[], now: Da
 
 /** True when access should end now: expired, or someone asked for it to end. */
 export function isDueForRemoval(request: AccessRequest, now: Date): boolean {
-  if (request.phase !== 'Active' && request.phase !== 'Approved' && request.phase !== 'Scheduled') return false;
+  if (request.phase !== 'Active' && request.phase !== 'Approved' && request.phase !== 'Scheduled')
+    return false;
   if (request.revocation) return true;
   return request.phase === 'Active' && request.grant !== null && request.grant.expiresAt <= now;
 }
@@ -396,7 +408,8 @@ export function denyExtension(
   now: Date,
 ): AccessRequest {
   const { extension, next } = recordExtensionDecision(request, approver, 'Denied', comment, now);
-  if (!extension.denyEnds) return { ...next, message: `extension ${extension.id}: denied by ${approver.user}` };
+  if (!extension.denyEnds)
+    return { ...next, message: `extension ${extension.id}: denied by ${approver.user}` };
   return decideExtension(next, extension.id, 'Denied', now);
 }
 

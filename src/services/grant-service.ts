@@ -14,13 +14,17 @@ import { bindingKey, type DesiredBinding, desiredBindings } from '../domain/bind
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
 import { Conflict, NotFound, Refused } from '../domain/errors.js';
+import { checkGuardrails } from '../domain/policy/guardrails.js';
+import type { Refusal } from '../domain/policy/types.js';
 import { describeTarget } from '../domain/target.js';
 import type { KeyedLock } from './keyed-lock.js';
-import type { ClusterGateway, ManagedBinding, Store } from './ports.js';
+import type { ClusterGateway, ManagedBinding, PolicySource, Store } from './ports.js';
 
 export interface GrantServiceDeps {
   store: Pick<Store, 'getRequest' | 'updateRequest' | 'lockAcrossServers'>;
-  clusters: Pick<ClusterGateway, 'applyBinding' | 'deleteBinding' | 'namespaceExists'>;
+  clusters: Pick<ClusterGateway, 'applyBinding' | 'deleteBinding' | 'namespaceExists' | 'roleRules'>;
+  /** The guardrails in force, judged again right before bindings are written. */
+  policySource: PolicySource;
   clock: Clock;
   /** Shared with the request service: one change to a request at a time. */
   withLock: KeyedLock;
@@ -34,7 +38,7 @@ export type GrantService = ReturnType<typeof createGrantService>;
  * a pending one past its deadline. Level-triggered and idempotent; a cluster
  * that can't be reached throws Unavailable and nothing is marked done.
  */
-export function createGrantService({ store, clusters, clock, withLock }: GrantServiceDeps) {
+export function createGrantService({ store, clusters, policySource, clock, withLock }: GrantServiceDeps) {
   const event = (request: AccessRequest, action: string, details: Record<string, unknown> = {}) =>
     requestEvent(request, systemActor, action, clock.now(), details);
   /**
@@ -51,6 +55,8 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
    * once all of them exist, so the targets appear together.
    */
   async function activateNow(request: AccessRequest): Promise<AccessRequest> {
+    const refusal = await guardrailRefusal(request);
+    if (refusal) return refuseAtActivation(request, refusal);
     const bindings = desiredBindings(request, new Date(clock.now().getTime() + request.spec.durationMs));
     for (const binding of bindings) {
       try {
@@ -76,6 +82,36 @@ export function createGrantService({ store, clusters, clock, withLock }: GrantSe
         expiresAt: active.grant?.expiresAt.toISOString(),
       }),
     ]);
+  }
+
+  /**
+   * The guardrails again, with each role's rules as the cluster holds them now: a role edited since the
+   * request was made to grant something that escalates is not bound. Requests made before role rules were
+   * judged (no allowEscalatingRoles on record) are not judged again. A cluster that cannot answer throws
+   * Unavailable, and activation is retried.
+   */
+  async function guardrailRefusal(request: AccessRequest): Promise<Refusal | null> {
+    const allowEscalatingRoles = request.policy.allowEscalatingRoles;
+    if (allowEscalatingRoles === undefined) return null;
+    const { guardrails } = policySource.current();
+    for (const t of request.spec.targets) {
+      const rules = await clusters.roleRules(t.cluster, t.roleKind, t.role, t.namespace);
+      const refusal = checkGuardrails(
+        guardrails,
+        { name: request.policy.name, allowEscalatingRoles },
+        t,
+        rules,
+      );
+      if (refusal) return refusal;
+    }
+    return null;
+  }
+
+  /** Ends an approved request the guardrails now refuse: Denied with the reason, nothing left behind. */
+  async function refuseAtActivation(request: AccessRequest, refusal: Refusal): Promise<AccessRequest> {
+    await deleteAll(request);
+    const denied = transition(request, 'Denied', clock.now(), `refused at activation: ${refusal.message}`);
+    return store.updateRequest(denied, [event(denied, 'ActivationRefused', { refusal })]);
   }
 
   async function refusalReason(request: AccessRequest, binding: DesiredBinding, e: Error): Promise<string> {

@@ -124,7 +124,9 @@ export function createRequestService(deps: RequestServiceDeps) {
     deny(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
       return withLock(id, async () => {
         const next = deny(await load(who, id), who, comment, clock.now());
-        return saveAndTrack(next, [event(who, next, 'RequestDenied', { comment })]);
+        // Under denyEnds: false a denial is on record while the request still waits for its quorum.
+        const action = next.phase === 'Denied' ? 'RequestDenied' : 'DenialRecorded';
+        return saveAndTrack(next, [event(who, next, action, { comment })]);
       });
     },
 

@@ -36,10 +36,11 @@ describe('request input is checked at the edge, and refused input changes nothin
       'spec.duration',
     ],
     [
+      // The matching policy's 8h is the tighter bound (a policy may only narrow limits.maxDuration).
       'a duration above limits.maxDuration',
       () => view({ duration: '169h' }),
       403,
-      /exceeds the maximum 168h \(limits.maxDuration\)/,
+      /duration 169h exceeds the maximum 8h of policy view-auto/,
       'spec.duration',
     ],
     [

@@ -187,7 +187,9 @@ export async function stateOf(server: RunningElevate): Promise<{ requests: numbe
 
 /**
  * POSTs `body` as alice to create a request and checks it is refused as expected — a problem naming the
- * field, with the status and detail given — and that nothing was stored or audited.
+ * field, with the status and detail given. Bad input (400, 404…) stores and audits nothing; a refusal by
+ * policy (403) leaves exactly the attempt on record: one request, Denied with that reason, and its
+ * RequestRefused event.
  */
 export async function expectCreateRefused(
   server: RunningElevate,
@@ -201,7 +203,17 @@ export async function expectCreateRefused(
   expect(res.body.detail).toMatch(expected.detail);
   expect(res.body.status).toBe(expected.status);
   if (expected.field) expect(res.body.field).toBe(expected.field);
-  expect(await stateOf(server)).toEqual(before);
+  const after = await stateOf(server);
+  if (expected.status !== 403) {
+    expect(after).toEqual(before);
+    return;
+  }
+  expect(after).toEqual({ requests: before.requests + 1, auditLines: before.auditLines + 1 });
+  expect(res.body.request).toMatch(/^ar-/);
+  const recorded = await server.as('root').get(`/api/v1/accessrequests/${res.body.request}`);
+  expect(recorded.body.status.phase).toBe('Denied');
+  expect(recorded.body.status.decision.refusal.message).toBe(res.body.detail);
+  expect(recorded.body.status.decision).toEqual(res.body.decision);
 }
 
 /** alice's active `view` grant in a fresh namespace of `cluster`, and its binding's name. */

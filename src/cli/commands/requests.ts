@@ -3,7 +3,7 @@ import { phases } from '../../domain/access-request.js';
 import { parsePositiveDuration } from '../../domain/duration.js';
 import type { AccessRequestResource } from '../../http/resources.js';
 import { client, type Output, outputOption, printOutcome, printRequest } from '../context.js';
-import { requestTable } from '../render.js';
+import { describeDecision, requestTable } from '../render.js';
 
 function durationArg(value: string): string {
   const ms = parsePositiveDuration(value);
@@ -44,8 +44,9 @@ export function addRequestCommands(program: Command): void {
   program
     .command('request')
     .description('ask for a role on a cluster for a while')
-    .requiredOption('--cluster <names>', 'cluster, or several separated by commas', list)
-    .requiredOption('--role <name>', 'role name')
+    .option('--cluster <names>', 'cluster, or several separated by commas', list)
+    .option('--role <name>', 'role name')
+    .option('--profile <name>', "a profile's targets, granted together (instead of --cluster/--role)")
     .addOption(
       new Option('--role-kind <kind>', 'kind of role')
         .choices(['ClusterRole', 'Role'])
@@ -53,12 +54,42 @@ export function addRequestCommands(program: Command): void {
     )
     .option('--namespace <names>', 'namespace to grant the role in, or several separated by commas', list)
     .option('--cluster-wide', 'grant the role across the whole cluster')
-    .requiredOption('--duration <d>', 'how long, e.g. 30m or 1h30m', durationArg)
+    .option(
+      '--duration <d>',
+      "how long, e.g. 30m or 1h30m (default: the policy's defaultDuration)",
+      durationArg,
+    )
     .requiredOption('--reason <text>', 'why you need it')
     .option('--ticket <id>', 'ticket or incident reference')
     .option('--start <time>', 'when access is to begin, RFC 3339 (e.g. 2026-03-01T09:00:00+01:00)', startArg)
+    .option('--dry-run', 'show the decision and why, creating nothing')
     .addOption(outputOption())
     .action(async (opts, cmd: Command) => {
+      const grant = {
+        ...(opts.duration ? { duration: opts.duration } : {}),
+        reason: opts.reason,
+        ...(opts.ticket ? { ticket: opts.ticket } : {}),
+        ...(opts.start ? { startTime: opts.start } : {}),
+      };
+      const post = async (spec: object) => {
+        const r = await client(cmd).json<AccessRequestResource>(
+          'POST',
+          `/api/v1/accessrequests${opts.dryRun ? '?dryRun=All' : ''}`,
+          { apiVersion: 'elevate.dev/v1', kind: 'AccessRequest', spec },
+        );
+        if (!opts.dryRun || opts.output === 'json') return printOutcome(r, opts);
+        console.log(`accessrequest/${r.metadata.name} would be ${r.status.phase} (dry run)`);
+        console.log(describeDecision(r.status.decision).join('\n'));
+      };
+      if (opts.profile) {
+        if (opts.cluster || opts.role || opts.namespace || opts.clusterWide) {
+          cmd.error(
+            'error: --profile names the targets: leave out --cluster, --role, --namespace and --cluster-wide',
+          );
+        }
+        return post({ profile: opts.profile, ...grant });
+      }
+      if (!opts.cluster || !opts.role) cmd.error('error: give --cluster and --role, or --profile');
       if (Boolean(opts.namespace) === Boolean(opts.clusterWide)) {
         cmd.error('error: give exactly one of --namespace NS or --cluster-wide');
       }
@@ -71,18 +102,7 @@ export function addRequestCommands(program: Command): void {
           ...(namespace ? { namespace } : { clusterWide: true }),
         })),
       );
-      const grant = {
-        duration: opts.duration,
-        reason: opts.reason,
-        ...(opts.ticket ? { ticket: opts.ticket } : {}),
-        ...(opts.start ? { startTime: opts.start } : {}),
-      };
-      const created = await client(cmd).json<AccessRequestResource>('POST', '/api/v1/accessrequests', {
-        apiVersion: 'elevate.dev/v1',
-        kind: 'AccessRequest',
-        spec: targets.length === 1 ? { ...targets[0], ...grant } : { targets, ...grant },
-      });
-      printOutcome(created, opts);
+      return post(targets.length === 1 ? { ...targets[0], ...grant } : { targets, ...grant });
     });
 
   const decision = (name: 'approve' | 'deny', what: string) =>
@@ -90,12 +110,29 @@ export function addRequestCommands(program: Command): void {
       .command(`${name} <id>`)
       .description(what)
       .option('--comment <text>', 'a comment for the record')
+      .option('--extension', `${name} the extension of an active grant waiting for approval`)
       .addOption(outputOption())
-      .action((id: string, opts: { comment?: string } & Output, cmd: Command) =>
-        act(cmd, id, name, opts.comment ? { comment: opts.comment } : {}, opts),
+      .action((id: string, opts: { comment?: string; extension?: boolean } & Output, cmd: Command) =>
+        act(
+          cmd,
+          id,
+          opts.extension ? `extension/${name}` : name,
+          opts.comment ? { comment: opts.comment } : {},
+          opts,
+        ),
       );
   decision('approve', 'approve a pending request');
   decision('deny', 'deny a pending request');
+
+  program
+    .command('extend <id>')
+    .description('ask for more time on an active grant (judged by policy; may need approval)')
+    .requiredOption('--by <d>', 'how much longer, e.g. 30m', durationArg)
+    .option('--reason <text>', 'why')
+    .addOption(outputOption())
+    .action((id: string, opts: { by: string; reason?: string } & Output, cmd: Command) =>
+      act(cmd, id, 'extend', { by: opts.by, ...(opts.reason ? { reason: opts.reason } : {}) }, opts),
+    );
 
   program
     .command('revoke <id>')

@@ -71,7 +71,7 @@ export function escalation(r: RoleRule, clusterWide: boolean): string | null {
  */
 export function checkGuardrails(
   guardrails: Guardrails,
-  policy: Policy | null,
+  policy: Pick<Policy, 'name' | 'allowEscalatingRoles'> | null,
   target: Target,
   rules: RoleRule[] | null | undefined,
 ): Refusal | null {
