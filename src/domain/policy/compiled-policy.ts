@@ -8,15 +8,21 @@ import { compileGlobs, isGlob, type StringMatcher } from './glob.js';
 import { describeSelector } from './label-selector.js';
 import { ticketPattern } from './ticket-pattern.js';
 import { type CompiledWindow, compileWindow } from './time-window.js';
-import type { LabelSelector, Policy, PolicySet } from './types.js';
+import type { LabelSelector, Policy, PolicySet, TraceEntry } from './types.js';
+import { buildWhoIndex, type WhoIndex } from './who-index.js';
 
 export interface CompiledPolicy {
   policy: Policy;
+  /** Position in the set's evaluation order. */
+  index: number;
   /** null: anyone (no users, groups or serviceAccounts given). */
   who: ((user: string, groups: readonly string[]) => boolean) | null;
-  whoMatcher: string;
-  /** Appended to the requester's name: " is not in any of [sre]". */
-  whoReason: string;
+  /**
+   * The trace entry for a requester who fails who, built once and shared by every decision (frozen): most
+   * policies fail most requests here, and a fresh entry per policy per request would dominate a decision.
+   * That is also why its reason says "the requester" rather than the name.
+   */
+  whoFailure: TraceEntry;
   profiles: StringMatcher | null;
   when: CompiledWindow | null;
   ticket: RegExp | null;
@@ -35,14 +41,19 @@ export interface CompiledPolicy {
 export interface CompiledSet {
   policies: CompiledPolicy[];
   protectedNamespaces: ReadonlySet<string>;
+  who: WhoIndex;
+  /** Every policy's whoFailure, in order: the trace of a request nobody's policy is for. */
+  whoFailures: TraceEntry[];
 }
 
 export const list = (items: readonly string[]) => `[${items.join(', ')}]`;
 
-function whoOf(policy: Policy): Pick<CompiledPolicy, 'who' | 'whoMatcher' | 'whoReason'> {
+function whoOf(policy: Policy): Pick<CompiledPolicy, 'who' | 'whoFailure'> {
   const { users, groups, serviceAccounts } = policy.match;
+  const failure = (matcher: string, reason: string): TraceEntry =>
+    Object.freeze({ policy: policy.name, source: policy.source, result: 'skipped', matcher, reason });
   if (users === undefined && groups === undefined && serviceAccounts === undefined) {
-    return { who: null, whoMatcher: '', whoReason: '' };
+    return { who: null, whoFailure: failure('users', 'never: the policy lets anyone ask') };
   }
   // users and serviceAccounts are both globs over the requester's user name, so they fold into one test.
   const names = [...(users ?? []), ...(serviceAccounts ?? [])];
@@ -52,7 +63,7 @@ function whoOf(policy: Policy): Pick<CompiledPolicy, 'who' | 'whoMatcher' | 'who
   const matcher = Object.entries(given).filter(([, v]) => v !== undefined);
   const phrase: Record<string, string> = {
     users: `is not one of ${list(users ?? [])}`,
-    groups: `is not in any of ${list(groups ?? [])}`,
+    groups: `is in none of ${list(groups ?? [])}`,
     serviceAccounts: `is not one of the service accounts ${list(serviceAccounts ?? [])}`,
   };
   const reason =
@@ -65,15 +76,14 @@ function whoOf(policy: Policy): Pick<CompiledPolicy, 'who' | 'whoMatcher' | 'who
       if (byGroup !== null) for (const g of userGroups) if (byGroup(g)) return true;
       return false;
     },
-    whoMatcher: matcher.map(([k]) => k).join('/'),
-    whoReason: ` ${reason}`,
+    whoFailure: failure(matcher.map(([k]) => k).join('/'), `the requester ${reason}`),
   };
 }
 
 const globs = (patterns: readonly string[] | undefined) =>
   patterns === undefined ? null : compileGlobs(patterns);
 
-export function compilePolicy(policy: Policy): CompiledPolicy {
+export function compilePolicy(policy: Policy, index = 0): CompiledPolicy {
   const m = policy.match;
   const text: Record<string, string> = {};
   for (const key of ['profiles', 'clusters', 'namespaces', 'roles', 'roleKinds'] as const) {
@@ -85,6 +95,7 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
   if (m.ticket !== undefined) text.ticket = `/${m.ticket}/`;
   return {
     policy,
+    index,
     ...whoOf(policy),
     profiles: globs(m.profiles),
     when: m.when ? compileWindow(m.when) : null,
@@ -106,9 +117,12 @@ const compiledSets = new WeakMap<PolicySet, CompiledSet>();
 export function compileSet(set: PolicySet): CompiledSet {
   let c = compiledSets.get(set);
   if (c === undefined) {
+    const policies = set.policies.map(compilePolicy);
     c = {
-      policies: set.policies.map(compilePolicy),
+      policies,
       protectedNamespaces: new Set(set.guardrails.protectedNamespaces),
+      who: buildWhoIndex(policies),
+      whoFailures: policies.map((p) => p.whoFailure),
     };
     compiledSets.set(set, c);
   }

@@ -26,6 +26,7 @@ import type {
   Refusal,
   TraceEntry,
 } from './types.js';
+import { whoAllowed } from './who-index.js';
 
 function refused(
   refusal: Refusal,
@@ -120,19 +121,29 @@ export function decide(set: PolicySet, input: DecisionInput, facts: DecisionFact
 
   const compiled = compileSet(set);
   const ctx = contextFor(compiled, set, input, facts);
-  const trace: TraceEntry[] = [];
+  const policies = compiled.policies;
   // Policies that failed only on a target: the candidates for "allows the others but not …".
   const partial: CompiledPolicy[] = [];
+  const judgedAt: number[] = [];
+  const judged: TraceEntry[] = [];
   let matched: CompiledPolicy | null = null;
-  for (const c of compiled.policies) {
-    const entry = matchCompiled(c, ctx);
-    trace.push(entry);
+  // Most policies fail on who; only the others are judged in full, and the rest of the trace is their
+  // shared who-failure entries, copied in one slice.
+  const whoOk = whoAllowed(compiled.who, input.requester, input.groups);
+  for (let i = 0; i < policies.length; i++) {
+    if (whoOk[i] === 0) continue;
+    const c = policies[i] as CompiledPolicy;
+    const entry = matchCompiled(c, true, ctx);
+    judgedAt.push(i);
+    judged.push(entry);
     if (entry.result === 'matched') {
       matched = c;
       break;
     }
     if (entry.target !== undefined) partial.push(c);
   }
+  const trace = compiled.whoFailures.slice(0, matched === null ? policies.length : matched.index + 1);
+  for (let k = 0; k < judged.length; k++) trace[judgedAt[k] as number] = judged[k] as TraceEntry;
   if (matched === null) {
     const message = noMatchMessage(partial, ctx);
     return refused({ kind: 'no-match', message }, null, trace, requested, ctx.notes);

@@ -85,12 +85,9 @@ function skipped(p: Policy, matcher: string, reason: string, target?: Target): T
     : { policy: p.name, source: p.source, result: 'skipped', matcher, reason, target };
 }
 
-/** The request-wide matchers: who, profiles, when, ticket. */
+/** The request-wide matchers after who: profiles, when, ticket. */
 function requestFailure(c: CompiledPolicy, ctx: MatchContext): TargetFailure | null {
   const { input, facts } = ctx;
-  if (c.who !== null && !c.who(input.requester, input.groups)) {
-    return fail(c.whoMatcher, input.requester + c.whoReason);
-  }
   if (c.profiles !== null) {
     if (input.profile === null) {
       return fail('profiles', `the request names no profile; the policy needs one of ${c.text.profiles}`);
@@ -115,8 +112,12 @@ function requestFailure(c: CompiledPolicy, ctx: MatchContext): TargetFailure | n
   return null;
 }
 
-/** One trace entry: matched, or the first matcher that failed (and for which target). */
-export function matchCompiled(c: CompiledPolicy, ctx: MatchContext): TraceEntry {
+/**
+ * One trace entry: matched, or the first matcher that failed (and for which target). `whoOk`: whether the
+ * requester passes the policy's who matcher, judged for the whole set at once (who-index.ts).
+ */
+export function matchCompiled(c: CompiledPolicy, whoOk: boolean, ctx: MatchContext): TraceEntry {
+  if (!whoOk) return c.whoFailure;
   const p = c.policy;
   const f = requestFailure(c, ctx);
   if (f !== null) return skipped(p, f.matcher, f.reason);
@@ -153,5 +154,6 @@ export function matchPolicy(
   const c = compiled.policies.find((x) => x.policy === policy);
   if (c === undefined) throw new Error(`policy ${policy.name} is not in this set`);
   const ctx = contextFor(compiled, set, input, facts);
-  return { entry: matchCompiled(c, ctx), notes: [...ctx.notes] };
+  const whoOk = c.who === null || c.who(input.requester, input.groups);
+  return { entry: matchCompiled(c, whoOk, ctx), notes: [...ctx.notes] };
 }
