@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { DurationLimits } from '../domain/policy.js';
 import type { AuditService } from '../services/audit-service.js';
+import type { ExtensionService } from '../services/extension-service.js';
 import type { Authenticator } from '../services/ports.js';
 import type { ReconcileService } from '../services/reconcile-service.js';
 import type { RequestService } from '../services/request-service.js';
@@ -13,6 +14,7 @@ import { registerProblemHandler } from './problem-handler.js';
 import { accessRequestRoutes } from './routes/access-request-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { authenticateWith } from './routes/authenticate.js';
+import { extensionRoutes } from './routes/extension-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { reconcileRoutes } from './routes/reconcile-routes.js';
@@ -21,6 +23,7 @@ export interface HttpAppDeps {
   logger: FastifyBaseLogger;
   authenticator: Authenticator;
   requests: RequestService;
+  extensions: ExtensionService;
   audit: AuditService;
   reconcile: ReconcileService;
   /** Whether this server holds the lease (runs the timers and drift repair); shown by /readyz. */
@@ -65,6 +68,7 @@ export async function createHttpApp(deps: HttpAppDeps) {
           limits: deps.contract.limits,
         }),
       );
+      await api.register(extensionRoutes(deps.extensions));
       await api.register(auditRoutes(deps.audit));
       await api.register(reconcileRoutes(deps.reconcile));
     },

@@ -61,6 +61,16 @@ export const requestId = z
 /** Whole units only up to 9 digits each: checked before any arithmetic, so no value overflows or rounds. */
 const durationPattern = /^(?:[0-9]{1,9}(?:\.[0-9]{1,9})?(?:ns|us|µs|ms|s|m|h)){1,7}$/;
 
+/** A Go duration read as milliseconds, described as given; bounds are the service's to check. */
+export function goDuration(description: string) {
+  return z
+    .string()
+    .max(64)
+    .regex(durationPattern, 'must be a Go duration such as 90s, 30m or 1h30m')
+    .describe(description)
+    .transform((text) => parseDuration(text) as number);
+}
+
 /** A Go duration as the API takes it, read as milliseconds; the configured bounds are checked by the service. */
 export function durationField(limits: { min: string; max: string }) {
   return z

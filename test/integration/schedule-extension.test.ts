@@ -269,3 +269,237 @@ describe('scheduled start', () => {
     await server.as('alice').post(`/api/v1/accessrequests/${id}/cancel`);
   });
 });
+
+/** Asks the API server over and over until stopped; every answer is kept. */
+function pollAccess(check: () => Promise<boolean>) {
+  const answers: { at: number; allowed: boolean }[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      answers.push({ at: Date.now(), allowed: await check() });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    answers,
+    async stop() {
+      running = false;
+      await loop;
+      return answers;
+    },
+  };
+}
+
+const sleepUntil = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms - Date.now())));
+
+async function readBinding(ns: string, id: string) {
+  return rbac.readNamespacedRoleBinding({ name: `elevate-${id}`, namespace: ns });
+}
+
+/** alice's Active `edit` grant in a fresh namespace, approved by bob and carol (policy edit-needs-two). */
+async function activeEditGrant(duration: string) {
+  const ns = await newNamespace();
+  const res = await server
+    .as('alice')
+    .post('/api/v1/accessrequests', requestBody({ role: 'edit', namespace: ns, duration }));
+  const id: string = res.body.metadata.name;
+  await server.as('bob').post(`/api/v1/accessrequests/${id}/approve`);
+  const active = (await server.as('carol').post(`/api/v1/accessrequests/${id}/approve`)).body;
+  expect(active.status.phase).toBe('Active');
+  await eventually(() => canGetPods(ns));
+  return { ns, id, expiresAt: Date.parse(active.status.grant.expiresAt) };
+}
+
+describe('extension', () => {
+  it('one the policy approves by itself moves the expiry in place: same binding, no moment without access', async () => {
+    const ns = await newNamespace();
+    const res = await server
+      .as('alice')
+      .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '5s' }));
+    const id: string = res.body.metadata.name;
+    const originalExpiry = Date.parse(res.body.status.grant.expiresAt);
+    await eventually(() => canGetPods(ns));
+    const before = await readBinding(ns, id);
+    const poll = pollAccess(() => canGetPods(ns));
+
+    await new Promise((r) => setTimeout(r, 1500));
+    const extended = await server
+      .as('alice')
+      .post(`/api/v1/accessrequests/${id}/extend`, { by: '6s', reason: 'not done' });
+    expect(extended.status).toBe(200);
+    expect(extended.body.status.phase).toBe('Active');
+    expect(extended.body.status.extensions).toMatchObject([
+      {
+        id: 1,
+        by: '6s',
+        reason: 'not done',
+        requestedBy: 'alice',
+        state: 'Approved',
+        policy: 'view-auto',
+        requiredApprovals: 0,
+      },
+    ]);
+    const newExpiry = Date.parse(extended.body.status.grant.expiresAt);
+    expect(newExpiry - originalExpiry).toBe(6000);
+
+    const after = await readBinding(ns, id);
+    expect(after.metadata?.uid).toBe(before.metadata?.uid);
+    expect(after.metadata?.creationTimestamp).toEqual(before.metadata?.creationTimestamp);
+    expect(after.metadata?.annotations?.['elevate.dev/expires-at']).toBe(new Date(newExpiry).toISOString());
+
+    // Well past the original expiry: access never dropped, and it is the same binding.
+    await sleepUntil(originalExpiry + 1500);
+    const answers = await poll.stop();
+    expect(answers.length).toBeGreaterThan(20);
+    expect(answers.filter((a) => !a.allowed)).toEqual([]);
+    expect((await get(id)).status.phase).toBe('Active');
+    expect((await readBinding(ns, id)).metadata?.uid).toBe(before.metadata?.uid);
+
+    await waitFor(async () => (await get(id)).status.phase === 'Expired', { timeoutMs: 15_000 });
+    const expiredAt = Date.now();
+    expect(expiredAt).toBeGreaterThanOrEqual(newExpiry);
+    await eventually(() => canGetPods(ns), false);
+    const events = (await auditEvents(server)).filter((e) => e.requestId === id);
+    expect(events.map((e) => e.action)).toEqual([
+      'RequestCreated',
+      'RequestApproved',
+      'GrantActivated',
+      'ExtensionRequested',
+      'ExtensionApproved',
+      'GrantExtended',
+      'GrantExpired',
+    ]);
+    expect(events.find((e) => e.action === 'GrantExtended').details).toMatchObject({
+      extension: 1,
+      from: new Date(originalExpiry).toISOString(),
+      to: new Date(newExpiry).toISOString(),
+    });
+  });
+
+  it('one needing approval waits for its own quorum while access continues; approved, the expiry moves', async () => {
+    const { ns, id, expiresAt: originalExpiry } = await activeEditGrant('6s');
+    const before = await readBinding(ns, id);
+    const poll = pollAccess(() => canGetPods(ns));
+
+    const asked = await server.as('alice').post(`/api/v1/accessrequests/${id}/extend`, { by: '8s' });
+    expect(asked.status).toBe(200);
+    expect(asked.body.status.extensions[0]).toMatchObject({
+      state: 'Pending',
+      policy: 'edit-needs-two',
+      requiredApprovals: 2,
+    });
+    expect(Date.parse(asked.body.status.grant.expiresAt)).toBe(originalExpiry);
+    // A second while the first waits, the requester approving her own, someone the policy does not name.
+    expect((await server.as('alice').post(`/api/v1/accessrequests/${id}/extend`, { by: '1m' })).status).toBe(
+      409,
+    );
+    expect((await server.as('alice').post(`/api/v1/accessrequests/${id}/extension/approve`)).status).toBe(
+      403,
+    );
+    expect((await server.as('dave').post(`/api/v1/accessrequests/${id}/extension/approve`)).status).toBe(403);
+
+    const once = await server
+      .as('bob')
+      .post(`/api/v1/accessrequests/${id}/extension/approve`, { comment: 'ok' });
+    expect(once.status).toBe(200);
+    expect(once.body.status.extensions[0].state).toBe('Pending');
+    expect(Date.parse(once.body.status.grant.expiresAt)).toBe(originalExpiry);
+    const approved = await server.as('carol').post(`/api/v1/accessrequests/${id}/extension/approve`);
+    expect(approved.status).toBe(200);
+    expect(approved.body.status.extensions[0].state).toBe('Approved');
+    const newExpiry = Date.parse(approved.body.status.grant.expiresAt);
+    expect(newExpiry - originalExpiry).toBe(8000);
+
+    await sleepUntil(originalExpiry + 1500);
+    const answers = await poll.stop();
+    expect(answers.filter((a) => !a.allowed)).toEqual([]);
+    expect((await readBinding(ns, id)).metadata?.uid).toBe(before.metadata?.uid);
+    expect((await get(id)).status.phase).toBe('Active');
+    const actions = await actionsOf(id);
+    expect(actions.slice(-5)).toEqual([
+      'ExtensionRequested',
+      'ExtensionApprovalRecorded',
+      'ExtensionApprovalRecorded',
+      'ExtensionApproved',
+      'GrantExtended',
+    ]);
+    await server.as('alice').post(`/api/v1/accessrequests/${id}/revoke`);
+  });
+
+  it('one not approved before the grant ends lapses, and the grant expires at its original time', async () => {
+    const { ns, id, expiresAt } = await activeEditGrant('4s');
+    await server.as('alice').post(`/api/v1/accessrequests/${id}/extend`, { by: '1m' });
+    await server.as('bob').post(`/api/v1/accessrequests/${id}/extension/approve`);
+    const expired = await waitFor(async () => {
+      const r = await get(id);
+      return r.status.phase === 'Expired' ? r : null;
+    });
+    expect(Date.parse(expired.status.grant.expiresAt)).toBe(expiresAt);
+    expect(expired.status.extensions[0]).toMatchObject({ state: 'Lapsed' });
+    await eventually(() => canGetPods(ns), false);
+    // The last approval, too late: refused, and nothing comes back.
+    expect((await server.as('carol').post(`/api/v1/accessrequests/${id}/extension/approve`)).status).toBe(
+      409,
+    );
+    expect(await bindingExists(ns, id)).toBe(false);
+    expect((await actionsOf(id)).slice(-2)).toEqual(['GrantExpired', 'ExtensionLapsed']);
+  });
+
+  it('one pending at a revocation lapses with it', async () => {
+    const { id } = await activeEditGrant('1m');
+    await server.as('alice').post(`/api/v1/accessrequests/${id}/extend`, { by: '30m', reason: 'more' });
+    const revoked = (await server.as('bob').post(`/api/v1/accessrequests/${id}/revoke`)).body;
+    expect(revoked.status.phase).toBe('Revoked');
+    expect(revoked.status.extensions[0].state).toBe('Lapsed');
+    expect((await actionsOf(id)).slice(-2)).toEqual(['GrantRevoked', 'ExtensionLapsed']);
+  });
+
+  it('a denial ends it and access goes on until the original expiry', async () => {
+    const { id, expiresAt } = await activeEditGrant('1m');
+    await server.as('alice').post(`/api/v1/accessrequests/${id}/extend`, { by: '30m' });
+    const denied = await server
+      .as('bob')
+      .post(`/api/v1/accessrequests/${id}/extension/deny`, { comment: 'no' });
+    expect(denied.status).toBe(200);
+    expect(denied.body.status.phase).toBe('Active');
+    expect(denied.body.status.extensions[0]).toMatchObject({ state: 'Denied' });
+    expect(Date.parse(denied.body.status.grant.expiresAt)).toBe(expiresAt);
+    expect((await actionsOf(id)).at(-1)).toBe('ExtensionDenied');
+    await server.as('alice').post(`/api/v1/accessrequests/${id}/revoke`);
+  });
+
+  it('is refused on anything but an Active grant (409), by others than the requester (403), and over maxDuration (403)', async () => {
+    const ns = await newNamespace();
+    const pending = (
+      await server
+        .as('alice')
+        .post('/api/v1/accessrequests', requestBody({ role: 'edit', namespace: ns, duration: '1m' }))
+    ).body.metadata.name;
+    expect(
+      (await server.as('alice').post(`/api/v1/accessrequests/${pending}/extend`, { by: '1m' })).status,
+    ).toBe(409);
+    const grant = (
+      await server
+        .as('alice')
+        .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '1h' }))
+    ).body.metadata.name;
+    expect((await server.as('bob').post(`/api/v1/accessrequests/${grant}/extend`, { by: '1m' })).status).toBe(
+      403,
+    );
+    const tooLong = await server.as('alice').post(`/api/v1/accessrequests/${grant}/extend`, { by: '7h1m' });
+    expect(tooLong.status).toBe(403);
+    expect(tooLong.body.detail).toMatch(/maximum 8h/);
+    expect((await server.as('alice').post(`/api/v1/accessrequests/${grant}/extension/approve`)).status).toBe(
+      409,
+    );
+    expect(
+      (await server.as('alice').post(`/api/v1/accessrequests/${grant}/extend`, { by: 'soon' })).status,
+    ).toBe(400);
+    expect(
+      (await server.as('root').post(`/api/v1/accessrequests/${grant}/extend`, { by: '7h' })).status,
+    ).toBe(200);
+    expect((await get(grant)).status.extensions).toMatchObject([{ requestedBy: 'root', state: 'Approved' }]);
+    await server.as('alice').post(`/api/v1/accessrequests/${grant}/revoke`);
+    await server.as('alice').post(`/api/v1/accessrequests/${pending}/cancel`);
+  });
+});

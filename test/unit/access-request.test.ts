@@ -30,9 +30,11 @@ const allowed: [Phase, Phase][] = [
   ['Approved', 'Scheduled'],
   ['Approved', 'Active'],
   ['Approved', 'Revoked'],
+  ['Approved', 'Denied'],
   ['Scheduled', 'Active'],
   ['Scheduled', 'Revoked'],
   ['Scheduled', 'Canceled'],
+  ['Scheduled', 'Denied'],
   ['Active', 'Expired'],
   ['Active', 'Revoked'],
 ];

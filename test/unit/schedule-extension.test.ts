@@ -2,14 +2,22 @@ import { describe, expect, it } from 'vitest';
 import {
   type AccessRequest,
   activate,
+  approveExtension,
+  assertExtendable,
   checkStartTime,
+  denyExtension,
+  type ExtensionVerdict,
+  grantedDurationMs,
   isDueForRemoval,
+  lapseExtension,
   nextDueAt,
+  pendingExtension,
+  requestExtension,
   schedule,
   startsLater,
   transition,
 } from '../../src/domain/access-request.js';
-import { Conflict, Forbidden } from '../../src/domain/errors.js';
+import { Conflict, Forbidden, Invalid } from '../../src/domain/errors.js';
 import { accessRequest } from '../support/fixtures.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
@@ -97,5 +105,132 @@ describe('scheduled start: the Scheduled phase', () => {
     for (const to of ['Expired', 'TimedOut', 'Approved', 'Pending'] as const) {
       expect(() => transition(scheduled, to, t0, ''), to).toThrow(Conflict);
     }
+  });
+});
+
+/** alice's grant, active since t0 for 1 h. */
+function active(): AccessRequest {
+  return activate(approved(null), [binding], t0);
+}
+
+const auto: ExtensionVerdict = { decision: 'auto', policy: 'view-auto', approval: null };
+const needsTwo = (denyEnds = true, requireComment = false): ExtensionVerdict => ({
+  decision: 'approval',
+  policy: 'edit-needs-two',
+  approval: {
+    approvers: { users: [], groups: ['sre-leads'] },
+    required: 2,
+    timeoutMs: hour,
+    denyEnds,
+    requireComment,
+  },
+});
+const ask = { byMs: 30 * 60_000, reason: 'still on it', requestedBy: 'alice' };
+const bob = { user: 'bob', groups: ['sre-leads'] };
+const carol = { user: 'carol', groups: ['sre-leads'] };
+
+describe('extensions', () => {
+  it('one the policy approves by itself moves the expiry at once, in place', () => {
+    const r = active();
+    const extended = requestExtension(r, ask, auto, at(1000));
+    expect(extended.extensions).toHaveLength(1);
+    expect(extended.extensions[0]).toMatchObject({
+      id: 1,
+      state: 'Approved',
+      required: 0,
+      policy: 'view-auto',
+    });
+    expect(extended.grant?.expiresAt).toEqual(at(60_000 + 30 * 60_000));
+    expect(extended.grant?.bindings).toEqual(r.grant?.bindings);
+    expect(extended.grant?.activatedAt).toEqual(t0);
+    expect(extended.phase).toBe('Active');
+    expect(nextDueAt(extended)).toEqual(extended.grant?.expiresAt);
+    expect(grantedDurationMs(extended)).toBe(60_000 + 30 * 60_000);
+  });
+
+  it('one needing approval waits for its own quorum while the expiry stays; the requester never counts', () => {
+    const waiting = requestExtension(active(), ask, needsTwo(), at(1000));
+    expect(pendingExtension(waiting)?.state).toBe('Pending');
+    expect(waiting.grant?.expiresAt).toEqual(at(60_000));
+    expect(grantedDurationMs(waiting)).toBe(60_000);
+    expect(() => approveExtension(waiting, { user: 'alice', groups: ['sre-leads'] }, null, at(2000))).toThrow(
+      Forbidden,
+    );
+    expect(() => approveExtension(waiting, { user: 'mallory', groups: ['devs'] }, null, at(2000))).toThrow(
+      Forbidden,
+    );
+    const once = approveExtension(waiting, bob, 'ok', at(2000));
+    expect(pendingExtension(once)?.approvals.map((a) => a.user)).toEqual(['bob']);
+    expect(once.grant?.expiresAt).toEqual(at(60_000));
+    expect(() => approveExtension(once, bob, null, at(3000))).toThrow(Conflict);
+    const twice = approveExtension(once, carol, null, at(3000));
+    expect(twice.extensions[0]).toMatchObject({ state: 'Approved', decidedAt: at(3000) });
+    expect(twice.grant?.expiresAt).toEqual(at(60_000 + 30 * 60_000));
+  });
+
+  it('an approval at or after the expiry comes too late', () => {
+    const waiting = requestExtension(active(), ask, needsTwo(), at(1000));
+    const once = approveExtension(waiting, bob, null, at(2000));
+    expect(() => approveExtension(once, carol, null, at(60_000))).toThrow(Conflict);
+    expect(() => approveExtension(once, carol, null, at(61_000))).toThrow(Conflict);
+  });
+
+  it('a deny ends it under denyEnds, else it is recorded and the quorum may still come', () => {
+    const denied = denyExtension(
+      requestExtension(active(), ask, needsTwo(true), at(1000)),
+      bob,
+      'no',
+      at(2000),
+    );
+    expect(denied.extensions[0]?.state).toBe('Denied');
+    expect(denied.grant?.expiresAt).toEqual(at(60_000));
+    expect(denied.phase).toBe('Active');
+    const recorded = denyExtension(
+      requestExtension(active(), ask, needsTwo(false), at(1000)),
+      bob,
+      'no',
+      at(2000),
+    );
+    expect(recorded.extensions[0]?.state).toBe('Pending');
+    const dave = { user: 'dave', groups: ['sre-leads'] };
+    const approved = approveExtension(
+      approveExtension(recorded, carol, null, at(3000)),
+      dave,
+      null,
+      at(3000),
+    );
+    expect(approved.extensions[0]?.state).toBe('Approved');
+  });
+
+  it('requireComment asks approvers for a comment', () => {
+    const waiting = requestExtension(active(), ask, needsTwo(true, true), at(1000));
+    expect(() => approveExtension(waiting, bob, null, at(2000))).toThrow(Invalid);
+    expect(approveExtension(waiting, bob, 'fine', at(2000)).extensions[0]?.approvals).toHaveLength(1);
+  });
+
+  it('only an Active, unexpired, unrevoked grant with no extension pending can be extended', () => {
+    expect(() => assertExtendable(approved(null), t0)).toThrow(Conflict);
+    expect(() => assertExtendable(schedule(approved(hour), t0), t0)).toThrow(Conflict);
+    expect(() => assertExtendable(active(), at(60_000))).toThrow(Conflict);
+    expect(() =>
+      assertExtendable({ ...active(), revocation: { by: 'bob', reason: null, at: t0 } }, at(1000)),
+    ).toThrow(Conflict);
+    const waiting = requestExtension(active(), ask, needsTwo(), at(1000));
+    expect(() => requestExtension(waiting, ask, auto, at(2000))).toThrow(/still waiting/);
+    // Once decided, another may be asked for; it counts the approved ones toward the whole grant.
+    const again = requestExtension(requestExtension(active(), ask, auto, at(1000)), ask, auto, at(2000));
+    expect(again.extensions.map((e) => e.id)).toEqual([1, 2]);
+    expect(grantedDurationMs(again)).toBe(60_000 + 2 * 30 * 60_000);
+  });
+
+  it('one still pending when the grant ends lapses; the grant keeps its original expiry', () => {
+    const waiting = requestExtension(active(), ask, needsTwo(), at(1000));
+    expect(isDueForRemoval(waiting, at(60_000))).toBe(true);
+    const expired = lapseExtension(transition(waiting, 'Expired', at(60_000), 'access expired'), at(60_000));
+    expect(expired.extensions[0]).toMatchObject({ state: 'Lapsed', decidedAt: at(60_000) });
+    expect(expired.grant?.expiresAt).toEqual(at(60_000));
+    expect(() => approveExtension(expired, bob, null, at(60_001))).toThrow(Conflict);
+    // Nothing pending: nothing changes.
+    expect(lapseExtension(active(), at(1000))).toEqual(active());
   });
 });
