@@ -1,0 +1,86 @@
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { composeElevate, createLogger } from '../../src/composition-root.js';
+import { parseConfig } from '../../src/config/load-config.js';
+import { apiFor, people, type RunningElevate } from './elevate.js';
+import { waitFor } from './kube.js';
+
+/**
+ * A server whose policies are the test's own (not the shared testPolicies): `policyText` is the YAML of
+ * `policies:` and whatever else of the policy language the test needs (profiles, guardrails), and
+ * `limits` lines are added under `limits:` beside minDuration: 1s.
+ */
+export interface PolicyServerOptions {
+  /** Cluster name to kubeconfig path; a cluster's labels go in `clusterLabels`. */
+  clusters: Record<string, string>;
+  clusterLabels?: Record<string, Record<string, string>>;
+  policyText: string;
+  /** Extra lines under `limits:` (e.g. `maxActivePerUser: 2`). */
+  limits?: string[];
+}
+
+/** The whole config file for these options: everything but the policy language stays the same across rewrites. */
+export function policyConfigText(opts: PolicyServerOptions): string {
+  const clusters = Object.entries(opts.clusters)
+    .map(([name, kubeconfig]) => {
+      const labels = opts.clusterLabels?.[name];
+      const labelText = labels ? `\n    labels: ${JSON.stringify(labels)}` : '';
+      return `  - name: ${name}\n    kubeconfig: ${kubeconfig}${labelText}`;
+    })
+    .join('\n');
+  const limits = ['minDuration: 1s', ...(opts.limits ?? [])].map((l) => `  ${l}`).join('\n');
+  return `listen: 127.0.0.1:0
+storage: sqlite:./elevate.db
+logLevel: warn
+auth:
+  tokenFile: ./tokens.csv
+  admins: { groups: [platform-admins] }
+clusters:
+${clusters}
+reconcile:
+  interval: 1s
+limits:
+${limits}
+${opts.policyText}
+`;
+}
+
+export interface PolicyServer extends RunningElevate {
+  /** Replaces the config file whole, as `mv` of a complete file does (a rename into place). */
+  replaceConfig(text: string): void;
+}
+
+/** Runs a whole Elevate server in this process with the test's own policies. */
+export async function startPolicyElevate(opts: PolicyServerOptions): Promise<PolicyServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'elevate-policy-'));
+  writeFileSync(
+    join(dir, 'tokens.csv'),
+    Object.entries(people)
+      .map(([name, groups]) => `token-${name},${name},uid-${name},"${groups.join(',')}"`)
+      .join('\n'),
+  );
+  const file = join(dir, 'elevate.yaml');
+  writeFileSync(file, policyConfigText(opts));
+  const config = parseConfig(readFileSync(file, 'utf8'), file);
+  const elevate = await composeElevate(config, createLogger('silent'));
+  const url = await elevate.start();
+  let n = 0;
+  return {
+    url,
+    configFile: file,
+    elevate,
+    as: (person) => apiFor(url, `token-${person}`),
+    isLeader: async () => (await apiFor(url, null).get('/readyz')).body.leader === true,
+    stop: () => elevate.stop(),
+    replaceConfig(text) {
+      const next = join(dir, `elevate.yaml.new-${n++}`);
+      writeFileSync(next, text);
+      renameSync(next, file);
+    },
+  };
+}
+
+/** Polls until `fn` returns something truthy (10 s), for answers that follow a change a little later. */
+export const eventually = <T>(fn: () => T | Promise<T>, timeoutMs = 15_000) =>
+  waitFor(fn, { timeoutMs, intervalMs: 100 });
