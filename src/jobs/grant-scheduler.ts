@@ -53,16 +53,25 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
     }
   }
 
-  function arm(id: string, delayMs: number): void {
+  /**
+   * Fires `fire(id)` at `dueAt` by the clock, never before it. Node's timers count whole milliseconds on
+   * their own monotonic clock and may fire up to a millisecond before the wall clock says a grant has
+   * ended; settling then would find nothing due, read and save for nothing, and wait for another timer. A
+   * timer that is early, or that had to be cut short to fit setTimeout, is simply armed again for the rest.
+   */
+  function arm(id: string, dueAt: number): void {
     clearTimeout(timers.get(id));
-    const wait = Math.min(Math.max(0, delayMs), maxTimerMs);
+    const delayMs = Math.max(0, dueAt - clock.now().getTime());
     timers.set(
       id,
-      setTimeout(() => {
-        timers.delete(id);
-        if (wait < delayMs) arm(id, delayMs - wait);
-        else fire(id);
-      }, wait),
+      setTimeout(
+        () => {
+          timers.delete(id);
+          if (clock.now().getTime() < dueAt) arm(id, dueAt);
+          else fire(id);
+        },
+        Math.min(delayMs, maxTimerMs),
+      ),
     );
   }
 
@@ -80,7 +89,7 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
         failures.set(id, count);
         const next = backoffMs(count);
         onError(id, e, next);
-        if (!stopped) arm(id, next);
+        if (!stopped) arm(id, clock.now().getTime() + next);
       });
     running.add(run);
     void run.finally(() => running.delete(run));
@@ -97,7 +106,7 @@ export function createGrantScheduler({ settle, clock, onError, onSettled }: Gran
     }
     // A request already waiting out a backoff keeps it, so a broken cluster is not hammered.
     if (failures.has(request.id) && timers.has(request.id)) return;
-    arm(request.id, due.getTime() - clock.now().getTime());
+    arm(request.id, due.getTime());
   }
 
   /** Resolves once every settle started so far has finished (start-up catch-up, shutdown). */

@@ -41,6 +41,27 @@ describe('grant scheduler', () => {
     expect(scheduler.pendingCount()).toBe(0);
   });
 
+  it('never settles before the clock says the grant has ended, even when its timer fires early', async () => {
+    // The wall clock stepping back (NTP) or rounding makes a timer fire before expiresAt by the clock.
+    let skewMs = 0;
+    const skewed = { now: () => new Date(Date.now() + skewMs) };
+    const request = active('ar-early', 1500);
+    const settledAt: number[] = [];
+    const settle = vi.fn(async () => {
+      settledAt.push(skewed.now().getTime());
+      return expired(request);
+    });
+    const scheduler = createGrantScheduler({ settle, clock: skewed, onError: () => {}, onSettled: () => {} });
+    scheduler.track(request);
+    await vi.advanceTimersByTimeAsync(1499);
+    skewMs = -5;
+    await vi.advanceTimersByTimeAsync(5);
+    expect(settle).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(settle).toHaveBeenCalledTimes(1);
+    expect(settledAt[0]).toBeGreaterThanOrEqual(request.grant?.expiresAt.getTime() ?? 0);
+  });
+
   it('retries a failing settle with growing backoff until it succeeds', async () => {
     const request = active('ar-2', 0);
     let calls = 0;

@@ -1,0 +1,157 @@
+/**
+ * A single grant's expiry, one at a time: how long after its expiresAt the API server denies the user.
+ * Run: npx tsx bench/expiry.ts [runs]      (BENCH_SERVER=process: Elevate as its own process; needs make build)
+ *
+ * Starts its own one-cluster testenv in a temp directory and one Elevate server, and always tears both
+ * down, also on error or Ctrl-C (cluster-bench.ts).
+ */
+import { cpus } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import {
+  benchApi,
+  createNamespace,
+  describeFailure,
+  isActive,
+  wallNow,
+  watchBindingDeletions,
+} from './bench-api.js';
+import { progress, report } from './bench-io.js';
+import { runClusterBench } from './cluster-bench.js';
+import { formatMs, summaryLine } from './percentile.js';
+
+const runs = Number(process.argv[2] ?? 50);
+const warmups = 3;
+/** Long enough to see the grant allowed before it ends; the policy's minDuration is 1s. */
+const grantMs = 2_000;
+/** SARs start this long before expiresAt, so a grant removed early would show. */
+const pollLeadMs = 20;
+/** Gives up on a run whose access outlives its expiresAt by this much. */
+const deniedWithinMs = 10_000;
+const namespace = 'bench-expiry';
+const userName = (i: number) => `expiry-user-${String(i).padStart(3, '0')}`;
+
+interface Run {
+  id: string;
+  expiresAt: number;
+  /** Send time of the last SAR that still said allowed. */
+  lastAllowedSentAt?: number;
+  /** Receipt time of the first SAR that said denied. */
+  deniedAt: number;
+  sars: number;
+}
+
+const users = Array.from({ length: warmups + runs }, (_, i) => userName(i));
+runClusterBench({ users, sarSockets: 4, overallTimeoutMs: 10 * 60_000 }, async (bench) => {
+  const { sar, pause, stopping, cluster, elevate } = bench;
+  const api = benchApi(elevate.url, stopping);
+  await createNamespace(cluster.kubeconfigPath, namespace);
+  const deletions = await watchBindingDeletions(cluster.kubeconfigPath, namespace);
+  // Only while SARs are polled, i.e. around each expiry: in-process, Elevate's timer and DELETE share it.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  const rtts: number[] = [];
+  let pollMs = 0;
+
+  /** One grant, from its POST until a SAR denies it; SARs back to back, one in flight, from just before. */
+  async function oneRun(user: string): Promise<Run> {
+    const r = await api.requestAccess(user, namespace, grantMs);
+    if (!isActive(r)) throw new Error(`grant for ${user}: ${describeFailure(r)}`);
+    const id = r.body.metadata.name;
+    const expiresAt = Date.parse(r.body.status.grant?.expiresAt ?? '');
+    while (!(await sar.allowed(user, namespace))) {
+      if (wallNow() > expiresAt - pollLeadMs) throw new Error(`${user} was never allowed before expiresAt`);
+      await pause(10);
+    }
+    await pause(Math.max(0, expiresAt - pollLeadMs - wallNow()));
+    const run: Run = { id, expiresAt, deniedAt: 0, sars: 0 };
+    const pollStart = wallNow();
+    loopDelay.enable();
+    try {
+      for (;;) {
+        stopping.throwIfAborted();
+        const sentAt = wallNow();
+        const allowed = await sar.allowed(user, namespace);
+        run.sars++;
+        rtts.push(wallNow() - sentAt);
+        if (!allowed) {
+          run.deniedAt = wallNow();
+          return run;
+        }
+        run.lastAllowedSentAt = sentAt;
+        if (sentAt > expiresAt + deniedWithinMs)
+          throw new Error(`${user} still allowed ${deniedWithinMs} ms on`);
+      }
+    } finally {
+      loopDelay.disable();
+      pollMs += wallNow() - pollStart;
+    }
+  }
+
+  progress(`single-grant expiry: ${warmups} warm-ups, then ${runs} runs of a ${grantMs} ms grant`);
+  for (let i = 0; i < warmups; i++) await oneRun(userName(i));
+  loopDelay.reset();
+  rtts.length = 0;
+  pollMs = 0;
+  const results: Run[] = [];
+  for (let i = 0; i < runs; i++) {
+    results.push(await oneRun(userName(warmups + i)));
+    if ((i + 1) % 10 === 0) progress(`  ${i + 1}/${runs}`);
+  }
+  deletions.stop();
+  const expiredAt = await api.grantExpiredTimes();
+  const from = (times: Map<string, number>, start: (r: Run) => number) =>
+    results.flatMap((r) => {
+      const t = times.get(r.id);
+      return t === undefined ? [] : [t - start(r)];
+    });
+  const sars = results.reduce((n, r) => n + r.sars, 0);
+  const early = results.filter((r) => r.lastAllowedSentAt === undefined || r.deniedAt < r.expiresAt).length;
+
+  report(`Elevate single-grant expiry bench — ${new Date().toISOString()}`);
+  report(
+    `  node ${process.version}, ${cpus().length} CPUs, 1 local cluster (etcd + kube-apiserver), SQLite store, ` +
+      `Elevate ${elevate.where}`,
+  );
+  report(
+    `  ${runs} runs after ${warmups} warm-ups, one ${grantMs} ms view grant at a time; SARs back to back, one ` +
+      `in flight, from ${pollLeadMs} ms before expiresAt until denied`,
+  );
+  report();
+  report(
+    summaryLine(
+      'expiresAt -> SAR denied (upper bound)',
+      results.map((r) => r.deniedAt - r.expiresAt),
+    ),
+  );
+  report(
+    summaryLine(
+      'expiresAt -> last SAR allowed (lower)',
+      results.flatMap((r) => (r.lastAllowedSentAt === undefined ? [] : [r.lastAllowedSentAt - r.expiresAt])),
+    ),
+  );
+  report(
+    summaryLine(
+      'expiresAt -> GrantExpired (server audit)',
+      from(expiredAt, (r) => r.expiresAt),
+    ),
+  );
+  report(
+    summaryLine(
+      'expiresAt -> binding deletion seen (watch)',
+      from(deletions.seen, (r) => r.expiresAt),
+    ),
+  );
+  report(
+    summaryLine(
+      'GrantExpired -> SAR denied',
+      from(expiredAt, (r) => r.deniedAt).map((d) => -d),
+    ),
+  );
+  report(summaryLine('SAR round-trip while polling', rtts));
+  report(
+    `  ${sars} SARs in ${pollMs.toFixed(0)} ms of polling (${((sars / pollMs) * 1000).toFixed(0)} SAR/s); ` +
+      `bench event-loop delay while polling: p50 ${formatMs(loopDelay.percentile(50) / 1e6)}, ` +
+      `p99 ${formatMs(loopDelay.percentile(99) / 1e6)}, max ${formatMs(loopDelay.max / 1e6)}`,
+  );
+  report(`  denied before expiresAt (or never seen allowed in the polling): ${early}`);
+  report();
+});
