@@ -164,8 +164,11 @@ function run(n: number, record: number[] | null): void {
 run(WARMUP, null);
 const times: number[] = [];
 const start = process.hrtime.bigint();
+const cpuStart = process.cpuUsage();
 run(MEASURED, times);
 const wallS = Number(process.hrtime.bigint() - start) / 1e9;
+const cpu = process.cpuUsage(cpuStart);
+const cpuS = (cpu.user + cpu.system) / 1e6;
 
 const s = summarize(times);
 const us = (v: number) => `${v.toFixed(1)} µs`.padStart(10);
@@ -174,6 +177,9 @@ console.log(
 );
 console.log(
   `  throughput        ${Math.round(MEASURED / wallS).toLocaleString('en-US')} decisions/s (timing included)`,
+);
+console.log(
+  `  CPU time          ${cpuS.toFixed(2)} s of ${wallS.toFixed(2)} s wall (${Math.round(MEASURED / cpuS).toLocaleString('en-US')} decisions per CPU-second; less than the wall time when the machine is shared)`,
 );
 console.log(`  decision time     p50 ${us(s.p50)}  p99 ${us(s.p99)}  max ${us(s.max)}  mean ${us(s.mean)}`);
 console.log(`  trace entries     ${(traced / MEASURED).toFixed(0)} per decision on average`);

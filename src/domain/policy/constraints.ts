@@ -100,35 +100,40 @@ function checkCooldown(
   };
 }
 
-interface CountedLimit {
-  max: number | undefined;
-  counts: (u: UsageRecord) => boolean;
-  /** "policy payments-edit allows 2 live grants per user (maxActivePerUser)" */
-  says: string;
-}
-
-function checkCount({ max, counts, says }: CountedLimit, usage: UsageRecord[]): Refusal | null {
+/** A count of live grants against its maximum; `says` names it: "policy p allows 2 live grants per user (…)". */
+function checkCount(
+  max: number | undefined,
+  usage: UsageRecord[],
+  counts: Counting,
+  who: string,
+  policy: string,
+  says: () => string,
+): Refusal | null {
   if (max === undefined) return null;
   let n = 0;
   let freesAt: Date | undefined;
   for (const u of usage) {
-    if (!u.live || !counts(u)) continue;
+    if (!u.live) continue;
+    if ((counts === 'mine' || counts === 'ours-mine') && u.requester !== who) continue;
+    if ((counts === 'ours' || counts === 'ours-mine') && u.policy !== policy) continue;
     n++;
     if (u.endsAt !== null && (freesAt === undefined || u.endsAt < freesAt)) freesAt = u.endsAt;
   }
   if (n < max) return null;
-  const when =
-    freesAt === undefined
-      ? 'the next frees up when one of them is activated and ends'
-      : `the next frees up at ${freesAt.toISOString()}`;
-  return freesAt === undefined
-    ? { kind: 'limit', message: `${says}; ${when}` }
-    : { kind: 'limit', message: `${says}; ${when}`, freesAt };
+  if (freesAt === undefined) {
+    return { kind: 'limit', message: `${says()}; the next frees up when one of them is activated and ends` };
+  }
+  return { kind: 'limit', message: `${says()}; the next frees up at ${freesAt.toISOString()}`, freesAt };
 }
 
-const grantsText = (n: number) => (n === 1 ? '1 live grant' : `${n} live grants`);
+type Counting = 'ours-mine' | 'ours' | 'mine' | 'all';
 
-/** Cooldown, then the policy's limits, then the global ones; the first exceeded refuses. */
+const grantsText = (n: number | undefined) => (n === 1 ? '1 live grant' : `${n} live grants`);
+
+/**
+ * Cooldown, then the policy's limits, then the global ones; the first exceeded refuses. Plain calls with a
+ * counting mode rather than closures: this runs on every allowed request.
+ */
 export function checkLimits(
   policy: Policy,
   input: DecisionInput,
@@ -137,35 +142,41 @@ export function checkLimits(
   now: Date,
 ): Refusal | null {
   const records = usage ?? [];
-  const mine = (u: UsageRecord) => u.requester === input.requester;
-  const ours = (u: UsageRecord) => u.policy === policy.name;
-  const checks: CountedLimit[] = [
-    {
-      max: policy.maxActivePerUser,
-      counts: (u) => ours(u) && mine(u),
-      says: `policy ${policy.name} allows ${grantsText(policy.maxActivePerUser ?? 0)} per user (maxActivePerUser)`,
-    },
-    {
-      max: policy.maxActive,
-      counts: ours,
-      says: `policy ${policy.name} allows ${grantsText(policy.maxActive ?? 0)} at once (maxActive)`,
-    },
-    {
-      max: limits.maxActivePerUser,
-      counts: mine,
-      says: `Elevate allows ${grantsText(limits.maxActivePerUser ?? 0)} per user (limits.maxActivePerUser)`,
-    },
-    {
-      max: limits.maxActive,
-      counts: () => true,
-      says: `Elevate allows ${grantsText(limits.maxActive ?? 0)} at once (limits.maxActive)`,
-    },
-  ];
-  const cooldown = checkCooldown(policy, input, records, now);
-  if (cooldown !== null) return cooldown;
-  for (const c of checks) {
-    const r = checkCount(c, records);
-    if (r !== null) return r;
-  }
-  return null;
+  const who = input.requester;
+  const name = policy.name;
+  return (
+    checkCooldown(policy, input, records, now) ??
+    checkCount(
+      policy.maxActivePerUser,
+      records,
+      'ours-mine',
+      who,
+      name,
+      () => `policy ${name} allows ${grantsText(policy.maxActivePerUser)} per user (maxActivePerUser)`,
+    ) ??
+    checkCount(
+      policy.maxActive,
+      records,
+      'ours',
+      who,
+      name,
+      () => `policy ${name} allows ${grantsText(policy.maxActive)} at once (maxActive)`,
+    ) ??
+    checkCount(
+      limits.maxActivePerUser,
+      records,
+      'mine',
+      who,
+      name,
+      () => `Elevate allows ${grantsText(limits.maxActivePerUser)} per user (limits.maxActivePerUser)`,
+    ) ??
+    checkCount(
+      limits.maxActive,
+      records,
+      'all',
+      who,
+      name,
+      () => `Elevate allows ${grantsText(limits.maxActive)} at once (limits.maxActive)`,
+    )
+  );
 }

@@ -8,7 +8,7 @@
 import { namespaceKey, type Target } from '../target.js';
 import { type CompiledPolicy, type CompiledSet, compileSet } from './compiled-policy.js';
 import { selectorMatches } from './label-selector.js';
-import { describeLocal, inCompiledWindow, localTime } from './time-window.js';
+import { inCompiledWindow, localTime } from './time-window.js';
 import type { DecisionFacts, DecisionInput, Policy, PolicySet, TraceEntry } from './types.js';
 
 export interface MatchContext {
@@ -99,7 +99,7 @@ function requestFailure(c: CompiledPolicy, ctx: MatchContext): TargetFailure | n
   if (c.when !== null && !inCompiledWindow(c.when, facts.now)) {
     const w = c.when;
     if (w.invalid !== null) return fail('when', `the window ${w.text} is invalid: ${w.invalid}`);
-    const local = describeLocal(localTime(w.timezone, facts.now));
+    const local = localTime(w.timezone, facts.now).text;
     return fail('when', `${local} in ${w.timezone} is outside ${w.text}`);
   }
   if (c.ticket !== null) {

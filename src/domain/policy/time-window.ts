@@ -28,6 +28,8 @@ export interface CompiledWindow {
 export interface LocalTime {
   day: number;
   minute: number;
+  /** "Sat 10:00", for trace reasons. */
+  text: string;
 }
 
 function parseDays(days: readonly string[]): number | string {
@@ -125,25 +127,22 @@ export function localTime(timezone: string, now: Date): LocalTime {
     else if (p.type === 'hour') hour = Number(p.value);
     else if (p.type === 'minute') minute = Number(p.value);
   }
-  const local = { day, minute: hour * 60 + minute };
+  const hh = String(hour).padStart(2, '0');
+  const mm = String(minute).padStart(2, '0');
+  const local = { day, minute: hour * 60 + minute, text: `${DAY_NAMES[day]} ${hh}:${mm}` };
   lastLocal.set(timezone, { epochMinute, local });
   return local;
-}
-
-export function describeLocal(local: LocalTime): string {
-  const hh = String(Math.floor(local.minute / 60)).padStart(2, '0');
-  const mm = String(local.minute % 60).padStart(2, '0');
-  return `${DAY_NAMES[local.day]} ${hh}:${mm}`;
 }
 
 export function inCompiledWindow(w: CompiledWindow, now: Date): boolean {
   if (w.invalid !== null) return false;
   const { day, minute } = localTime(w.timezone, now);
-  const dayIn = (d: number) => (w.days & (1 << d)) !== 0;
-  if (w.start === -1) return dayIn(day);
-  if (w.start < w.end) return dayIn(day) && minute >= w.start && minute < w.end;
+  // Plain bit tests, no helper closure: this runs for every policy with a window on every request.
+  if (w.start === -1) return (w.days & (1 << day)) !== 0;
+  if (w.start < w.end) return (w.days & (1 << day)) !== 0 && minute >= w.start && minute < w.end;
   // Wrapping midnight: the evening part belongs to today, the early morning to yesterday's window.
-  return (minute >= w.start && dayIn(day)) || (minute < w.end && dayIn((day + 6) % 7));
+  if (minute >= w.start) return (w.days & (1 << day)) !== 0;
+  return minute < w.end && (w.days & (1 << ((day + 6) % 7))) !== 0;
 }
 
 const compiled = new WeakMap<TimeWindow, CompiledWindow>();
