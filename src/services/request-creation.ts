@@ -74,8 +74,9 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     if (input.targets.length > 0) throw new Invalid('give a profile or targets, not both', 'spec.profile');
     const profile = set.profiles.find((p) => p.name === input.profile);
     if (!profile) {
+      // Like a role the cluster lacks: the request is well formed, the config just has no such profile.
       const known = set.profiles.map((p) => p.name).join(', ') || 'none are configured';
-      throw new Invalid(`unknown profile ${input.profile} (profiles: ${known})`, 'spec.profile');
+      throw new NotFound(`profile ${input.profile} not found (profiles: ${known})`, 'spec.profile');
     }
     return profile.targets;
   }

@@ -56,7 +56,8 @@ describe('the OpenAPI document describes every operation completely', () => {
     for (const { path, method, op } of operations()) {
       if (!op.requestBody) continue;
       expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['413', '415']));
-      expect(op.requestBody.required, `${method} ${path}`).toBe(path === '/api/v1/accessrequests');
+      const required = ['/api/v1/accessrequests', '/api/v1/accessrequests/{name}/extend'].includes(path);
+      expect(op.requestBody.required, `${method} ${path}`).toBe(required);
     }
   });
 
@@ -91,7 +92,13 @@ describe('the OpenAPI document describes every operation completely', () => {
   it('says what the server enforces: clusters, duration pattern and bounds, name patterns and lengths, text limits', () => {
     const spec =
       doc.paths['/api/v1/accessrequests'].post.requestBody.content['application/json'].schema.properties.spec;
-    const [namespaced, clusterWide] = spec.oneOf;
+    // One target with the grant's fields beside it, several targets, or a profile.
+    const [oneTarget, several, profile] = spec.anyOf;
+    const [namespaced, clusterWide] = oneTarget.oneOf;
+    expect(several.properties.targets).toMatchObject({ minItems: 1, maxItems: 50 });
+    expect(several.required).toEqual(expect.arrayContaining(['targets', 'reason']));
+    expect(profile.properties.profile).toMatchObject({ maxLength: 63, pattern: expect.any(String) });
+    expect(profile.additionalProperties).toBe(false);
     expect(namespaced.properties.cluster.enum).toEqual(['dev']);
     expect(namespaced.properties.duration).toMatchObject({ maxLength: 64, pattern: expect.any(String) });
     expect(namespaced.properties.duration.description).toMatch(/at least 1s and at most 168h/);
@@ -111,8 +118,10 @@ describe('the OpenAPI document describes every operation completely', () => {
     expect(namespaced.properties.ticket.maxLength).toBe(200);
     expect(patterns(namespaced.properties.ticket)).toHaveLength(2);
     expect(namespaced.required).toEqual(
-      expect.arrayContaining(['cluster', 'role', 'namespace', 'duration', 'reason']),
+      expect.arrayContaining(['cluster', 'role', 'namespace', 'reason']),
     );
+    // Left out, the duration is the deciding policy's default.
+    expect(namespaced.required).not.toContain('duration');
     expect(clusterWide.properties.clusterWide.enum).toEqual([true]);
     expect(clusterWide.properties).not.toHaveProperty('namespace');
     expect(clusterWide.additionalProperties).toBe(false);
