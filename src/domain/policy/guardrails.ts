@@ -86,7 +86,9 @@ export function checkGuardrails(
   }
   if (rules === undefined) return null;
   if (rules === null) {
-    const where = target.namespace === null ? '' : ` in namespace ${target.namespace}`;
+    // A ClusterRole lives outside namespaces, even when it is bound in one.
+    const where =
+      target.roleKind === 'Role' && target.namespace !== null ? ` in namespace ${target.namespace}` : '';
     return {
       kind: 'constraint',
       field: 'spec.role',
