@@ -114,5 +114,6 @@ export function describeRequest(r: AccessRequestResource): string {
     ]);
   }
   const width = Math.max(...lines.map(([k]) => k.length)) + 1;
-  return lines.map(([k, v]) => `${`${k}:`.padEnd(width)}  ${v}`).join('\n');
+  // Continuation lines (a decision's trace) have no key: no stray colon, just the indent.
+  return lines.map(([k, v]) => `${(k ? `${k}:` : '').padEnd(width)}  ${v}`).join('\n');
 }
