@@ -1,40 +1,16 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { type Config, ConfigError, loadConfig } from '../../config/load-config.js';
-import { formatDuration, parsePositiveDuration } from '../../domain/duration.js';
+import { formatDuration, parseDuration } from '../../domain/duration.js';
 import { decide } from '../../domain/policy/decide.js';
 import { formatDecision } from '../../domain/policy/explain.js';
 import { lintPolicySet } from '../../domain/policy/lint.js';
 import type { DecisionInput } from '../../domain/policy/types.js';
 import { describeTarget, type RoleKind, type Target } from '../../domain/target.js';
+import { durationArg, listArg, timeArg } from '../arguments.js';
 import { outputOption } from '../context.js';
 
 /** Bad input to a policy command: printed as `error: …`, exit 1. */
 class PolicyInputError extends Error {}
-
-function durationArg(value: string): number {
-  const ms = parsePositiveDuration(value);
-  if (typeof ms === 'string') throw new InvalidArgumentError(ms);
-  return ms;
-}
-
-/** A comma-separated list, blanks dropped: `--namespace a,b`. */
-function list(value: string): string[] {
-  const items = value
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-  if (items.length === 0) throw new InvalidArgumentError('give at least one name');
-  return items;
-}
-
-const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/;
-
-function instantArg(value: string): Date {
-  const at = new Date(value);
-  if (!rfc3339.test(value) || Number.isNaN(at.getTime()))
-    throw new InvalidArgumentError(`"${value}" is not an RFC 3339 time (e.g. 2026-03-02T09:30:00+01:00)`);
-  return at;
-}
 
 /**
  * Loads the config offline (the loader reads only the config file: no kubeconfig, token file or database),
@@ -77,16 +53,16 @@ export function addPolicyCommands(program: Command): void {
     .description('decide a request offline and show why: every policy considered and what failed')
     .requiredOption('--config <file>', 'config file (YAML)')
     .requiredOption('--user <name>', 'who asks')
-    .option('--groups <names>', "the requester's groups, separated by commas", list)
-    .option('--cluster <names>', 'cluster, or several separated by commas', list)
+    .option('--groups <names>', "the requester's groups, separated by commas", listArg)
+    .option('--cluster <names>', 'cluster, or several separated by commas', listArg)
     .option('--role <name>', 'role name')
     .addOption(new Option('--role-kind <kind>', 'kind of role').choices(['ClusterRole', 'Role']))
-    .option('--namespace <names>', 'namespace, or several separated by commas', list)
+    .option('--namespace <names>', 'namespace, or several separated by commas', listArg)
     .option('--cluster-wide', 'the role across the whole cluster')
     .option('--profile <name>', 'ask for a profile (instead of --cluster/--role/--namespace)')
     .option('--duration <d>', "how long, e.g. 30m (default: the policy's defaultDuration)", durationArg)
     .option('--ticket <id>', 'ticket or incident reference')
-    .option('--at <time>', 'judge at this RFC 3339 time instead of now', instantArg)
+    .option('--at <time>', 'judge at this RFC 3339 time instead of now', timeArg)
     .addOption(outputOption())
     .action((opts: ExplainOptions) => {
       const config = loadOrExit(opts.config);
@@ -98,7 +74,7 @@ export function addPolicyCommands(program: Command): void {
         console.error(`error: ${e.message}`);
         process.exit(1);
       }
-      const now = opts.at ?? new Date();
+      const now = opts.at ? new Date(opts.at) : new Date();
       // Offline: no namespace labels, role rules or live grants. The engine notes what it could not judge.
       const decision = decide(config.policySet, input, { now });
       if (opts.output === 'json') {
@@ -120,9 +96,9 @@ interface ExplainOptions {
   namespace?: string[];
   clusterWide?: boolean;
   profile?: string;
-  duration?: number;
+  duration?: string;
   ticket?: string;
-  at?: Date;
+  at?: string;
   output?: 'json';
 }
 
@@ -131,7 +107,7 @@ function explainInput(config: Config, o: ExplainOptions): DecisionInput {
   const common = {
     requester: o.user,
     groups: o.groups ?? [],
-    durationMs: o.duration ?? null,
+    durationMs: o.duration ? (parseDuration(o.duration) as number) : null,
     ticket: o.ticket ?? null,
   };
   const targetFlags = o.cluster || o.role || o.roleKind || o.namespace || o.clusterWide;
