@@ -20,32 +20,49 @@ export interface MatchContext {
   notes: Set<string>;
 }
 
-export interface TargetFailure {
-  matcher: string;
-  reason: string;
+/** A skipped trace entry: the matcher that failed, why, and for which target. */
+export type TargetFailure = TraceEntry & { matcher: string; reason: string };
+
+// Failures build their trace entry directly: this runs for every policy a requester passes who for.
+function fail(c: CompiledPolicy, t: Target, matcher: string, reason: string): TargetFailure {
+  const p = c.policy;
+  return { policy: p.name, source: p.source, result: 'skipped', matcher, reason, target: t };
 }
 
-const fail = (matcher: string, reason: string): TargetFailure => ({ matcher, reason });
+function failAll(c: CompiledPolicy, matcher: string, reason: string): TargetFailure {
+  const p = c.policy;
+  return { policy: p.name, source: p.source, result: 'skipped', matcher, reason };
+}
 
 function namespaceFailure(c: CompiledPolicy, t: Target, ns: string, ctx: MatchContext): TargetFailure | null {
   if (ctx.protectedNamespaces.has(ns) && !c.literalNamespaces.has(ns)) {
-    return fail('namespaces', `namespace ${ns} is protected: only a policy naming it literally matches`);
+    return fail(
+      c,
+      t,
+      'namespaces',
+      `namespace ${ns} is protected: only a policy naming it literally matches`,
+    );
   }
   if (c.namespaces !== null && !c.namespaces(ns)) {
-    return fail('namespaces', `namespace ${ns} is not one of ${c.text.namespaces}`);
+    return fail(c, t, 'namespaces', `namespace ${ns} is not one of ${c.text.namespaces}`);
   }
   if (c.namespaceSelector !== null) {
     const labels = ctx.facts.namespaceLabels?.get(namespaceKey(t.cluster, ns));
     if (labels === undefined) {
       const unknown = `labels of namespace ${ns} on cluster ${t.cluster} unknown (offline)`;
       ctx.notes.add(unknown);
-      return fail('namespaceSelector', unknown);
+      return fail(c, t, 'namespaceSelector', unknown);
     }
     if (labels === null) {
-      return fail('namespaceSelector', `namespace ${ns} does not exist on cluster ${t.cluster}`);
+      return fail(c, t, 'namespaceSelector', `namespace ${ns} does not exist on cluster ${t.cluster}`);
     }
     if (!selectorMatches(c.namespaceSelector, labels)) {
-      return fail('namespaceSelector', `namespace ${ns}'s labels do not satisfy ${c.text.namespaceSelector}`);
+      return fail(
+        c,
+        t,
+        'namespaceSelector',
+        `namespace ${ns}'s labels do not satisfy ${c.text.namespaceSelector}`,
+      );
     }
   }
   return null;
@@ -54,35 +71,34 @@ function namespaceFailure(c: CompiledPolicy, t: Target, ns: string, ctx: MatchCo
 /** The first per-target matcher that fails for this target, or null when the target matches. */
 export function targetFailure(c: CompiledPolicy, t: Target, ctx: MatchContext): TargetFailure | null {
   if (c.clusters !== null && !c.clusters(t.cluster)) {
-    return fail('clusters', `cluster ${t.cluster} is not one of ${c.text.clusters}`);
+    return fail(c, t, 'clusters', `cluster ${t.cluster} is not one of ${c.text.clusters}`);
   }
   if (c.clusterSelector !== null && !selectorMatches(c.clusterSelector, ctx.clusterLabels[t.cluster] ?? {})) {
-    return fail('clusterSelector', `cluster ${t.cluster}'s labels do not satisfy ${c.text.clusterSelector}`);
+    return fail(
+      c,
+      t,
+      'clusterSelector',
+      `cluster ${t.cluster}'s labels do not satisfy ${c.text.clusterSelector}`,
+    );
   }
   if (t.namespace === null) {
     if (c.namespaces !== null) {
-      return fail('namespaces', 'a cluster-wide target never matches a policy that lists namespaces');
+      return fail(c, t, 'namespaces', 'a cluster-wide target never matches a policy that lists namespaces');
     }
     if (c.namespaceSelector !== null) {
-      return fail('namespaceSelector', 'a cluster-wide target never matches a namespaceSelector');
+      return fail(c, t, 'namespaceSelector', 'a cluster-wide target never matches a namespaceSelector');
     }
   } else {
     const f = namespaceFailure(c, t, t.namespace, ctx);
     if (f !== null) return f;
   }
   if (c.roles !== null && !c.roles(t.role)) {
-    return fail('roles', `role ${t.role} is not one of ${c.text.roles}`);
+    return fail(c, t, 'roles', `role ${t.role} is not one of ${c.text.roles}`);
   }
   if (c.roleKinds !== null && !c.roleKinds.includes(t.roleKind)) {
-    return fail('roleKinds', `role kind ${t.roleKind} is not one of ${c.text.roleKinds}`);
+    return fail(c, t, 'roleKinds', `role kind ${t.roleKind} is not one of ${c.text.roleKinds}`);
   }
   return null;
-}
-
-function skipped(p: Policy, matcher: string, reason: string, target?: Target): TraceEntry {
-  return target === undefined
-    ? { policy: p.name, source: p.source, result: 'skipped', matcher, reason }
-    : { policy: p.name, source: p.source, result: 'skipped', matcher, reason, target };
 }
 
 /** The request-wide matchers after who: profiles, when, ticket. */
@@ -90,24 +106,28 @@ function requestFailure(c: CompiledPolicy, ctx: MatchContext): TargetFailure | n
   const { input, facts } = ctx;
   if (c.profiles !== null) {
     if (input.profile === null) {
-      return fail('profiles', `the request names no profile; the policy needs one of ${c.text.profiles}`);
+      return failAll(
+        c,
+        'profiles',
+        `the request names no profile; the policy needs one of ${c.text.profiles}`,
+      );
     }
     if (!c.profiles(input.profile)) {
-      return fail('profiles', `profile ${input.profile} is not one of ${c.text.profiles}`);
+      return failAll(c, 'profiles', `profile ${input.profile} is not one of ${c.text.profiles}`);
     }
   }
   if (c.when !== null && !inCompiledWindow(c.when, facts.now)) {
     const w = c.when;
-    if (w.invalid !== null) return fail('when', `the window ${w.text} is invalid: ${w.invalid}`);
+    if (w.invalid !== null) return failAll(c, 'when', `the window ${w.text} is invalid: ${w.invalid}`);
     const local = localTime(w.timezone, facts.now).text;
-    return fail('when', `${local} in ${w.timezone} is outside ${w.text}`);
+    return failAll(c, 'when', `${local} in ${w.timezone} is outside ${w.text}`);
   }
   if (c.ticket !== null) {
     if (input.ticket === null) {
-      return fail('ticket', `no ticket given; the policy needs one matching ${c.text.ticket}`);
+      return failAll(c, 'ticket', `no ticket given; the policy needs one matching ${c.text.ticket}`);
     }
     if (!c.ticket.test(input.ticket))
-      return fail('ticket', `ticket ${input.ticket} does not match ${c.text.ticket}`);
+      return failAll(c, 'ticket', `ticket ${input.ticket} does not match ${c.text.ticket}`);
   }
   return null;
 }
@@ -118,14 +138,13 @@ function requestFailure(c: CompiledPolicy, ctx: MatchContext): TargetFailure | n
  */
 export function matchCompiled(c: CompiledPolicy, whoOk: boolean, ctx: MatchContext): TraceEntry {
   if (!whoOk) return c.whoFailure;
-  const p = c.policy;
   const f = requestFailure(c, ctx);
-  if (f !== null) return skipped(p, f.matcher, f.reason);
+  if (f !== null) return f;
   for (const t of ctx.input.targets) {
     const tf = targetFailure(c, t, ctx);
-    if (tf !== null) return skipped(p, tf.matcher, tf.reason, t);
+    if (tf !== null) return tf;
   }
-  return { policy: p.name, source: p.source, result: 'matched' };
+  return { policy: c.policy.name, source: c.policy.source, result: 'matched' };
 }
 
 export function contextFor(
