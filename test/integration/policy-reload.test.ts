@@ -67,7 +67,12 @@ describe('a config reload', () => {
     const approvalText = policyConfigText({ clusters, policyText: approval });
     const deniedText = policyConfigText({ clusters, policyText: denied });
 
-    const [ns1, ns2, ns3, ns4] = await Promise.all([1, 2, 3, 4].map(() => newNamespace()));
+    const [ns1, ns2, ns3, ns4] = (await Promise.all([1, 2, 3, 4].map(() => newNamespace()))) as [
+      string,
+      string,
+      string,
+      string,
+    ];
     const first = await ask(ns1);
     expect(first.body.status).toMatchObject({ phase: 'Active', policy: 'reloadable-view' });
     expect(first.body.status.decision.outcome).toBe('auto');
@@ -125,5 +130,35 @@ describe('a config reload', () => {
     expect(approved.body.status.phase).toBe('Active');
     expect(approved.body.status.decision.outcome).toBe('approval');
     await waitFor(() => canI(kubeconfig, { user: 'alice', verb: 'get', resource: 'pods', namespace: ns2 }));
+  });
+});
+
+describe('guardrails reloaded while a request waits', () => {
+  it('are the ones judged at activation: a role forbidden since the request was made is not bound', async () => {
+    const approvalText = policyConfigText({ clusters, policyText: approval });
+    const count = (await reloads()).length;
+    server.replaceConfig(approvalText);
+    await waitFor(async () => (await reloads()).length === count + 1);
+    const ns = await newNamespace();
+    const pending = await ask(ns);
+    expect(pending.body.status.phase).toBe('Pending');
+    const id: string = pending.body.metadata.name;
+
+    server.replaceConfig(
+      policyConfigText({ clusters, policyText: `guardrails:\n  forbiddenRoles: [view]\n${approval}` }),
+    );
+    await waitFor(async () => (await reloads()).length === count + 2);
+    const approved = await server.as('bob').post(`/api/v1/accessrequests/${id}/approve`, {});
+    expect(approved.status).toBe(200);
+    expect(approved.body.status).toMatchObject({
+      phase: 'Denied',
+      message: 'refused at activation: role view is forbidden by guardrails.forbiddenRoles',
+      grant: null,
+    });
+    const events = (await auditEvents(server)).filter((e) => e.requestId === id).map((e) => e.action);
+    expect(events).toEqual(['RequestCreated', 'ApprovalRecorded', 'RequestApproved', 'ActivationRefused']);
+    expect(await canI(kubeconfig, { user: 'alice', verb: 'get', resource: 'pods', namespace: ns })).toBe(
+      false,
+    );
   });
 });
