@@ -5,7 +5,7 @@
  * Starts its own one-cluster testenv in a temp directory and one Elevate server, and always tears both
  * down, also on error or Ctrl-C (cluster-bench.ts).
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import {
   type BenchApi,
@@ -306,7 +306,12 @@ async function benchRevocation(bench: ClusterBench, api: BenchApi, postMs: numbe
     });
 
   report('2. Revocation latency (grant expiresAt -> SubjectAccessReview denied)');
-  report(`  target expiry ${new Date(target).toISOString()}; Elevate ${bench.elevate.where}`);
+  report(
+    `  target expiry ${new Date(target).toISOString()}; Elevate ${bench.elevate.where}; ` +
+      `load average after ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+  );
   report(
     `  created ${grants.length}/${revokeCount} grants in ${createMs.toFixed(0)} ms with ${createConcurrency} in flight ` +
       `(${((grants.length / createMs) * 1000).toFixed(1)} grants/s), ${spare.toFixed(0)} ms to spare`,
@@ -405,7 +410,9 @@ runClusterBench({ users, sarSockets: sarConcurrency + 8, overallTimeoutMs: 10 * 
   report(`Elevate latency bench — ${new Date().toISOString()}`);
   report(
     `  node ${process.version}, ${cpus().length} CPUs, 1 local cluster (etcd + kube-apiserver), SQLite store, ` +
-      `Elevate ${bench.elevate.where}`,
+      `Elevate ${bench.elevate.where}; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
   );
   report();
   const postMs = await benchGrants(bench, api);
