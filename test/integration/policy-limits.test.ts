@@ -24,6 +24,10 @@ policies:
     match: { groups: [devs], namespaces: ['lcool-*'], roles: [view] }
     decision: auto
     cooldown: 1h
+  - name: one-at-a-time
+    match: { groups: [devs], namespaces: ['lcc-*'], roles: [view] }
+    decision: auto
+    maxActivePerUser: 1
 `;
 
 // A second server: limits.* count every grant of every policy, so they get a server of their own.
@@ -152,6 +156,18 @@ describe('policy limits', () => {
     await active(server, 'alice', b);
     // Someone else's cooldown is not dave's.
     await active(server, 'dave', a);
+  });
+});
+
+describe('requests made at the same moment', () => {
+  it('do not get past maxActivePerUser together', async () => {
+    const ns = await Promise.all([1, 2, 3, 4].map(() => newNamespace('lcc')));
+    const res = await Promise.all(ns.map((n) => ask(server, 'alice', n)));
+    expect(res.map((r) => r.status).sort()).toEqual([201, 403, 403, 403]);
+    const live = (await server.as('root').get('/api/v1/accessrequests?phase=Active')).body.items.filter(
+      (r: { status: { policy: string } }) => r.status.policy === 'one-at-a-time',
+    );
+    expect(live).toHaveLength(1);
   });
 });
 
