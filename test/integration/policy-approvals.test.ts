@@ -28,6 +28,10 @@ policies:
     match: { groups: [devs], namespaces: ['qcom-*'], roles: [view] }
     decision: approval
     approval: { approvers: { groups: [sre-leads, devs] }, required: 2, timeout: 1h, requireComment: true }
+  - name: two-short-deadline
+    match: { groups: [devs], namespaces: ['qdl-*'], roles: [view] }
+    decision: approval
+    approval: { approvers: { groups: [sre-leads] }, required: 2, timeout: 3s, denyEnds: false }
 `;
 
 let server: PolicyServer;
@@ -166,5 +170,23 @@ describe('a quorum of 2', () => {
     const done = await act('dave', id, 'approve', 'pairing with alice');
     expect(done.body.status.phase).toBe('Active');
     await waitFor(() => canGetPods(ns));
+  });
+
+  it('with denyEnds false, a request short of its quorum times out at the deadline, the denial on record', async () => {
+    const { ns, id } = await pendingRequest('qdl', 'two-short-deadline');
+    expect((await act('bob', id, 'deny')).body.status.phase).toBe('Pending');
+    expect((await act('carol', id, 'approve')).body.status.phase).toBe('Pending');
+    await waitFor(
+      async () =>
+        (await server.as('root').get(`/api/v1/accessrequests/${id}`)).body.status.phase === 'TimedOut',
+      { timeoutMs: 10_000 },
+    );
+    expect(await actionsOf(id)).toEqual([
+      'RequestCreated',
+      'DenialRecorded',
+      'ApprovalRecorded',
+      'RequestTimedOut',
+    ]);
+    expect(await bindingExists(ns, id)).toBe(false);
   });
 });
