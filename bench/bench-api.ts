@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { requestLabel } from '../src/domain/binding.js';
 import { adminUser, tokenOf } from './bench-elevate.js';
+import { progress } from './bench-io.js';
 
 /** What the expiry benches share: Elevate's API as a requester and an admin sees it, and the cluster's side. */
 
@@ -92,7 +93,9 @@ export interface BindingDeletions {
 /**
  * Watches the RoleBindings of `namespace` (as the cluster admin) and notes when each Elevate binding's
  * deletion reaches the bench: the API server had deleted it by then, so it bounds Elevate's DELETE from
- * above without asking the authorizer. Resolves once the watch is established.
+ * above without asking the authorizer. client-node ends a watch that hears nothing for a while (the wait
+ * before a common expiry), so an ended watch is resumed from the last version seen, missing nothing.
+ * Resolves once the watch is established.
  */
 export async function watchBindingDeletions(
   kubeconfigPath: string,
@@ -100,18 +103,41 @@ export async function watchBindingDeletions(
 ): Promise<BindingDeletions> {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfigPath);
-  const deletions: BindingDeletions = { seen: new Map(), stop: () => undefined };
-  const request = await new k8s.Watch(kc).watch(
-    `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`,
-    {},
-    (type: string, obj: k8s.V1RoleBinding) => {
-      const id = obj.metadata?.labels?.[requestLabel];
-      if (type !== 'DELETED' || !id || deletions.seen.has(id)) return;
-      deletions.seen.set(id, wallNow());
-      deletions.onDeleted?.(id);
+  const watch = new k8s.Watch(kc);
+  const path = `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`;
+  let stopped = false;
+  let resourceVersion: string | undefined;
+  let current: AbortController | undefined;
+  const deletions: BindingDeletions = {
+    seen: new Map(),
+    stop: () => {
+      stopped = true;
+      current?.abort();
     },
-    () => undefined,
-  );
-  deletions.stop = () => request.abort();
+  };
+  const onEvent = (type: string, obj: k8s.V1RoleBinding) => {
+    resourceVersion = obj.metadata?.resourceVersion ?? resourceVersion;
+    const id = obj.metadata?.labels?.[requestLabel];
+    if (type !== 'DELETED' || !id || deletions.seen.has(id)) return;
+    deletions.seen.set(id, wallNow());
+    deletions.onDeleted?.(id);
+  };
+  const start = async (): Promise<void> => {
+    current = await watch.watch(
+      path,
+      resourceVersion ? { resourceVersion } : {},
+      onEvent,
+      (err?: unknown) => {
+        if (stopped) return;
+        // Too old a version (410) to resume from: start afresh; the sweep's fallback covers what is missed.
+        if ((err as { statusCode?: number } | undefined)?.statusCode === 410) resourceVersion = undefined;
+        setTimeout(
+          () => void start().catch((e: Error) => progress(`binding watch could not resume: ${e.message}`)),
+          100,
+        );
+      },
+    );
+  };
+  await start();
   return deletions;
 }
