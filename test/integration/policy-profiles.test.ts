@@ -1,4 +1,4 @@
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiResponse, auditEvents, stateOf } from '../support/elevate.js';
 import {
@@ -34,6 +34,9 @@ profiles:
 policies:
   - name: profiles-read-only
     match: { groups: [devs], profiles: [oncall, half-allowed], roles: [view] }
+    decision: auto
+  - name: sandbox-anywhere
+    match: { groups: [devs], roles: [view], namespaceSelector: { matchLabels: { elevate.dev/tier: sandbox } } }
     decision: auto
 `;
 
@@ -187,5 +190,31 @@ describe('a profile across both clusters', () => {
     ).toBe(404);
     expect(await existing(dry.body.metadata.name)).toEqual([]);
     expect(await access()).toEqual([false, false, false, false]);
+  });
+
+  it("judges a namespaceSelector against the labels of the target's own cluster", async () => {
+    // The same namespace name on both clusters, labelled sandbox on dev only.
+    const name = uniqueName('pfsel');
+    for (const cluster of ['dev', 'dev2'] as const) {
+      const kc = new k8s.KubeConfig();
+      kc.loadFromFile(kube[cluster]);
+      const labels: Record<string, string> = cluster === 'dev' ? { 'elevate.dev/tier': 'sandbox' } : {};
+      await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name, labels } } });
+    }
+    const ask = (cluster: string) =>
+      server.as('alice').post('/api/v1/accessrequests', {
+        spec: { cluster, role: 'view', namespace: name, duration: '10m', reason: 'look around' },
+      });
+    const onDev2 = await ask('dev2');
+    expect(onDev2.status).toBe(403);
+    expect(onDev2.body.decision.trace.at(-1)).toMatchObject({
+      policy: 'sandbox-anywhere',
+      matcher: 'namespaceSelector',
+      target: { cluster: 'dev2', namespace: name },
+    });
+    const onDev = await ask('dev');
+    expect(onDev.status).toBe(201);
+    expect(onDev.body.status).toMatchObject({ phase: 'Active', policy: 'sandbox-anywhere' });
+    await server.as('alice').post(`/api/v1/accessrequests/${onDev.body.metadata.name}/revoke`, {});
   });
 });
