@@ -83,6 +83,7 @@ describe('elevate CLI', () => {
     const got = JSON.parse((await elevate('alice', 'get', id, '-o', 'json')).stdout);
     expect(got.status.phase).toBe('Active');
     expect(got.status.grant.bindings[0]).toEqual({
+      cluster: 'dev',
       kind: 'RoleBinding',
       name: `elevate-${id}`,
       namespace: ns,
@@ -148,22 +149,24 @@ describe('elevate CLI', () => {
     expect(whoami.stdout.trim()).toBe('root (groups: platform-admins) [admin]');
   });
 
+  // Bad input changes nothing; a refusal by policy (the 9h) leaves the attempt on record, Denied.
   it.each([
-    [['--duration', 'abc'], /"abc" is not a duration/],
-    [['--duration', '5m', '--cluster-wide'], /exactly one of --namespace NS or --cluster-wide/],
+    [['--duration', 'abc'], /"abc" is not a duration/, 0],
+    [['--duration', '5m', '--cluster-wide'], /exactly one of --namespace NS or --cluster-wide/, 0],
     [
       ['--duration', '5m', '--cluster', 'prod'],
       /spec\.cluster: must be one of the configured clusters: dev \(HTTP 400\)/,
+      0,
     ],
-    [['--duration', '9h'], /exceeds the maximum 8h/],
-  ])('refuses bad input %j with a clear error and a non-zero exit', async (extra, message) => {
+    [['--duration', '9h'], /exceeds the maximum 8h[\s\S]*recorded as accessrequest\/ar-\w+ \(Denied\)/, 1],
+  ])('refuses bad input %j with a clear error and a non-zero exit', async (extra, message, recorded) => {
     const base = ['request', '--cluster', 'dev', '--role', 'view', '--namespace', ns, '--reason', 'r'];
     const before = (await server.as('root').get('/api/v1/accessrequests')).body.items.length;
     // later flags win in commander, so `extra` overrides the base ones
     const res = await elevate('alice', ...base, ...extra);
     expect(res.code).not.toBe(0);
     expect(res.stderr).toMatch(message);
-    expect((await server.as('root').get('/api/v1/accessrequests')).body.items.length).toBe(before);
+    expect((await server.as('root').get('/api/v1/accessrequests')).body.items.length).toBe(before + recorded);
   });
 
   it('a missing reason or token is refused', async () => {

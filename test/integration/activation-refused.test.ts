@@ -44,7 +44,9 @@ describe('an approval the cluster refuses for good', () => {
     const approved = await server.as('carol').post(`/api/v1/accessrequests/${id}/approve`);
     expect(approved.status).toBe(200);
     expect(approved.body.status.phase).toBe('Revoked');
-    expect(approved.body.status.message).toBe(`revoked by system:elevate: namespace ${ns} was deleted`);
+    expect(approved.body.status.message).toBe(
+      `revoked by system:elevate: namespace ${ns} on cluster dev was deleted`,
+    );
     expect(approved.body.status.grant).toBeNull();
 
     const events = (await auditEvents(server)).filter((e) => e.requestId === id);

@@ -255,11 +255,13 @@ describe('drift', () => {
       },
       { timeoutMs: 90_000 },
     );
-    expect(ended.status.message).toBe(`revoked by system:elevate: namespace ${doomed.ns} was deleted`);
+    expect(ended.status.message).toBe(
+      `revoked by system:elevate: namespace ${doomed.ns} on cluster dev was deleted`,
+    );
     const [revoked] = await auditOf(doomed.id, 'GrantRevoked');
     expect(revoked).toMatchObject({
       actor: 'system:elevate',
-      details: { by: 'system:elevate', reason: `namespace ${doomed.ns} was deleted` },
+      details: { by: 'system:elevate', reason: `namespace ${doomed.ns} on cluster dev was deleted` },
     });
   });
 });
