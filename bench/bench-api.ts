@@ -6,8 +6,26 @@ import { progress } from './bench-io.js';
 
 /** What the expiry benches share: Elevate's API as a requester and an admin sees it, and the cluster's side. */
 
-/** Wall-clock milliseconds with sub-millisecond resolution, comparable to the server's ISO timestamps. */
-export const wallNow = () => performance.timeOrigin + performance.now();
+/**
+ * How far performance.timeOrigin is off the system clock. It is taken once at start-up and, on a loaded
+ * machine, was seen 6 ms off Date.now() — enough to make a grant look removed before its expiresAt. The
+ * server stamps expiresAt and its audit events with Date.now(), so the bench's clock is set to it: at the
+ * moment Date.now() ticks over to the next millisecond, both name the same instant.
+ */
+function timeOriginOffset(): number {
+  const offsets: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const before = Date.now();
+    let now = before;
+    while (now === before) now = Date.now();
+    offsets.push(now - (performance.timeOrigin + performance.now()));
+  }
+  return offsets.sort((a, b) => a - b)[2] as number;
+}
+const offsetMs = timeOriginOffset();
+
+/** Wall-clock milliseconds with sub-millisecond resolution, on the same clock as the server's timestamps. */
+export const wallNow = () => performance.timeOrigin + performance.now() + offsetMs;
 
 export interface AccessRequestBody {
   metadata: { name: string };
