@@ -54,7 +54,8 @@ demo-down:
 	bash scripts/demo.sh down
 
 bench: build kube postgres
-	npx tsx bench/latency.ts
+	BENCH_SERVER=process npx tsx bench/latency.ts
+	BENCH_SERVER=process npx tsx bench/expiry.ts
 	npx tsx bench/restart-catch-up.ts
 	npx tsx bench/lease-takeover.ts
 
