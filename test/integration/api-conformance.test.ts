@@ -84,13 +84,13 @@ afterAll(async () => {
   const root = apiFor(server.url, 'token-root');
   for (const r of (await root.get('/api/v1/accessrequests')).body.items) {
     const action = r.status.phase === 'Pending' ? 'cancel' : 'revoke';
-    if (['Pending', 'Approved', 'Active'].includes(r.status.phase)) {
+    if (['Pending', 'Approved', 'Scheduled', 'Active'].includes(r.status.phase)) {
       const res = await root.post(`/api/v1/accessrequests/${r.metadata.name}/${action}`);
       expect(res.status).toBe(200);
     }
   }
   const left = (await root.get('/api/v1/accessrequests')).body.items.filter(
-    (r: { status: { phase: string } }) => ['Approved', 'Active'].includes(r.status.phase),
+    (r: { status: { phase: string } }) => ['Approved', 'Scheduled', 'Active'].includes(r.status.phase),
   );
   expect(left).toEqual([]);
   await server.stop();

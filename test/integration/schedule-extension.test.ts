@@ -1,11 +1,16 @@
+import { readFileSync } from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composeElevate, createLogger } from '../../src/composition-root.js';
+import { parseConfig } from '../../src/config/load-config.js';
 import {
+  apiFor,
   auditEvents,
   expectCreateRefused,
   type RunningElevate,
   requestBody,
   startElevate,
+  stateOf,
 } from '../support/elevate.js';
 import {
   canI,
@@ -125,7 +130,15 @@ describe('scheduled start', () => {
       { cluster: 'dev', role: 'view', namespace: ns, ...grant },
       { targets: [{ cluster: 'dev', role: 'view', namespace: ns }], ...grant },
     ]) {
-      await expectCreateRefused(server, { spec }, { status: 403, detail, field: 'spec.startTime' });
+      // Refused before anything is judged: not even a Denied record, no audit event.
+      const before = await stateOf(server);
+      const res = await server.as('alice').post('/api/v1/accessrequests', { spec });
+      expect(res.status).toBe(403);
+      expect(res.contentType).toContain('application/problem+json');
+      expect(res.body.detail).toMatch(detail);
+      expect(res.body.field).toBe('spec.startTime');
+      expect(res.body.request).toBeUndefined();
+      expect(await stateOf(server)).toEqual(before);
     }
   });
 
@@ -501,5 +514,38 @@ describe('extension', () => {
     expect((await get(grant)).status.extensions).toMatchObject([{ requestedBy: 'root', state: 'Approved' }]);
     await server.as('alice').post(`/api/v1/accessrequests/${grant}/revoke`);
     await server.as('alice').post(`/api/v1/accessrequests/${pending}/cancel`);
+  });
+});
+
+describe('scheduled start across a restart', () => {
+  it('a start that falls due while the server is down is caught up at once on start', async () => {
+    const first = await startElevate({ clusters: { dev: elevateKubeconfig('dev') } });
+    const ns = await newNamespace();
+    const start = secondsFromNow(2);
+    const res = await first
+      .as('alice')
+      .post(
+        '/api/v1/accessrequests',
+        requestBody({ role: 'view', namespace: ns, duration: '1m', startTime: start }),
+      );
+    const id: string = res.body.metadata.name;
+    expect(res.body.status.phase).toBe('Scheduled');
+    await first.stop();
+    await sleepUntil(Date.parse(start) + 1500);
+    expect(await bindingExists(ns, id)).toBe(false);
+
+    // The same config and database, started again: its catch-up activates the overdue start before ready.
+    const config = parseConfig(readFileSync(first.configFile, 'utf8'), first.configFile);
+    const again = await composeElevate(config, createLogger('silent'));
+    const url = await again.start();
+    try {
+      const r = (await apiFor(url, 'token-root').get(`/api/v1/accessrequests/${id}`)).body;
+      expect(r.status.phase).toBe('Active');
+      expect(Date.parse(r.status.grant.activatedAt)).toBeGreaterThan(Date.parse(start));
+      expect(await bindingExists(ns, id)).toBe(true);
+      await apiFor(url, 'token-alice').post(`/api/v1/accessrequests/${id}/revoke`);
+    } finally {
+      await again.stop();
+    }
   });
 });

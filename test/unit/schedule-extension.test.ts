@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/adapters/store/sqlite-store.js';
 import {
   type AccessRequest,
   activate,
@@ -232,5 +236,26 @@ describe('extensions', () => {
     expect(() => approveExtension(expired, bob, null, at(60_001))).toThrow(Conflict);
     // Nothing pending: nothing changes.
     expect(lapseExtension(active(), at(1000))).toEqual(active());
+  });
+});
+
+describe('the store', () => {
+  it('keeps the start time and the extensions, dates and all', async () => {
+    const store = await openSqliteStore(join(mkdtempSync(join(tmpdir(), 'elevate-ext-')), 'e.db'));
+    const scheduled = schedule(approved(hour), t0);
+    await store.createRequest(scheduled, []);
+    expect(await store.getRequest(scheduled.id)).toEqual({ ...scheduled });
+    const waiting = approveExtension(
+      requestExtension({ ...active(), id: 'ar-ext' }, ask, needsTwo(), at(1000)),
+      bob,
+      'ok',
+      at(2000),
+    );
+    await store.createRequest(waiting, []);
+    const read = await store.getRequest('ar-ext');
+    expect(read?.extensions).toEqual(waiting.extensions);
+    expect(read?.extensions[0]?.requestedAt).toBeInstanceOf(Date);
+    expect(read?.extensions[0]?.approvals[0]?.at).toBeInstanceOf(Date);
+    await store.close();
   });
 });

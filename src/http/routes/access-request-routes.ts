@@ -9,12 +9,16 @@ import { type AccessRequestContract, createBody, nameParams, requestInput } from
 import { identityOf } from './authenticate.js';
 
 const createdLinks = Object.fromEntries(
-  ['get', 'approve', 'deny', 'revoke', 'cancel'].map((action) => [
-    action,
-    {
-      operationId: `${action}AccessRequest`,
-      parameters: { name: '$response.body#/metadata/name' },
-    },
+  [
+    ...['get', 'approve', 'deny', 'revoke', 'cancel', 'extend'].map((action) => [
+      action,
+      `${action}AccessRequest`,
+    ]),
+    ['approveExtension', 'approveAccessRequestExtension'],
+    ['denyExtension', 'denyAccessRequestExtension'],
+  ].map(([link, operationId]) => [
+    link,
+    { operationId, parameters: { name: '$response.body#/metadata/name' } },
   ]),
 );
 
