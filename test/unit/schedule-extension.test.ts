@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store.js';
+import { describeRequest } from '../../src/cli/render.js';
 import {
   type AccessRequest,
   activate,
@@ -22,6 +23,7 @@ import {
   transition,
 } from '../../src/domain/access-request.js';
 import { Conflict, Forbidden, Invalid } from '../../src/domain/errors.js';
+import { conditionsOf, toResource } from '../../src/http/resources.js';
 import { accessRequest } from '../support/fixtures.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
@@ -257,5 +259,45 @@ describe('the store', () => {
     expect(read?.extensions[0]?.requestedAt).toBeInstanceOf(Date);
     expect(read?.extensions[0]?.approvals[0]?.at).toBeInstanceOf(Date);
     await store.close();
+  });
+});
+
+describe('how they show', () => {
+  it('a Scheduled request: Granted False/Scheduled, spec.startTime, and its start in `elevate get`', () => {
+    const scheduled = schedule(approved(hour), t0);
+    expect(conditionsOf(scheduled).find((c) => c.type === 'Granted')).toMatchObject({
+      status: 'False',
+      reason: 'Scheduled',
+    });
+    const resource = toResource(scheduled);
+    expect(resource.spec.startTime).toBe('2026-01-01T01:00:00.000Z');
+    expect(describeRequest(resource)).toMatch(/Start:\s+2026-01-01T01:00:00.000Z/);
+  });
+
+  it('status.extensions and `elevate get` list each extension with its state and approvals', () => {
+    const waiting = approveExtension(
+      requestExtension(active(), ask, needsTwo(), at(1000)),
+      bob,
+      'ok',
+      at(2000),
+    );
+    const resource = toResource(waiting);
+    expect(resource.status.extensions).toEqual([
+      {
+        id: 1,
+        by: '30m',
+        reason: 'still on it',
+        requestedBy: 'alice',
+        requestedAt: at(1000).toISOString(),
+        state: 'Pending',
+        policy: 'edit-needs-two',
+        requiredApprovals: 2,
+        approvals: [{ user: 'bob', decision: 'Approved', comment: 'ok', time: at(2000).toISOString() }],
+        decidedAt: null,
+      },
+    ]);
+    expect(describeRequest(resource)).toMatch(
+      /Extension 1:\s+\+30m Pending \(policy edit-needs-two, needs 2 approval\(s\); approved by bob\) asked by alice/,
+    );
   });
 });
