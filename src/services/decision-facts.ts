@@ -52,6 +52,34 @@ export async function gatherDecisionFacts(
       roleRules.set(targetKey(t), await deps.clusters.roleRules(t.cluster, t.roleKind, t.role, t.namespace));
     }),
   );
+  const usage = await gatherUsage(deps, set, requester, now, exceptRequestId);
+  return { now, namespaceLabels, roleRules, usage };
+}
+
+/** Whether any limit or cooldown is set: only then does a decision depend on the grants live now. */
+export function hasLimits(set: PolicySet): boolean {
+  const { maxActive, maxActivePerUser } = set.limits;
+  return (
+    maxActive !== undefined ||
+    maxActivePerUser !== undefined ||
+    set.policies.some(
+      (p) => p.maxActive !== undefined || p.maxActivePerUser !== undefined || p.cooldownMs !== undefined,
+    )
+  );
+}
+
+/**
+ * The grants that count toward limits and cooldowns: every live one, and the requester's that ended
+ * recently enough for a cooldown to still run. Nothing is read when the set has no limits.
+ */
+export async function gatherUsage(
+  deps: Pick<DecisionFactsDeps, 'store'>,
+  set: PolicySet,
+  requester: string,
+  now: Date,
+  exceptRequestId?: string,
+): Promise<UsageRecord[]> {
+  if (!hasLimits(set)) return [];
   const longestCooldown = Math.max(0, ...set.policies.map((p) => p.cooldownMs ?? 0));
   const [live, ended] = await Promise.all([
     deps.store.listRequests({ phases: livePhases }),
@@ -60,9 +88,8 @@ export async function gatherDecisionFacts(
       : Promise.resolve([]),
   ]);
   const since = now.getTime() - longestCooldown;
-  const usage = [
+  return [
     ...live.map((r) => usageOf(r, true)),
     ...ended.filter((r) => r.updatedAt.getTime() >= since).map((r) => usageOf(r, false)),
   ].filter((u) => u.requestId !== exceptRequestId);
-  return { now, namespaceLabels, roleRules, usage };
 }

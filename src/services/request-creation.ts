@@ -9,10 +9,12 @@ import { requestEvent, systemActor } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import { Invalid, NotFound, RequestRefused } from '../domain/errors.js';
 import type { Identity } from '../domain/identity.js';
+import { checkLimits } from '../domain/policy/constraints.js';
 import { decide } from '../domain/policy/decide.js';
-import type { Decision, PolicySet } from '../domain/policy/types.js';
+import type { Decision, Policy, PolicySet, Refusal } from '../domain/policy/types.js';
 import { describeTarget, namespaceKey, type Target, targetKey } from '../domain/target.js';
-import { gatherDecisionFacts } from './decision-facts.js';
+import { gatherDecisionFacts, gatherUsage, hasLimits } from './decision-facts.js';
+import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
 import { newRequestId } from './request-id.js';
 
@@ -30,12 +32,27 @@ export interface NewRequestInput {
 }
 
 export interface RequestCreationDeps {
-  store: Pick<Store, 'createRequest' | 'listRequests'>;
+  store: Pick<Store, 'createRequest' | 'listRequests' | 'lockAcrossServers'>;
+  /** The in-process half of the lock that serialises decisions under limits (see decideAndRecord). */
+  withLock: KeyedLock;
   clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
   policySource: PolicySource;
   clusterNames: string[];
   clock: Clock;
 }
+
+const limitsLockKey = 'elevate:request-limits';
+
+/** A policy that sets no limit, for a request whose deciding policy a reload removed. */
+const unlimitedPolicy: Policy = {
+  name: '',
+  priority: 0,
+  source: '',
+  match: {},
+  decision: 'approval',
+  maxDurationMs: Number.POSITIVE_INFINITY,
+  allowEscalatingRoles: [],
+};
 
 /** The decision frozen on the request: later config edits do not rewrite why it was decided so. */
 export function decisionRecord(
@@ -121,14 +138,19 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     });
   }
 
-  /** Judges the request with the policies in force now; nothing is stored. */
-  async function evaluate(who: Identity, input: NewRequestInput) {
+  /** Everything a decision needs, read now: the policy set in force, the targets, the live facts. */
+  async function prepare(who: Identity, input: NewRequestInput) {
     const set = deps.policySource.current();
     const targets = targetsOf(set, input);
     validateShape(targets, input);
     const now = clock.now();
     const facts = await gatherDecisionFacts(deps, set, who.user, targets, now);
     requireExisting(targets, facts);
+    return { set, targets, now, facts };
+  }
+
+  /** Judges the request with what `prepare` read; nothing is stored. */
+  function judge(who: Identity, input: NewRequestInput, { set, targets, now, facts }: Prepared) {
     const decision = decide(
       set,
       {
@@ -155,7 +177,57 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     return { spec, decision, now, allowEscalatingRoles: policy?.allowEscalatingRoles ?? [] };
   }
 
-  type Evaluation = Awaited<ReturnType<typeof evaluate>>;
+  async function evaluate(who: Identity, input: NewRequestInput) {
+    return judge(who, input, await prepare(who, input));
+  }
+
+  /**
+   * Decides and stores one request at a time, on every server, while the set has limits or cooldowns:
+   * two requests judged at the same moment would otherwise both see room for one more. The live grants
+   * are read again under the lock; the cluster facts read before it still stand.
+   */
+  async function decideAndRecord(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
+    const prepared = await prepare(who, input);
+    if (!hasLimits(prepared.set)) return record(who, judge(who, input, prepared));
+    return whileLimitsHold(async () => {
+      const usage = await gatherUsage(deps, prepared.set, who.user, prepared.now);
+      return record(who, judge(who, input, { ...prepared, facts: { ...prepared.facts, usage } }));
+    });
+  }
+
+  /** Runs work while no other decision that counts live grants runs, on this server or another. */
+  function whileLimitsHold<T>(work: () => Promise<T>): Promise<T> {
+    return deps.withLock(limitsLockKey, () => deps.store.lockAcrossServers(limitsLockKey, work));
+  }
+
+  /**
+   * The limit or cooldown that granting an approved request now would break, if any: limits are judged
+   * when a request is made and again when its quorum is reached, since grants made meanwhile count too.
+   * Its own policy's limits (as in force now; none if that policy is gone) and the global ones.
+   */
+  async function limitRefusal(request: AccessRequest): Promise<Refusal | null> {
+    const set = deps.policySource.current();
+    if (!hasLimits(set)) return null;
+    const now = clock.now();
+    const usage = await gatherUsage(deps, set, request.spec.requester, now, request.id);
+    const policy = set.policies.find((p) => p.name === request.policy.name) ?? {
+      ...unlimitedPolicy,
+      name: request.policy.name,
+    };
+    const { spec } = request;
+    const input = {
+      requester: spec.requester,
+      groups: spec.requesterGroups,
+      targets: spec.targets,
+      profile: spec.profile,
+      durationMs: spec.durationMs,
+      ticket: spec.ticket,
+    };
+    return checkLimits(policy, input, set.limits, usage, now);
+  }
+
+  type Prepared = Awaited<ReturnType<typeof prepare>>;
+  type Evaluation = ReturnType<typeof judge>;
 
   /** The request as it would be stored: Pending, or Approved by policy, or Denied when refused. */
   function requestFor({ spec, decision, now, allowEscalatingRoles }: Evaluation): AccessRequest {
@@ -180,44 +252,48 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     return pending;
   }
 
+  /**
+   * Stores the request as judged. A refused one is stored Denied and audited (RequestRefused) before the
+   * caller gets 403; an auto-approved one is returned Approved for the caller to settle.
+   */
+  async function record(who: Identity, evaluation: Evaluation): Promise<AccessRequest> {
+    const { spec, decision, now } = evaluation;
+    const request = requestFor(evaluation);
+    const event = (action: string, details: Record<string, unknown>) =>
+      requestEvent(request, who.user, action, now, details);
+    const explanation = explanationOf(decision);
+    if (decision.refusal) {
+      await deps.store.createRequest(request, [
+        event('RequestRefused', { spec: { ...spec, requesterGroups: undefined }, decision: explanation }),
+      ]);
+      throw new RequestRefused(decision.refusal.message, decision.refusal.field, request.id, explanation);
+    }
+    const created = event('RequestCreated', {
+      spec: { ...spec, requesterGroups: undefined },
+      policy: decision.policy?.name,
+      decision: decision.outcome,
+      trace: decision.trace,
+    });
+    const events = [created];
+    if (decision.outcome === 'auto') {
+      events.push({
+        ...event('RequestApproved', { policy: decision.policy?.name }),
+        actor: systemActor,
+      });
+    }
+    await deps.store.createRequest(request, events);
+    return request;
+  }
+
   return {
     /** `elevate request --dry-run`: the request as it would be made, with its decision; nothing stored. */
     async dryRun(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
       return requestFor(await evaluate(who, input));
     },
 
-    /**
-     * Makes the request. A refused one is stored Denied and audited (RequestRefused) before the caller gets
-     * 403; an auto-approved one is returned Approved for the caller to settle.
-     */
-    async create(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
-      const evaluation = await evaluate(who, input);
-      const { spec, decision, now } = evaluation;
-      const request = requestFor(evaluation);
-      const event = (action: string, details: Record<string, unknown>) =>
-        requestEvent(request, who.user, action, now, details);
-      const explanation = explanationOf(decision);
-      if (decision.refusal) {
-        await deps.store.createRequest(request, [
-          event('RequestRefused', { spec: { ...spec, requesterGroups: undefined }, decision: explanation }),
-        ]);
-        throw new RequestRefused(decision.refusal.message, decision.refusal.field, request.id, explanation);
-      }
-      const created = event('RequestCreated', {
-        spec: { ...spec, requesterGroups: undefined },
-        policy: decision.policy?.name,
-        decision: decision.outcome,
-        trace: decision.trace,
-      });
-      const events = [created];
-      if (decision.outcome === 'auto') {
-        events.push({
-          ...event('RequestApproved', { policy: decision.policy?.name }),
-          actor: systemActor,
-        });
-      }
-      await deps.store.createRequest(request, events);
-      return request;
-    },
+    /** Makes the request: decided by the policies in force, stored as decided. */
+    create: decideAndRecord,
+    whileLimitsHold,
+    limitRefusal,
   };
 }

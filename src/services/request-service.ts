@@ -19,7 +19,7 @@ import { createRequestCreation, type NewRequestInput } from './request-creation.
 export type { NewRequestInput };
 
 export interface RequestServiceDeps {
-  store: Pick<Store, 'createRequest' | 'updateRequest' | 'getRequest' | 'listRequests'>;
+  store: Pick<Store, 'createRequest' | 'updateRequest' | 'getRequest' | 'listRequests' | 'lockAcrossServers'>;
   clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
   grants: Pick<GrantService, 'settle' | 'cancelScheduled'>;
   clusterNames: string[];
@@ -114,9 +114,15 @@ export function createRequestService(deps: RequestServiceDeps) {
       const saved = await withLock(id, async () => {
         const next = approve(await load(who, id), who, comment, clock.now());
         const events = [event(who, next, 'ApprovalRecorded', { comment })];
-        if (next.phase === 'Approved')
-          events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
-        return next.phase === 'Approved' ? store.updateRequest(next, events) : saveAndTrack(next, events);
+        if (next.phase !== 'Approved') return saveAndTrack(next, events);
+        events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
+        // The approval that completes the quorum grants: the limits must hold now, as they did when the
+        // request was made. Over one, nothing is recorded and the approver may try again once it frees up.
+        return creation.whileLimitsHold(async () => {
+          const refusal = await creation.limitRefusal(next);
+          if (refusal) throw new Conflict(`${refusal.message}; the approval was not recorded`);
+          return store.updateRequest(next, events);
+        });
       });
       return saved.phase === 'Approved' ? settleNow(saved) : saved;
     },

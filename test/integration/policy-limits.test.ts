@@ -28,6 +28,11 @@ policies:
     match: { groups: [devs], namespaces: ['lcc-*'], roles: [view] }
     decision: auto
     maxActivePerUser: 1
+  - name: one-approved-at-a-time
+    match: { groups: [devs], namespaces: ['lap-*'], roles: [view] }
+    decision: approval
+    approval: { approvers: { users: [bob] } }
+    maxActivePerUser: 1
 `;
 
 // A second server: limits.* count every grant of every policy, so they get a server of their own.
@@ -168,6 +173,40 @@ describe('requests made at the same moment', () => {
       (r: { status: { policy: string } }) => r.status.policy === 'one-at-a-time',
     );
     expect(live).toHaveLength(1);
+  });
+});
+
+describe('limits at approval', () => {
+  it('are judged again when the quorum is reached: the approval over a limit is refused and nothing changes', async () => {
+    const [first, second] = await Promise.all([newNamespace('lap'), newNamespace('lap')]);
+    // Both wait for bob, so both pass the limit when made: nothing is live yet.
+    const a = await ask(server, 'alice', first as string);
+    const b = await ask(server, 'alice', second as string);
+    expect([a.status, b.status, a.body.status.phase, b.body.status.phase]).toEqual([
+      201,
+      201,
+      'Pending',
+      'Pending',
+    ]);
+    const approve = (id: string) => server.as('bob').post(`/api/v1/accessrequests/${id}/approve`, {});
+    expect((await approve(a.body.metadata.name)).body.status.phase).toBe('Active');
+
+    const over = await approve(b.body.metadata.name);
+    expect(over.status).toBe(409);
+    expect(over.body.detail).toMatch(
+      /policy one-approved-at-a-time allows 1 live grant per user \(maxActivePerUser\)/,
+    );
+    expect(over.body.detail).toMatch(/the approval was not recorded/);
+    const still = await server.as('root').get(`/api/v1/accessrequests/${b.body.metadata.name}`);
+    expect(still.body.status.phase).toBe('Pending');
+    expect(still.body.status.approvals).toEqual([]);
+    expect(await canI(kubeconfig, { user: 'alice', verb: 'get', resource: 'pods', namespace: second })).toBe(
+      false,
+    );
+
+    // Once the first ends, the same approval goes through.
+    await server.as('alice').post(`/api/v1/accessrequests/${a.body.metadata.name}/revoke`, {});
+    expect((await approve(b.body.metadata.name)).body.status.phase).toBe('Active');
   });
 });
 
