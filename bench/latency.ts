@@ -159,10 +159,10 @@ interface Expiring {
   lastAllowedSentAt?: number;
   /** Receipt time of the first SAR that said denied: the grant was gone at or before this. */
   deniedAt?: number;
-  /** Checked once at the start of the sweep (which catches a grant removed early). */
-  swept?: boolean;
   /** Asked about again from now on, until denied. */
   due?: boolean;
+  /** In the ready queue or being asked about now: never twice at once. */
+  queued?: boolean;
 }
 
 /** Creates `revokeCount` grants, 10 at a time, all asked to expire at the same whole second. */
@@ -208,13 +208,17 @@ async function createExpiring(bench: ClusterBench, api: BenchApi, namespace: str
  */
 async function sweep(bench: ClusterBench, namespace: string, grants: Expiring[]) {
   const { sar, pause, stopping } = bench;
-  const ready: Expiring[] = [...grants];
+  const ready: Expiring[] = grants.map((g) => Object.assign(g, { queued: true }));
   let wake: (() => void) | undefined;
+  const enqueue = (g: Expiring) => {
+    g.queued = true;
+    ready.push(g);
+    wake?.();
+  };
   const markDue = (g: Expiring) => {
     if (g.due || g.deniedAt !== undefined) return;
     g.due = true;
-    if (g.swept) ready.push(g);
-    wake?.();
+    if (!g.queued) enqueue(g);
   };
   let open = grants.length;
   const deadline = wallNow() + sweepTimeoutMs;
@@ -227,22 +231,22 @@ async function sweep(bench: ClusterBench, namespace: string, grants: Expiring[])
         await Promise.race([new Promise<void>((r) => (wake = r)), pause(20)]);
         continue;
       }
-      g.swept = true;
       const sentAt = wallNow();
       try {
         const allowed = await sar.allowed(g.user, namespace);
         stats.calls++;
         stats.rtts.push(wallNow() - sentAt);
+        g.queued = false;
         if (!allowed) {
           g.deniedAt = wallNow();
           open--;
         } else {
           g.lastAllowedSentAt = sentAt;
-          if (g.due) ready.push(g);
+          if (g.due) enqueue(g);
         }
       } catch {
         stats.errors++;
-        ready.push(g);
+        enqueue(g);
         await pause(50);
       }
     }
