@@ -34,8 +34,20 @@ export interface CompiledPolicy {
   namespaceSelector: LabelSelector | null;
   roles: StringMatcher | null;
   roleKinds: readonly RoleKind[] | null;
-  /** Rendered lists and selectors for the reasons, keyed by matcher name. */
-  text: Record<string, string>;
+  /** Rendered lists and selectors for the reasons ('' for a matcher not given). */
+  text: MatcherText;
+}
+
+// Every key always present, so every compiled policy's text has one shape and reading it stays cheap.
+export interface MatcherText {
+  profiles: string;
+  clusters: string;
+  clusterSelector: string;
+  namespaces: string;
+  namespaceSelector: string;
+  roles: string;
+  roleKinds: string;
+  ticket: string;
 }
 
 export interface CompiledSet {
@@ -85,18 +97,24 @@ const globs = (patterns: readonly string[] | undefined) =>
 
 export function compilePolicy(policy: Policy, index = 0): CompiledPolicy {
   const m = policy.match;
-  const text: Record<string, string> = {};
-  for (const key of ['profiles', 'clusters', 'namespaces', 'roles', 'roleKinds'] as const) {
-    const v = m[key];
-    if (v !== undefined) text[key] = list(v);
-  }
-  if (m.clusterSelector) text.clusterSelector = describeSelector(m.clusterSelector);
-  if (m.namespaceSelector) text.namespaceSelector = describeSelector(m.namespaceSelector);
-  if (m.ticket !== undefined) text.ticket = `/${m.ticket}/`;
+  const listed = (v: readonly string[] | undefined) => (v === undefined ? '' : list(v));
+  const text: MatcherText = {
+    profiles: listed(m.profiles),
+    clusters: listed(m.clusters),
+    clusterSelector: m.clusterSelector ? describeSelector(m.clusterSelector) : '',
+    namespaces: listed(m.namespaces),
+    namespaceSelector: m.namespaceSelector ? describeSelector(m.namespaceSelector) : '',
+    roles: listed(m.roles),
+    roleKinds: listed(m.roleKinds),
+    ticket: m.ticket === undefined ? '' : `/${m.ticket}/`,
+  };
+  const who = whoOf(policy);
+  // Written out field by field (no spread) so every compiled policy gets the same hidden class.
   return {
     policy,
     index,
-    ...whoOf(policy),
+    who: who.who,
+    whoFailure: who.whoFailure,
     profiles: globs(m.profiles),
     when: m.when ? compileWindow(m.when) : null,
     ticket: m.ticket === undefined ? null : (ticketPattern(m.ticket) ?? /(?!)/),
