@@ -8,8 +8,8 @@ import { systemClock } from './domain/clock.js';
 import type { HttpApp } from './http/create-http-app.js';
 import { createConfigWatcher } from './jobs/config-watcher.js';
 import { createAuditService } from './services/audit-service.js';
+import { createExtensionJudge } from './services/extension-judge.js';
 import { createExtensionService } from './services/extension-service.js';
-import { createFirstEngineExtensionJudge } from './services/first-engine-extension-judge.js';
 import { createGrantService } from './services/grant-service.js';
 import { createKeyedLock } from './services/keyed-lock.js';
 import { createPolicyHolder } from './services/policy-holder.js';
@@ -111,8 +111,7 @@ export async function composeElevate(
   const extensions = createExtensionService({
     store,
     clusters,
-    // The first engine, target by target, until extensions are judged by the policy set in force.
-    judge: createFirstEngineExtensionJudge(config),
+    judge: createExtensionJudge({ clusters, store, policySource, now: () => clock.now() }),
     admins: config.auth.admins,
     clock,
     withLock,
