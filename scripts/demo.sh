@@ -54,9 +54,14 @@ Elevate is running with a real Kubernetes API server. In another shell:
   # alice (group devs) has no access to payments yet:
   kubectl auth can-i create deployments -n payments --as alice --as-group devs      # no
 
-  # she asks for 'edit' there; policy payments-edit needs one sre-lead:
+  # what would policy say? (--dry-run: the decision and every policy considered, nothing made)
+  ELEVATE_TOKEN=alice-demo-token elevate request --cluster dev --role edit --namespace payments \\
+      --reason "INC-42: payments pods crash-looping" --ticket INC-42 --dry-run
+  # she asks for 'edit' there; policy payments-edit needs one sre-lead and a ticket (INC-… or CHG-…):
   ELEVATE_TOKEN=alice-demo-token elevate request --cluster dev --role edit --namespace payments \\
       --duration 10m --reason "INC-42: payments pods crash-looping" --ticket INC-42
+  # without a ticket it is refused, and the attempt is on record (elevate list shows it Denied):
+  ELEVATE_TOKEN=alice-demo-token elevate request --cluster dev --role edit --namespace payments --reason "just looking"
   ELEVATE_TOKEN=alice-demo-token elevate list
 
   # bob (sre-leads) approves; alice could not approve her own request:
@@ -74,6 +79,13 @@ Elevate is running with a real Kubernetes API server. In another shell:
   # the audit trail (admins only), and its hash chain:
   ELEVATE_TOKEN=admin-demo-token elevate audit export --format csv
   ELEVATE_TOKEN=admin-demo-token elevate audit verify
+
+  # a profile asks for a bundle at once (edit in payments + view cluster-wide), one approval for both:
+  ELEVATE_TOKEN=alice-demo-token elevate request --profile payments-oncall --duration 30m --reason "INC-43"
+
+  # check and explain the policies offline:
+  elevate policy check --config $repo/examples/elevate.yaml
+  elevate policy explain --config $repo/examples/elevate.yaml --user alice --groups devs --cluster dev --role edit --namespace payments
 
   # the API: http://127.0.0.1:$port/openapi.json
 
