@@ -36,7 +36,7 @@ clusters:
   - { name: dev, kubeconfig: ./dev.kubeconfig, labels: { env: dev } }
   - { name: prod, kubeconfig: ./prod.kubeconfig, labels: { env: prod } }
 guardrails: { forbiddenRoles: ['forbidden-*'] }
-limits: { maxActivePerUser: 3, maxActive: 5 }
+limits: { maxActivePerUser: 2, maxActive: 4 }
 profiles:
   - name: oncall
     targets:
