@@ -24,6 +24,9 @@ import {
 } from '../../src/domain/access-request.js';
 import { Conflict, Forbidden, Invalid } from '../../src/domain/errors.js';
 import { conditionsOf, toResource } from '../../src/http/resources.js';
+import { createExtensionService } from '../../src/services/extension-service.js';
+import { createGrantService } from '../../src/services/grant-service.js';
+import { createKeyedLock } from '../../src/services/keyed-lock.js';
 import { accessRequest } from '../support/fixtures.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
@@ -299,5 +302,91 @@ describe('how they show', () => {
     expect(describeRequest(resource)).toMatch(
       /Extension 1:\s+\+30m Pending \(policy edit-needs-two, needs 2 approval\(s\); approved by bob\) asked by alice/,
     );
+  });
+});
+
+describe('an extension approval racing the expiry', () => {
+  /** A grant waiting for the last of two approvals on its extension, in a real store, with a clock set by the test. */
+  async function world() {
+    const store = await openSqliteStore(join(mkdtempSync(join(tmpdir(), 'elevate-race-')), 'e.db'));
+    const waiting = approveExtension(
+      requestExtension(active(), ask, needsTwo(), at(1000)),
+      bob,
+      null,
+      at(2000),
+    );
+    await store.createRequest(waiting, []);
+    let now = t0;
+    const clock = { now: () => now };
+    const calls: string[] = [];
+    const clusters = {
+      annotateBinding: async () => {
+        calls.push('annotate');
+        return 'updated' as const;
+      },
+      deleteBinding: async () => {
+        calls.push('delete');
+        return 'deleted' as const;
+      },
+      applyBinding: async () => {
+        throw new Error('nothing is written again');
+      },
+      namespaceExists: async () => true,
+      roleRules: async () => [],
+    };
+    const withLock = createKeyedLock();
+    const grants = createGrantService({
+      store,
+      clusters,
+      policySource: { current: () => ({}) as never },
+      clock,
+      withLock,
+    });
+    const extensions = createExtensionService({
+      store,
+      clusters,
+      judge: async () => needsTwo(),
+      admins: { users: [], groups: [] },
+      clock,
+      withLock,
+      onChange: () => {},
+    });
+    return { store, grants, extensions, calls, setNow: (d: Date) => (now = d) };
+  }
+
+  it('at the expiry itself the approval is refused and the grant expires, its extension lapsed', async () => {
+    const w = await world();
+    w.setNow(at(60_000));
+    const [approval, settled] = await Promise.allSettled([
+      w.extensions.approve(carol, 'ar-test', null),
+      w.grants.settle('ar-test'),
+    ]);
+    expect(approval.status).toBe('rejected');
+    expect((approval as PromiseRejectedResult).reason).toBeInstanceOf(Conflict);
+    expect(settled.status).toBe('fulfilled');
+    const r = await w.store.getRequest('ar-test');
+    expect(r?.phase).toBe('Expired');
+    expect(r?.extensions[0]?.state).toBe('Lapsed');
+    expect(r?.grant?.expiresAt).toEqual(at(60_000));
+    expect(w.calls).toEqual(['delete']);
+    expect((await w.store.listAudit()).map((e) => e.action)).toEqual(['GrantExpired', 'ExtensionLapsed']);
+    await w.store.close();
+  });
+
+  it('a millisecond before, the approval wins and the timer finds nothing due', async () => {
+    const w = await world();
+    w.setNow(at(59_999));
+    const approved = await w.extensions.approve(carol, 'ar-test', null);
+    expect(approved.grant?.expiresAt).toEqual(at(60_000 + 30 * 60_000));
+    w.setNow(at(60_000));
+    const settled = await w.grants.settle('ar-test');
+    expect(settled.phase).toBe('Active');
+    expect(w.calls).toEqual(['annotate']);
+    expect((await w.store.listAudit()).map((e) => e.action)).toEqual([
+      'ExtensionApprovalRecorded',
+      'ExtensionApproved',
+      'GrantExtended',
+    ]);
+    await w.store.close();
   });
 });
