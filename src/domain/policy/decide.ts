@@ -131,7 +131,7 @@ export function decide(set: PolicySet, input: DecisionInput, facts: DecisionFact
   // shared who-failure entries, copied in one slice.
   const whoOk = whoAllowed(compiled.who, input.requester, input.groups);
   // Read four policies' bytes at a time: most words are zero, as most policies are for other people.
-  const words = new Uint32Array(whoOk.buffer, whoOk.byteOffset, whoOk.length >> 2);
+  const words = compiled.who.scratchWords;
   for (let i = 0; i < policies.length; i++) {
     if ((i & 3) === 0 && words[i >> 2] === 0) {
       i += 3;
