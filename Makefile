@@ -54,6 +54,7 @@ demo-down:
 	bash scripts/demo.sh down
 
 bench: build kube postgres
+	npx tsx bench/decisions.ts
 	BENCH_SERVER=process npx tsx bench/latency.ts
 	BENCH_SERVER=process npx tsx bench/expiry.ts
 	npx tsx bench/restart-catch-up.ts
