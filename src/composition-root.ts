@@ -154,7 +154,7 @@ export async function composeElevate(
       tls,
       isReady: () => ready,
       version,
-      contract: { clusterNames, limits: config.limits, authThrottle: config.auth.throttle },
+      contract: { clusterNames, limits: config.policySet.limits, authThrottle: config.auth.throttle },
     });
     const url = await bind('listen', config.listen, () => (app as HttpApp).listen(config.listen));
     const metricsAt = config.metrics;

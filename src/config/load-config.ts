@@ -4,9 +4,8 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { PolicyWarning } from '../domain/policy/lint.js';
 import type { PolicySet } from '../domain/policy/types.js';
-import type { DurationLimits, Guardrails, Policy } from '../domain/policy.js';
-import { configSchema, type ParsedConfig } from './config-schema.js';
-import { buildPolicySet, defaultMaxDurationMs } from './policy-set.js';
+import { configSchema } from './config-schema.js';
+import { buildPolicySet } from './policy-set.js';
 
 export type StorageConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
@@ -30,10 +29,6 @@ export interface Config {
     throttle: { maxFailures: number; windowMs: number };
   };
   clusters: ClusterConfig[];
-  policies: Policy[];
-  guardrails: Guardrails;
-  /** Bounds on every request's duration; each policy's maxDurationMs lies within them. */
-  limits: DurationLimits;
   reconcileIntervalMs: number;
   /** Where to serve Prometheus metrics; null when off. */
   metrics: { host: string; port: number } | null;
@@ -84,8 +79,6 @@ export function parseConfig(text: string, file: string): Config {
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const [host, port] = splitHostPort(c.listen);
   const metrics = c.metrics ? splitHostPort(c.metrics.listen) : null;
-  const limits = { minDurationMs: c.limits.minDuration, maxDurationMs: c.limits.maxDuration };
-  const fallbackMaxDurationMs = defaultMaxDurationMs(limits.maxDurationMs);
   const { set: policySet, warnings: policyWarnings } = buildPolicySet(c, file);
   return {
     file,
@@ -104,43 +97,12 @@ export function parseConfig(text: string, file: string): Config {
       kubeconfigPath: rel(cl.kubeconfig),
       ...(cl.context ? { context: cl.context } : {}),
     })),
-    // The first engine's view, kept until the request service judges with policySet: its matchers only.
-    policies: c.policies.map((p) => ({
-      name: p.name,
-      match: firstEngineMatch(p.match),
-      decision: p.decision,
-      maxDurationMs: p.maxDuration ?? fallbackMaxDurationMs,
-      ...(p.message ? { message: p.message } : {}),
-      ...(p.approval
-        ? {
-            approval: {
-              approvers: p.approval.approvers,
-              required: p.approval.required,
-              timeoutMs: p.approval.timeout,
-            },
-          }
-        : {}),
-    })),
-    guardrails: {
-      allowClusterAdmin: c.guardrails.allowClusterAdmin,
-      forbiddenRoles: c.guardrails.forbiddenRoles,
-    },
-    limits,
     reconcileIntervalMs: c.reconcile.interval,
     metrics: metrics ? { host: metrics[0], port: metrics[1] } : null,
     logLevel: c.logLevel,
     policySet,
     policyWarnings,
   };
-}
-
-function firstEngineMatch(m: ParsedConfig['policies'][number]['match']): Policy['match'] {
-  const { users, groups, clusters, namespaces, roles, roleKinds } = m;
-  return Object.fromEntries(
-    Object.entries({ users, groups, clusters, namespaces, roles, roleKinds }).filter(
-      ([, v]) => v !== undefined,
-    ),
-  );
 }
 
 function splitHostPort(listen: string): [string, number] {

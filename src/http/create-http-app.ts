@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { DurationLimits } from '../domain/policy.js';
+import type { DurationLimits } from '../domain/policy/types.js';
 import type { AuditService } from '../services/audit-service.js';
 import type { ExtensionService } from '../services/extension-service.js';
 import type { Authenticator } from '../services/ports.js';

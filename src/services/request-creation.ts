@@ -9,10 +9,10 @@ import { requestEvent, systemActor } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import { Invalid, NotFound, RequestRefused } from '../domain/errors.js';
 import type { Identity } from '../domain/identity.js';
-import { checkLimits } from '../domain/policy/constraints.js';
 import { decide } from '../domain/policy/decide.js';
+import { checkLimits } from '../domain/policy/limits.js';
 import type { Decision, Policy, PolicySet, Refusal } from '../domain/policy/types.js';
-import { describeTarget, namespaceKey, type Target, targetKey } from '../domain/target.js';
+import { namespaceKey, type Target, targetKey } from '../domain/target.js';
 import { gatherDecisionFacts, gatherUsage, hasLimits } from './decision-facts.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
@@ -86,8 +86,9 @@ export function explanationOf(d: Decision): DecisionExplanation {
 export function createRequestCreation(deps: RequestCreationDeps) {
   const { clock } = deps;
 
+  /** The targets asked for; one named twice is one target (one binding), as in a set. */
   function targetsOf(set: PolicySet, input: NewRequestInput): Target[] {
-    if (input.profile === null) return input.targets;
+    if (input.profile === null) return [...new Map(input.targets.map((t) => [targetKey(t), t])).values()];
     if (input.targets.length > 0) throw new Invalid('give a profile or targets, not both', 'spec.profile');
     const profile = set.profiles.find((p) => p.name === input.profile);
     if (!profile) {
@@ -100,7 +101,6 @@ export function createRequestCreation(deps: RequestCreationDeps) {
 
   function validateShape(targets: Target[], input: NewRequestInput): void {
     if (targets.length === 0) throw new Invalid('give at least one target', 'spec.targets');
-    const seen = new Set<string>();
     targets.forEach((t, i) => {
       const field = targets.length === 1 ? 'spec' : `spec.targets[${i}]`;
       if (!deps.clusterNames.includes(t.cluster)) {
@@ -109,8 +109,6 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       if (t.roleKind === 'Role' && t.namespace === null) {
         throw new Invalid('a Role is namespaced: give a namespace, not cluster-wide', `${field}.namespace`);
       }
-      if (seen.has(targetKey(t))) throw new Invalid(`${describeTarget(t)} is asked for twice`, field);
-      seen.add(targetKey(t));
     });
     if (input.reason.trim() === '') throw new Invalid('a reason is required', 'spec.reason');
   }

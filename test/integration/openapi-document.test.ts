@@ -117,9 +117,7 @@ describe('the OpenAPI document describes every operation completely', () => {
     expect(patterns(namespaced.properties.reason)).toHaveLength(2);
     expect(namespaced.properties.ticket.maxLength).toBe(200);
     expect(patterns(namespaced.properties.ticket)).toHaveLength(2);
-    expect(namespaced.required).toEqual(
-      expect.arrayContaining(['cluster', 'role', 'namespace', 'reason']),
-    );
+    expect(namespaced.required).toEqual(expect.arrayContaining(['cluster', 'role', 'namespace', 'reason']));
     // Left out, the duration is the deciding policy's default.
     expect(namespaced.required).not.toContain('duration');
     expect(clusterWide.properties.clusterWide.enum).toEqual([true]);

@@ -43,12 +43,13 @@ describe('config', () => {
     expect(config.storage).toEqual({ kind: 'sqlite', path: join(dir, 'elevate.db') });
     expect(config.auth.tokenFile).toBe(join(dir, 'tokens.csv'));
     expect(config.clusters[0]?.kubeconfigPath).toBe(join(dir, 'testenv/dev/admin.kubeconfig'));
-    expect(config.policies.map((p) => [p.name, p.decision, p.maxDurationMs])).toEqual([
+    const { policies, guardrails } = config.policySet;
+    expect(policies.map((p) => [p.name, p.decision, p.maxDurationMs])).toEqual([
       ['payments-edit', 'approval', 7_200_000],
       ['view-anywhere', 'auto', 28_800_000],
     ]);
-    expect(config.policies[0]?.approval?.required).toBe(1);
-    expect(config.guardrails.allowClusterAdmin).toBe(false);
+    expect(policies[0]?.approval?.required).toBe(1);
+    expect(guardrails.allowClusterAdmin).toBe(false);
   });
 
   it.each([

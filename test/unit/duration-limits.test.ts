@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load-config.js';
 import { parseDuration } from '../../src/domain/duration.js';
-import { Forbidden } from '../../src/domain/errors.js';
-import { checkDurationLimits } from '../../src/domain/policy.js';
 
 const base = `storage: sqlite:./e.db
 auth: { tokenFile: ./t.csv }
@@ -11,38 +9,14 @@ clusters: [{ name: dev, kubeconfig: ./k }]
 const policy = (maxDuration?: string) =>
   `policies:\n  - name: p\n    match: {}\n    decision: auto\n${maxDuration ? `    maxDuration: ${maxDuration}\n` : ''}`;
 
+// The refusal of a duration outside the limits is the engine's (test/unit/policy/constraints.test.ts).
 describe('duration limits', () => {
-  const limits = { minDurationMs: 60_000, maxDurationMs: 7 * 86_400_000 };
-
-  it('refuse a duration below the floor or above the ceiling as Forbidden, naming spec.duration', () => {
-    expect(() => checkDurationLimits(1, limits)).toThrow(
-      /duration 0.001s is below the minimum 1m \(limits.minDuration\)/,
-    );
-    expect(() => checkDurationLimits(169 * 3_600_000, limits)).toThrow(
-      /duration 169h exceeds the maximum 168h \(limits.maxDuration\)/,
-    );
-    const refusal = (() => {
-      try {
-        checkDurationLimits(1, limits);
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(refusal).toBeInstanceOf(Forbidden);
-    expect((refusal as Forbidden).field).toBe('spec.duration');
-  });
-
-  it('let the bounds themselves through', () => {
-    expect(() => checkDurationLimits(60_000, limits)).not.toThrow();
-    expect(() => checkDurationLimits(7 * 86_400_000, limits)).not.toThrow();
-  });
-
   it('default to 1m and 168h; a policy without maxDuration gets 1h, or the ceiling when that is lower', () => {
     const config = parseConfig(base + policy(), '/etc/elevate.yaml');
-    expect(config.limits).toEqual({ minDurationMs: 60_000, maxDurationMs: 168 * 3_600_000 });
-    expect(config.policies[0]?.maxDurationMs).toBe(3_600_000);
+    expect(config.policySet.limits).toMatchObject({ minDurationMs: 60_000, maxDurationMs: 168 * 3_600_000 });
+    expect(config.policySet.policies[0]?.maxDurationMs).toBe(3_600_000);
     const narrow = parseConfig(`${base}limits: { maxDuration: 30m }\n${policy()}`, '/etc/elevate.yaml');
-    expect(narrow.policies[0]?.maxDurationMs).toBe(1_800_000);
+    expect(narrow.policySet.policies[0]?.maxDurationMs).toBe(1_800_000);
   });
 
   it('a policy may only narrow limits.maxDuration: a wider one is refused at load, naming the field', () => {

@@ -55,9 +55,7 @@ describe('policy language in the config: accepted', () => {
     expect(set.clusterLabels).toEqual({ dev: { env: 'dev', 'elevate.dev/tier': '2' }, prod: {} });
     expect(set.profiles).toEqual([]);
     expect(set.digest).toMatch(/^[0-9a-f]{64}$/);
-    expect(c.guardrails).toEqual({ allowClusterAdmin: false, forbiddenRoles: [] });
-    expect(c.limits).toEqual({ minDurationMs: 60_000, maxDurationMs: 604_800_000 });
-    expect(c.policies[0]).toEqual({
+    expect(set.policies[0]).toMatchObject({
       name: 'p',
       match: { groups: ['devs'] },
       decision: 'auto',
@@ -83,8 +81,6 @@ describe('policy language in the config: accepted', () => {
       ['c', `${file} policies[2]`],
       ['e', `${file} policies[4]`],
     ]);
-    // The first engine still decides in file order.
-    expect(c.policies.map((p) => p.name)).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
   it('takes every matcher', () => {
@@ -127,15 +123,6 @@ describe('policy language in the config: accepted', () => {
       profiles: ['oncall-*'],
       when: { timezone: 'Europe/Berlin', days: ['Mon-Fri', 'Sun'], hours: '22:00-06:00' },
       ticket: '^INC-[0-9]+$',
-    });
-    // The first engine sees only its own matchers.
-    expect(c.policies[0]?.match).toEqual({
-      users: ['alice'],
-      groups: ['devs'],
-      clusters: ['dev', 'prod-*'],
-      namespaces: ['team-*'],
-      roles: ['edit'],
-      roleKinds: ['ClusterRole'],
     });
   });
 

@@ -18,8 +18,8 @@ import { DomainError, RequestRefused, StaleWrite } from '../../src/domain/errors
 import type { Identity, Principals } from '../../src/domain/identity.js';
 import type { Policy, RoleRule } from '../../src/domain/policy/types.js';
 import type { Target } from '../../src/domain/target.js';
+import { createExtensionJudge } from '../../src/services/extension-judge.js';
 import { createExtensionService } from '../../src/services/extension-service.js';
-import { createFirstEngineExtensionJudge } from '../../src/services/first-engine-extension-judge.js';
 import { createGrantService } from '../../src/services/grant-service.js';
 import { createKeyedLock } from '../../src/services/keyed-lock.js';
 import type { Store } from '../../src/services/ports.js';
@@ -303,12 +303,10 @@ interface World {
   readerEscalates: Record<string, boolean>;
   /** What went wrong that a property names; thrown at the end of the step. */
   problems: string[];
-  /** Whether known gaps (see the `it.fails` below) count as problems. */
-  checkGaps: boolean;
   log: string[];
 }
 
-async function newWorld(checkGaps: boolean): Promise<World> {
+async function newWorld(): Promise<World> {
   const store = await openSqliteStore(':memory:');
   const cluster = newCluster();
   const clock = { t: Date.parse('2030-01-07T20:00:00Z'), now: () => new Date(clock.t) };
@@ -348,7 +346,7 @@ async function newWorld(checkGaps: boolean): Promise<World> {
   const extensions = createExtensionService({
     store,
     clusters: gateway,
-    judge: createFirstEngineExtensionJudge(config),
+    judge: createExtensionJudge({ clusters: gateway, store, policySource, now: () => clock.now() }),
     admins: config.auth.admins,
     clock,
     withLock,
@@ -365,7 +363,6 @@ async function newWorld(checkGaps: boolean): Promise<World> {
     refused: new Set<string>(),
     readerEscalates: { dev: false, prod: false },
     problems,
-    checkGaps,
     log: [],
   });
   return world as World;
@@ -653,10 +650,9 @@ function checkGrant(w: World, r: AccessRequest): void {
     w.problems.push(`${r.id} lasts ${lasts}ms, asked ${r.spec.durationMs}ms + extensions ${extended}ms`);
   }
   if (lasts > policySet.limits.maxDurationMs) w.problems.push(`${r.id} lasts over limits.maxDuration`);
-  // maxDuration counts the whole grant, extensions included (issue 6, Extension). A known gap: extensions
-  // are judged by the first engine, which may pick another policy than the one that decided the grant.
+  // maxDuration counts the whole grant, extensions included (issue 6, Extension).
   const max = policyNamed.get(r.policy.name)?.maxDurationMs ?? 0;
-  if (w.checkGaps && lasts > max)
+  if (lasts > max)
     w.problems.push(`${r.id} lasts ${lasts / MIN}m, over ${r.policy.name}'s maxDuration ${max / MIN}m`);
 }
 
@@ -729,8 +725,8 @@ async function checkInvariants(w: World, settled: boolean): Promise<AccessReques
   return all;
 }
 
-async function run(actions: Action[], checkGaps = false): Promise<void> {
-  const w = await newWorld(checkGaps);
+async function run(actions: Action[]): Promise<void> {
+  const w = await newWorld();
   try {
     let all: AccessRequest[] = [];
     for (const a of actions) {
@@ -772,30 +768,24 @@ describe('policy and lifecycle properties', () => {
   });
 });
 
-/**
- * Known gaps, found by the property above with checkGaps on, shrunk to their shortest sequence. Each fails
- * today; when one is fixed its `it.fails` fails, and the invariant should become unconditional.
- */
-describe('known gaps', () => {
+/** Sequences the property once found, shrunk to their shortest: each must now hold. */
+describe('found sequences', () => {
   const target = (cluster: string, namespace: string, role: string) => [{ cluster, namespace, role }];
 
-  // first-engine-extension-judge.ts: extensions are judged by the first engine, which drops the profiles
-  // matcher (and when, selectors, ticket, priority), so oncall-profile matches every view grant's extension
-  // and allows up to its 2h — past the 1h maxDuration of the policy (view) that decided the grant.
-  it.fails('an extension may pass the maxDuration of the policy that decided the grant', async () => {
-    await run(
-      [
-        {
-          kind: 'create',
-          user: 'alice',
-          targets: target('dev', 'team-a', 'view'),
-          durationMs: HOUR,
-          startInMs: null,
-        },
-        { kind: 'extend', user: REQUESTER, pick: 0, byMs: 10 * MIN },
-        { kind: 'approveExtension', user: 'sec', pick: 0 },
-      ],
-      true,
-    );
+  // Extensions were once judged by the first engine, which dropped the profiles matcher, so oncall-profile
+  // matched every view grant's extension and allowed up to its 2h, past the 1h of the policy (view) that
+  // decided the grant. Judged by the policy set in force, the extension is refused.
+  it('an extension never passes the maxDuration of the policy that decides it', async () => {
+    await run([
+      {
+        kind: 'create',
+        user: 'alice',
+        targets: target('dev', 'team-a', 'view'),
+        durationMs: HOUR,
+        startInMs: null,
+      },
+      { kind: 'extend', user: REQUESTER, pick: 0, byMs: 10 * MIN },
+      { kind: 'approveExtension', user: 'sec', pick: 0 },
+    ]);
   });
 });

@@ -114,6 +114,9 @@ export interface Limits {
   maxScheduleAheadMs: number;
 }
 
+/** The bounds every grant's duration keeps, whatever a policy says (limits.minDuration/maxDuration). */
+export type DurationLimits = Pick<Limits, 'minDurationMs' | 'maxDurationMs'>;
+
 /** Everything a config reload replaces at once. */
 export interface PolicySet {
   /** In evaluation order: priority descending, then order of appearance. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from '../../domain/duration.js';
-import type { DurationLimits } from '../../domain/policy.js';
+import type { DurationLimits } from '../../domain/policy/types.js';
 import type { Target } from '../../domain/target.js';
 import type { NewRequestInput } from '../../services/request-service.js';
 import { durationField, namespaceName, plainText, requestId, roleName } from '../request-fields.js';
