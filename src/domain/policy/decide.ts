@@ -8,8 +8,9 @@
  */
 import { describeTarget, namespaceKey, type Target, targetKey } from '../target.js';
 import { type CompiledPolicy, compileSet } from './compiled-policy.js';
-import { checkConstraints, checkLimits, effectiveDuration } from './constraints.js';
+import { checkConstraints, effectiveDuration } from './constraints.js';
 import { checkGuardrails } from './guardrails.js';
+import { checkLimits } from './limits.js';
 import {
   contextFor,
   type MatchContext,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkConstraints, checkLimits, effectiveDuration } from '../../../src/domain/policy/constraints.js';
+import { checkConstraints, effectiveDuration } from '../../../src/domain/policy/constraints.js';
+import { checkLimits } from '../../../src/domain/policy/limits.js';
 import type { Limits, Policy, UsageRecord } from '../../../src/domain/policy/types.js';
 import { HOUR, input, MINUTE, policy, target } from './fixtures.js';
 
