@@ -94,12 +94,6 @@ export interface ClusterGateway {
     onEvent: (type: BindingEventType, binding: ManagedBinding) => void,
     onError: (error: Error) => void,
   ): { stop(): void };
-  roleExists(
-    cluster: string,
-    kind: 'ClusterRole' | 'Role',
-    name: string,
-    namespace: string | null,
-  ): Promise<boolean>;
   namespaceExists(cluster: string, namespace: string): Promise<boolean>;
   /** The rules of a Role or ClusterRole as the cluster holds them now; null when it does not exist. */
   roleRules(

@@ -142,12 +142,6 @@ export function createMemoryCluster(setup: MemoryClusterSetup): MemoryCluster {
       return { stop: () => watchers.delete(watcher) };
     },
 
-    async roleExists(cluster, kind, name) {
-      reach(cluster, `read ${kind} ${name}`);
-      // Only ClusterRoles exist here; a Role of any name is as absent as the API server would say.
-      return kind === 'ClusterRole' && roles.has(`${cluster}/${name}`);
-    },
-
     async namespaceExists(cluster, namespace) {
       reach(cluster, `read namespace ${namespace}`);
       return namespaceLabels(cluster, namespace) !== null;

@@ -199,20 +199,6 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
       };
     },
 
-    async roleExists(cluster, kind, name, namespace) {
-      const { rbac } = clientsFor(cluster);
-      const role = await callAccepting(
-        cluster,
-        `read ${kind} ${name}`,
-        () =>
-          kind === 'ClusterRole'
-            ? rbac.readClusterRole({ name })
-            : rbac.readNamespacedRole({ name, namespace: namespace ?? '' }),
-        404,
-      );
-      return role !== null;
-    },
-
     async roleRules(cluster, kind, name, namespace) {
       const { rbac } = clientsFor(cluster);
       const role = await callAccepting(
