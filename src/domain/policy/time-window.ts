@@ -18,7 +18,7 @@ export interface CompiledWindow {
   /** Minutes after local midnight; start === -1 means all day. */
   start: number;
   end: number;
-  /** As written, for explanations: "Mon-Fri 09:00-18:00 Europe/Berlin". */
+  /** Days and hours as written, for explanations: "Mon-Fri 09:00-18:00" (the zone is said beside it). */
   text: string;
   /** Set when the window is malformed (the loader refuses those; the engine then never matches it). */
   invalid: string | null;
@@ -102,7 +102,7 @@ export function checkTimeWindow(window: TimeWindow): string | null {
 }
 
 export function compileWindow(window: TimeWindow): CompiledWindow {
-  const text = [window.days?.join(','), window.hours, window.timezone].filter(Boolean).join(' ');
+  const text = [window.days?.join(','), window.hours].filter(Boolean).join(' ') || 'every day';
   const invalid = checkTimeWindow(window);
   const days = window.days && invalid === null ? (parseDays(window.days) as number) : 0x7f;
   const hours: [number, number] =
