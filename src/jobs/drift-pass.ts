@@ -23,7 +23,7 @@ export interface DriftReport {
   removed: number;
   /** Labelled bindings naming a live request that does not want them. */
   forgedRemoved: number;
-  /** Grants ended because their namespace was deleted. */
+  /** Grants ended because their namespace was deleted, or a guardrail now refuses their role. */
   ended: number;
   /** Repairs that failed this pass; each is tried again by the next. */
   failed: number;
@@ -151,7 +151,7 @@ export function createDriftPass(deps: DriftPassDeps) {
       const outcome = await tryEach(() => restore(cluster, request, ref, found));
       if (outcome === 'created') report.restored++;
       if (outcome === 'updated') report.corrected++;
-      if (outcome === 'ended-namespace-gone') report.ended++;
+      if (outcome === 'ended-namespace-gone' || outcome === 'ended-guardrail') report.ended++;
     }
     for (const binding of actual) {
       const key = bindingKey(binding.ref);

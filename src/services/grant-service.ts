@@ -205,7 +205,9 @@ export function createGrantService({ store, clusters, policySource, clock, withL
     restoreBinding(
       id: string,
       ref: BindingRef,
-    ): Promise<'created' | 'updated' | 'unchanged' | 'not-active' | 'ended-namespace-gone'> {
+    ): Promise<
+      'created' | 'updated' | 'unchanged' | 'not-active' | 'ended-namespace-gone' | 'ended-guardrail'
+    > {
       return exclusive(id, async () => {
         const request = await store.getRequest(id);
         if (request?.phase !== 'Active' || !wantsBinding(request, clock.now())) return 'not-active';
@@ -213,6 +215,13 @@ export function createGrantService({ store, clusters, policySource, clock, withL
           (b) => bindingKey(b.ref) === bindingKey(ref),
         );
         if (!desired) return 'not-active';
+        // Writing it again is writing a binding: the guardrails are judged again, with the roles' rules as
+        // they are now. A role edited meanwhile to escalate ends the grant rather than being bound again.
+        const refusal = await guardrailRefusal(request);
+        if (refusal) {
+          await endBySystem(request, `refused when its binding was to be restored: ${refusal.message}`);
+          return 'ended-guardrail';
+        }
         try {
           return await clusters.applyBinding(ref.cluster, desired);
         } catch (e) {

@@ -35,6 +35,9 @@ policies:
     match: { groups: [devs], roles: ['${run}-edited-*'] }
     decision: approval
     approval: { approvers: { users: [bob] }, required: 1, timeout: 1h }
+  - name: restored-auto
+    match: { groups: [devs], roles: ['${run}-restored-*'] }
+    decision: auto
   - name: dave-anything
     match: { users: [dave] }
     decision: auto
@@ -240,4 +243,34 @@ describe('a role edited after the request was made', () => {
       expect((await recorded(id)).status.phase).toBe('Denied');
     },
   );
+});
+
+describe('a role edited while its grant is active', () => {
+  it('is judged again when drift would write its binding back: the grant ends instead', async () => {
+    const ns = await newNamespace('grestore');
+    const role = uniqueName(`${run}-restored`);
+    const harmless = { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] };
+    await createClusterRole(role, [harmless]);
+    const res = await server.as('alice').post('/api/v1/accessrequests', body({ role, namespace: ns }));
+    expect(res.body.status.phase).toBe('Active');
+    const id: string = res.body.metadata.name;
+
+    // The role now lets its holder exec into pods, and the binding goes missing.
+    const exec = { apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] };
+    await rbac.replaceClusterRole({
+      name: role,
+      body: { metadata: { name: role }, rules: [harmless, exec] },
+    });
+    await rbac.deleteNamespacedRoleBinding({ name: `elevate-${id}`, namespace: ns });
+
+    await waitFor(async () => (await recorded(id)).status.phase === 'Revoked', { timeoutMs: 15_000 });
+    const ended = await recorded(id);
+    expect(ended.status.revocation.by).toBe('system:elevate');
+    expect(ended.status.message).toContain('refused when its binding was to be restored');
+    expect(ended.status.message).toContain('lets the holder create pods/exec');
+    const events = (await auditEvents(server)).filter((e) => e.requestId === id).map((e) => e.action);
+    expect(events).toContain('GrantRevoked');
+    expect(events).not.toContain('BindingRestored');
+    expect(await bindingExists(ns, id)).toBe(false);
+  });
 });
