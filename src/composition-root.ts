@@ -90,8 +90,16 @@ export async function composeElevate(
     onRestartNeeded: (fields) =>
       logger.warn({ file: config.file, fields }, 'config change needs a restart to apply these fields'),
     onError: (err) =>
-      logger.error({ file: config.file, err: err.message }, 'could not audit the policy reload; will retry'),
+      logger.error(
+        { file: config.file, err: err.message },
+        'could not check or apply a config change; will retry',
+      ),
   });
+  /** Every saved change is logged and timed from then on. */
+  const onChange = (r: AccessRequest) => {
+    logChange(r);
+    jobs.track(r);
+  };
   const requests = createRequestService({
     store,
     clusters,
@@ -101,10 +109,7 @@ export async function composeElevate(
     admins: config.auth.admins,
     clock,
     withLock,
-    onChange: (r) => {
-      logChange(r);
-      jobs.track(r);
-    },
+    onChange,
     onSettleError: (r, err) =>
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
   });
@@ -115,10 +120,7 @@ export async function composeElevate(
     admins: config.auth.admins,
     clock,
     withLock,
-    onChange: (r) => {
-      logChange(r);
-      jobs.track(r);
-    },
+    onChange,
   });
   let ready = false;
   let metricsServer: Server | undefined;

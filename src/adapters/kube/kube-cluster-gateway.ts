@@ -95,6 +95,18 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
     return created !== null;
   }
 
+  /** The namespace's live labels; null when it does not exist. */
+  async function readNamespaceLabels(cluster: string, namespace: string) {
+    const { core } = clientsFor(cluster);
+    const found = await callAccepting(
+      cluster,
+      `read namespace ${namespace}`,
+      () => core.readNamespace({ name: namespace }),
+      404,
+    );
+    return found === null ? null : { ...(found.metadata?.labels ?? {}) };
+  }
+
   return {
     async applyBinding(cluster, binding) {
       const { ref } = binding;
@@ -220,26 +232,10 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
       }));
     },
 
-    async namespaceLabels(cluster, namespace) {
-      const { core } = clientsFor(cluster);
-      const found = await callAccepting(
-        cluster,
-        `read namespace ${namespace}`,
-        () => core.readNamespace({ name: namespace }),
-        404,
-      );
-      return found === null ? null : { ...(found.metadata?.labels ?? {}) };
-    },
+    namespaceLabels: readNamespaceLabels,
 
     async namespaceExists(cluster, namespace) {
-      const { core } = clientsFor(cluster);
-      const found = await callAccepting(
-        cluster,
-        `read namespace ${namespace}`,
-        () => core.readNamespace({ name: namespace }),
-        404,
-      );
-      return found !== null;
+      return (await readNamespaceLabels(cluster, namespace)) !== null;
     },
   };
 }

@@ -1,35 +1,9 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { phases } from '../../domain/access-request.js';
-import { parsePositiveDuration } from '../../domain/duration.js';
 import type { AccessRequestResource } from '../../http/resources.js';
+import { durationArg, listArg, timeArg } from '../arguments.js';
 import { client, type Output, outputOption, printOutcome, printRequest } from '../context.js';
 import { describeDecision, requestTable } from '../render.js';
-
-function durationArg(value: string): string {
-  const ms = parsePositiveDuration(value);
-  if (typeof ms === 'string') throw new InvalidArgumentError(ms);
-  return value;
-}
-
-/** RFC 3339 with Z or an offset, as the API takes it; the server judges whether it is too early or late. */
-function startArg(value: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
-    throw new InvalidArgumentError(
-      'give an RFC 3339 time with Z or an offset, e.g. 2026-03-01T09:00:00+01:00',
-    );
-  }
-  return value;
-}
-
-/** A comma-separated list, blanks dropped: `--namespace a,b`. */
-function list(value: string): string[] {
-  const items = value
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-  if (items.length === 0) throw new InvalidArgumentError('give at least one name');
-  return items;
-}
 
 const requestPath = (id: string) => `/api/v1/accessrequests/${encodeURIComponent(id)}`;
 
@@ -44,7 +18,7 @@ export function addRequestCommands(program: Command): void {
   program
     .command('request')
     .description('ask for a role on a cluster for a while')
-    .option('--cluster <names>', 'cluster, or several separated by commas', list)
+    .option('--cluster <names>', 'cluster, or several separated by commas', listArg)
     .option('--role <name>', 'role name')
     .option('--profile <name>', "a profile's targets, granted together (instead of --cluster/--role)")
     .addOption(
@@ -52,7 +26,7 @@ export function addRequestCommands(program: Command): void {
         .choices(['ClusterRole', 'Role'])
         .default('ClusterRole'),
     )
-    .option('--namespace <names>', 'namespace to grant the role in, or several separated by commas', list)
+    .option('--namespace <names>', 'namespace to grant the role in, or several separated by commas', listArg)
     .option('--cluster-wide', 'grant the role across the whole cluster')
     .option(
       '--duration <d>',
@@ -61,7 +35,7 @@ export function addRequestCommands(program: Command): void {
     )
     .requiredOption('--reason <text>', 'why you need it')
     .option('--ticket <id>', 'ticket or incident reference')
-    .option('--start <time>', 'when access is to begin, RFC 3339 (e.g. 2026-03-01T09:00:00+01:00)', startArg)
+    .option('--start <time>', 'when access is to begin, RFC 3339 (e.g. 2026-03-01T09:00:00+01:00)', timeArg)
     .option('--dry-run', 'show the decision and why, creating nothing')
     .addOption(outputOption())
     .action(async (opts, cmd: Command) => {
