@@ -17,7 +17,7 @@ import {
 } from './bench-api.js';
 import { progress, report } from './bench-io.js';
 import { runClusterBench } from './cluster-bench.js';
-import { summaryLine } from './percentile.js';
+import { expiryLines, summaryLine } from './percentile.js';
 
 const runs = Number(process.argv[2] ?? 50);
 const warmups = 3;
@@ -103,11 +103,6 @@ runClusterBench({ users, sarSockets: 4, overallTimeoutMs: 10 * 60_000 }, async (
   }
   deletions.stop();
   const expiredAt = await api.grantExpiredTimes();
-  const from = (times: Map<string, number>, start: (r: Run) => number) =>
-    results.flatMap((r) => {
-      const t = times.get(r.id);
-      return t === undefined ? [] : [t - start(r)];
-    });
   const sars = results.reduce((n, r) => n + r.sars, 0);
   // Denied by an answer received before expiresAt: access ended early. (A SAR sent just before expiresAt is
   // judged when the API server gets to it, which may be after: its send time proves nothing.) Polling that
@@ -127,36 +122,7 @@ runClusterBench({ users, sarSockets: 4, overallTimeoutMs: 10 * 60_000 }, async (
       `in flight, from ${pollLeadMs} ms before expiresAt until denied`,
   );
   report();
-  report(
-    summaryLine(
-      'expiresAt -> SAR denied (upper bound)',
-      results.map((r) => r.deniedAt - r.expiresAt),
-    ),
-  );
-  report(
-    summaryLine(
-      'expiresAt -> last SAR allowed (lower)',
-      results.flatMap((r) => (r.lastAllowedSentAt === undefined ? [] : [r.lastAllowedSentAt - r.expiresAt])),
-    ),
-  );
-  report(
-    summaryLine(
-      'expiresAt -> GrantExpired (server audit)',
-      from(expiredAt, (r) => r.expiresAt),
-    ),
-  );
-  report(
-    summaryLine(
-      'expiresAt -> binding deletion seen (watch)',
-      from(deletions.seen, (r) => r.expiresAt),
-    ),
-  );
-  report(
-    summaryLine(
-      'GrantExpired -> SAR denied',
-      from(expiredAt, (r) => r.deniedAt).map((d) => -d),
-    ),
-  );
+  for (const line of expiryLines(results, expiredAt, deletions.seen, { lowerBound: true })) report(line);
   report(summaryLine('SAR round-trip while polling', rtts));
   report(
     `  ${sars} SARs in ${pollMs.toFixed(0)} ms of polling (${((sars / pollMs) * 1000).toFixed(0)} SAR/s)`,

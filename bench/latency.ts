@@ -19,7 +19,7 @@ import {
 import { adminUser } from './bench-elevate.js';
 import { progress, report } from './bench-io.js';
 import { type ClusterBench, runClusterBench } from './cluster-bench.js';
-import { formatMs, summaryLine } from './percentile.js';
+import { expiryLines, formatMs, summaryLine } from './percentile.js';
 
 const warmupGrants = 3;
 const grantCount = 50;
@@ -302,13 +302,6 @@ async function benchRevocation(bench: ClusterBench, api: BenchApi, postMs: numbe
   const lastExpiry = Math.max(...expiries);
   const phases = await phasesOnceExpired(bench, api, grants);
   const removedAt = await api.grantExpiredTimes();
-  const since = (times: Map<string, number>, from: (g: Expiring) => number | undefined) =>
-    grants.flatMap((g) => {
-      const t = times.get(g.id);
-      const f = from(g);
-      return t === undefined || f === undefined ? [] : [t - f];
-    });
-
   report('2. Revocation latency (grant expiresAt -> SubjectAccessReview denied)');
   report(
     `  target expiry ${new Date(target).toISOString()}; Elevate ${bench.elevate.where}; ` +
@@ -342,33 +335,9 @@ async function benchRevocation(bench: ClusterBench, api: BenchApi, postMs: numbe
     `  bench event-loop delay during the sweep: p50 ${formatMs(loopDelay.percentile(50) / 1e6)}, ` +
       `p99 ${formatMs(loopDelay.percentile(99) / 1e6)}, max ${formatMs(loopDelay.max / 1e6)}`,
   );
-  const latencies = denied.map((g) => g.deniedAt - g.expiresAt);
-  report(summaryLine('expiresAt -> SAR denied (upper bound)', latencies));
-  if (sweepMode === 'poll')
-    report(
-      summaryLine(
-        'expiresAt -> last SAR allowed (lower)',
-        denied.flatMap((g) => (g.lastAllowedSentAt === undefined ? [] : [g.lastAllowedSentAt - g.expiresAt])),
-      ),
-    );
-  report(
-    summaryLine(
-      'expiresAt -> GrantExpired (server audit)',
-      since(removedAt, (g) => g.expiresAt),
-    ),
-  );
-  report(
-    summaryLine(
-      'expiresAt -> binding deletion seen (watch)',
-      since(deletions.seen, (g) => g.expiresAt),
-    ),
-  );
-  report(
-    summaryLine(
-      'GrantExpired -> SAR denied',
-      since(removedAt, (g) => g.deniedAt).map((d) => -d),
-    ),
-  );
+  for (const line of expiryLines(grants, removedAt, deletions.seen, { lowerBound: sweepMode === 'poll' })) {
+    report(line);
+  }
   if (denied.length > 0) {
     const lastDenied = Math.max(...denied.map((g) => g.deniedAt));
     report(

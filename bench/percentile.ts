@@ -42,3 +42,61 @@ export function summaryLine(label: string, values: readonly number[]): string {
   const cells = [cell('min', s.min), cell('p50', s.p50), cell('p99', s.p99), cell('max', s.max)];
   return `  ${label.padEnd(42)} ${cells.join('  ')}  n=${s.count}`;
 }
+
+/** One grant whose expiry a bench watched: when it was due, and when access was seen to end. */
+export interface ObservedExpiry {
+  id: string;
+  expiresAt: number;
+  /** Receipt of the first SAR that said denied; absent if none did. */
+  deniedAt?: number | undefined;
+  /** Send time of the last SAR that still said allowed. */
+  lastAllowedSentAt?: number | undefined;
+}
+
+/**
+ * The lines both expiry benches print, from each grant's expiresAt to every sign that its access ended:
+ * the SAR's answer (upper bound, and with `lowerBound` the last allowed one), Elevate's own GrantExpired
+ * event, and the binding's deletion seen by a watch.
+ */
+export function expiryLines(
+  grants: readonly ObservedExpiry[],
+  grantExpiredAt: ReadonlyMap<string, number>,
+  deletionSeenAt: ReadonlyMap<string, number>,
+  { lowerBound }: { lowerBound: boolean },
+): string[] {
+  const since = (times: ReadonlyMap<string, number>, from: (g: ObservedExpiry) => number | undefined) =>
+    grants.flatMap((g) => {
+      const t = times.get(g.id);
+      const f = from(g);
+      return t === undefined || f === undefined ? [] : [t - f];
+    });
+  const denied = grants.flatMap((g) => (g.deniedAt === undefined ? [] : [{ ...g, deniedAt: g.deniedAt }]));
+  return [
+    summaryLine(
+      'expiresAt -> SAR denied (upper bound)',
+      denied.map((g) => g.deniedAt - g.expiresAt),
+    ),
+    ...(lowerBound
+      ? [
+          summaryLine(
+            'expiresAt -> last SAR allowed (lower)',
+            denied.flatMap((g) =>
+              g.lastAllowedSentAt === undefined ? [] : [g.lastAllowedSentAt - g.expiresAt],
+            ),
+          ),
+        ]
+      : []),
+    summaryLine(
+      'expiresAt -> GrantExpired (server audit)',
+      since(grantExpiredAt, (g) => g.expiresAt),
+    ),
+    summaryLine(
+      'expiresAt -> binding deletion seen (watch)',
+      since(deletionSeenAt, (g) => g.expiresAt),
+    ),
+    summaryLine(
+      'GrantExpired -> SAR denied',
+      since(grantExpiredAt, (g) => g.deniedAt).map((d) => -d),
+    ),
+  ];
+}

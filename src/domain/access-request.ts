@@ -19,6 +19,9 @@ export const phases = [
 ] as const;
 export type Phase = (typeof phases)[number];
 
+/** Phases in which a grant stands (approved, waiting for its start, or in effect): what limits count. */
+export const grantPhases: readonly Phase[] = ['Approved', 'Scheduled', 'Active'];
+
 /**
  * The only transitions a request may take. Approved → Revoked exists because
  * "revoke works at any time": a grant whose binding is still being written

@@ -1,4 +1,4 @@
-import { type AccessRequest, type Phase, phases } from '../domain/access-request.js';
+import { type AccessRequest, grantPhases } from '../domain/access-request.js';
 import type { DecisionFacts, PolicySet, UsageRecord } from '../domain/policy/types.js';
 import { namespaceKey, type Target, targetKey } from '../domain/target.js';
 import type { ClusterGateway, Store } from './ports.js';
@@ -7,11 +7,6 @@ export interface DecisionFactsDeps {
   clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
   store: Pick<Store, 'listRequests'>;
 }
-
-/** Phases in which a grant counts toward the maxActive limits. */
-const livePhases = ['Approved', 'Scheduled', 'Active'].filter((p): p is Phase =>
-  (phases as readonly string[]).includes(p),
-);
 
 function usageOf(r: AccessRequest, live: boolean): UsageRecord {
   return {
@@ -82,7 +77,7 @@ export async function gatherUsage(
   if (!hasLimits(set)) return [];
   const longestCooldown = Math.max(0, ...set.policies.map((p) => p.cooldownMs ?? 0));
   const [live, ended] = await Promise.all([
-    deps.store.listRequests({ phases: livePhases }),
+    deps.store.listRequests({ phases: [...grantPhases] }),
     longestCooldown > 0
       ? deps.store.listRequests({ requester, phases: ['Expired', 'Revoked'] })
       : Promise.resolve([]),
