@@ -105,6 +105,7 @@ export async function composeElevate(
     clusters,
     grants,
     clusterNames,
+    subjectNaming: new Map(config.clusters.map((c) => [c.name, c.subjects])),
     policySource,
     admins: config.auth.admins,
     clock,

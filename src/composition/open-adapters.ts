@@ -1,19 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { createTokenFileAuthenticator } from '../adapters/auth/token-file-authenticator.js';
 import { createKubeClusterGateway } from '../adapters/kube/kube-cluster-gateway.js';
 import { createMetrics, observeAuditWrites } from '../adapters/metrics/prometheus-metrics.js';
 import { openStore } from '../adapters/store/open-store.js';
 import { type Config, ConfigError } from '../config/load-config.js';
-
-/** Runs a step that reads a file the config names; a failure names the config file and field. */
-function inConfig<T>(config: Config, field: string, step: () => T): T {
-  try {
-    return step();
-  } catch (e) {
-    throw new ConfigError(`${config.file}: ${field}: ${(e as Error).message}`);
-  }
-}
+import { inConfig, openAuthenticators } from './open-authenticators.js';
 
 export type Adapters = Awaited<ReturnType<typeof openAdapters>>;
 
@@ -22,11 +13,7 @@ export type Adapters = Awaited<ReturnType<typeof openAdapters>>;
  * file, TLS file or kubeconfig fails the start before anything (the database) is created.
  */
 export async function openAdapters(config: Config, logger: Logger) {
-  const authenticator = inConfig(config, 'auth.tokenFile', () =>
-    createTokenFileAuthenticator(config.auth.tokenFile, (e) =>
-      logger.error({ err: e.message }, 'token file reload failed; keeping the previous tokens'),
-    ),
-  );
+  const authenticator = openAuthenticators(config, logger);
   const tlsFiles = config.tls;
   const tls = tlsFiles
     ? inConfig(config, 'tls', () => ({

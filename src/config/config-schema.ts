@@ -5,6 +5,28 @@ import { durationText, labels, name, policy, principals, profile } from './polic
 
 export { durationText } from './policy-schema.js';
 
+const oidcSchema = z.strictObject({
+  /** The issuer URL exactly as it appears in the tokens' iss claim (https). */
+  issuer: z
+    .url()
+    .refine((u) => u.startsWith('https://'), 'the issuer must be an https URL')
+    .refine((u) => !u.includes('?') && !u.includes('#'), 'the issuer has no query or fragment'),
+  /** The client the tokens are issued to: their aud must contain it. The CLI signs in as this client. */
+  clientId: z.string().min(1),
+  /** PEM bundle to trust for the issuer's TLS, when it is not a public CA. */
+  caFile: z.string().min(1).optional(),
+  usernameClaim: z.string().min(1).default('email'),
+  usernamePrefix: z.string().default(''),
+  groupsClaim: z.string().min(1).default('groups'),
+  groupsPrefix: z.string().default(''),
+  /** Claims a token must carry with exactly these values (like the API server's --oidc-required-claim). */
+  requiredClaims: z.record(z.string().min(1), z.string()).default({}),
+  /** Scopes the CLI asks for at sign-in (openid is always asked). */
+  scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile', 'groups', 'offline_access']),
+  /** Clock difference tolerated on exp/nbf/iat. */
+  clockSkew: durationText.prefault('30s'),
+});
+
 /** host:port; port 0 lets the system pick a free one. */
 const listenAddress = z
   .string()
@@ -25,7 +47,21 @@ export const configSchema = z
       })
       .optional(),
     auth: z.strictObject({
-      tokenFile: z.string().min(1),
+      /** kube-apiserver's --token-auth-file format: the simplest source, for a lab or a first try. */
+      tokenFile: z.string().min(1).optional(),
+      /** People sign in with an OpenID Connect provider; Elevate takes its ID tokens as bearer tokens. */
+      oidc: oidcSchema.optional(),
+      /** ServiceAccount tokens of one cluster, checked by that cluster's TokenReview. */
+      kubernetes: z
+        .strictObject({
+          /** A cluster of clusters[]; its identities are granted in that cluster only. */
+          cluster: z.string().min(1),
+          /** Audiences a token must be issued for; empty: the API server's own. */
+          audiences: z.array(z.string().min(1)).default([]),
+          /** How long a TokenReview answer is reused for the same token. */
+          cacheFor: durationText.prefault('10s'),
+        })
+        .optional(),
       admins: principals.default({ users: [], groups: [] }),
       /** Failed authentications one client address may make per window before it must wait (429). */
       throttle: z
@@ -43,6 +79,14 @@ export const configSchema = z
           context: z.string().optional(),
           /** Matched by policies' clusterSelector. */
           labels: labels.default({}),
+          /**
+           * How this cluster's API server names people signed in with auth.oidc: set them to its
+           * --oidc-username-prefix / --oidc-groups-prefix (or claimMappings prefixes), so a binding names
+           * the user exactly as the API server does.
+           */
+          subjects: z
+            .strictObject({ userPrefix: z.string().default(''), groupPrefix: z.string().default('') })
+            .prefault({}),
         }),
       )
       .min(1),
@@ -82,6 +126,12 @@ export const configSchema = z
         maxScheduleAhead: durationText.prefault('168h'),
       })
       .prefault({}),
+    secrets: z
+      .strictObject({
+        /** 32 random bytes (raw, or 64 hex / 44 base64 characters) that encrypt TOTP secrets at rest. */
+        keyFile: z.string().min(1),
+      })
+      .optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
@@ -119,6 +169,20 @@ export const configSchema = z
       seen.add(cl.name);
     });
     checkPolicyReferences(c, ctx);
+    if (!c.auth.tokenFile && !c.auth.oidc && !c.auth.kubernetes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth'],
+        message: 'no way to sign in: set auth.tokenFile, auth.oidc or auth.kubernetes',
+      });
+    }
+    if (c.auth.kubernetes && !seen.has(c.auth.kubernetes.cluster)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'kubernetes', 'cluster'],
+        message: `unknown cluster ${c.auth.kubernetes.cluster}; expected one of ${[...seen].join(', ')}`,
+      });
+    }
   });
 
 /** The file as validated, before paths are resolved and the policy set is built. */

@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { PolicyWarning } from '../domain/policy/lint.js';
 import type { PolicySet } from '../domain/policy/types.js';
+import type { SubjectNaming } from '../domain/subject.js';
 import { configSchema } from './config-schema.js';
 import { buildPolicySet } from './policy-set.js';
 
@@ -13,6 +14,25 @@ export interface ClusterConfig {
   name: string;
   kubeconfigPath: string;
   context?: string;
+  /** How the cluster's API server names OIDC users and groups (their prefixes). */
+  subjects: SubjectNaming;
+}
+
+/** What it takes to reach a cluster's API server. */
+export type ClusterConnection = Pick<ClusterConfig, 'name' | 'kubeconfigPath' | 'context'>;
+
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  /** Absolute path, or null to trust the system's CAs. */
+  caFile: string | null;
+  usernameClaim: string;
+  usernamePrefix: string;
+  groupsClaim: string;
+  groupsPrefix: string;
+  requiredClaims: Record<string, string>;
+  scopes: string[];
+  clockSkewMs: number;
 }
 
 /** The validated config with paths made absolute (relative paths are relative to the config file). */
@@ -23,7 +43,11 @@ export interface Config {
   tls: { certFile: string; keyFile: string } | null;
   storage: StorageConfig;
   auth: {
-    tokenFile: string;
+    /** Absolute path; null when the token file is not used. */
+    tokenFile: string | null;
+    oidc: OidcConfig | null;
+    /** ServiceAccounts of this cluster sign in with their tokens (TokenReview); null when off. */
+    kubernetes: { cluster: string; audiences: string[]; cacheForMs: number } | null;
     admins: { users: string[]; groups: string[] };
     /** After maxFailures failed authentications from one address within windowMs, it waits (429). */
     throttle: { maxFailures: number; windowMs: number };
@@ -33,6 +57,8 @@ export interface Config {
   /** Where to serve Prometheus metrics; null when off. */
   metrics: { host: string; port: number } | null;
   logLevel: string;
+  /** The key file that encrypts secrets at rest (TOTP); null when none is configured. */
+  secretsKeyFile: string | null;
   /**
    * The policy language as the engine judges it (policies in evaluation order, profiles, guardrails,
    * limits, cluster labels, digest). A config reload replaces it whole.
@@ -88,7 +114,21 @@ export function parseConfig(text: string, file: string): Config {
       ? { kind: 'sqlite', path: rel(c.storage.slice('sqlite:'.length)) }
       : { kind: 'postgres', url: c.storage },
     auth: {
-      tokenFile: rel(c.auth.tokenFile),
+      tokenFile: c.auth.tokenFile ? rel(c.auth.tokenFile) : null,
+      oidc: c.auth.oidc
+        ? {
+            ...c.auth.oidc,
+            caFile: c.auth.oidc.caFile ? rel(c.auth.oidc.caFile) : null,
+            clockSkewMs: c.auth.oidc.clockSkew,
+          }
+        : null,
+      kubernetes: c.auth.kubernetes
+        ? {
+            cluster: c.auth.kubernetes.cluster,
+            audiences: c.auth.kubernetes.audiences,
+            cacheForMs: c.auth.kubernetes.cacheFor,
+          }
+        : null,
       admins: c.auth.admins,
       throttle: { maxFailures: c.auth.throttle.maxFailures, windowMs: c.auth.throttle.window },
     },
@@ -96,10 +136,12 @@ export function parseConfig(text: string, file: string): Config {
       name: cl.name,
       kubeconfigPath: rel(cl.kubeconfig),
       ...(cl.context ? { context: cl.context } : {}),
+      subjects: cl.subjects,
     })),
     reconcileIntervalMs: c.reconcile.interval,
     metrics: metrics ? { host: metrics[0], port: metrics[1] } : null,
     logLevel: c.logLevel,
+    secretsKeyFile: c.secrets ? rel(c.secrets.keyFile) : null,
     policySet,
     policyWarnings,
   };

@@ -1,7 +1,8 @@
 import { formatDuration } from './duration.js';
 import { Conflict, Forbidden, Invalid } from './errors.js';
-import { type Identity, isAmong, type Principals } from './identity.js';
+import { type Identity, type IdentitySource, isAmong, type Principals } from './identity.js';
 import type { Decision } from './policy/types.js';
+import type { BindingSubject } from './subject.js';
 import type { RoleKind, Target } from './target.js';
 
 export type { RoleKind, Target };
@@ -60,6 +61,13 @@ export interface AccessRequestSpec {
   ticket: string | null;
   /** When access is to begin; null: as soon as approved. The duration counts from activation either way. */
   startTime: Date | null;
+  /** How the requester signed in; absent on requests made before there were several sources (token file). */
+  requesterSource?: IdentitySource;
+  /**
+   * The subject each cluster's bindings name, by cluster, fixed when the request is made (a later change of
+   * clusters[].subjects does not rename a grant). Absent: User named like the requester.
+   */
+  subjects?: Record<string, BindingSubject>;
 }
 
 /** What the deciding policy said, frozen on the request so later config edits don't rewrite history. */

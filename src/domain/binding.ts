@@ -1,4 +1,5 @@
 import type { AccessRequest, BindingRef } from './access-request.js';
+import type { BindingSubject } from './subject.js';
 import type { Target } from './target.js';
 
 export const managedByLabel = 'app.kubernetes.io/managed-by';
@@ -9,7 +10,7 @@ export const requestLabel = 'elevate.dev/request';
 export interface DesiredBinding {
   ref: BindingRef;
   roleRef: { kind: 'ClusterRole' | 'Role'; name: string };
-  subjects: { kind: 'User'; name: string }[];
+  subjects: BindingSubject[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
 }
@@ -49,26 +50,36 @@ function desiredBinding(
       namespace: target.namespace,
     },
     roleRef: { kind: target.roleKind, name: target.role },
-    subjects: [{ kind: 'User', name: spec.requester }],
+    subjects: [spec.subjects?.[target.cluster] ?? { kind: 'User', name: spec.requester }],
     labels: { [managedByLabel]: managedByValue, [requestLabel]: request.id },
     annotations,
   };
 }
 
+/** A binding's subject as a cluster holds it: any kind, not only those Elevate writes. */
+export interface ObservedSubject {
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
 /** Whether what is in the cluster grants exactly what was desired (who and what; metadata aside). */
 export function grantsSameAccess(
-  actual: Pick<DesiredBinding, 'roleRef' | 'subjects'>,
+  actual: { roleRef: DesiredBinding['roleRef']; subjects: ObservedSubject[] },
   desired: Pick<DesiredBinding, 'roleRef' | 'subjects'>,
 ): boolean {
   return (
     actual.roleRef.kind === desired.roleRef.kind &&
     actual.roleRef.name === desired.roleRef.name &&
     actual.subjects.length === desired.subjects.length &&
-    actual.subjects.every(
-      (s, i) => s.kind === desired.subjects[i]?.kind && s.name === desired.subjects[i]?.name,
-    )
+    actual.subjects.every((s, i) => {
+      const d = desired.subjects[i];
+      return s.kind === d?.kind && s.name === d.name && (s.namespace ?? null) === namespaceOf(d);
+    })
   );
 }
+
+const namespaceOf = (s: BindingSubject) => (s.kind === 'ServiceAccount' ? s.namespace : null);
 
 export function bindingKey(ref: BindingRef): string {
   return `${ref.cluster}/${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;

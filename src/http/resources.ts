@@ -7,6 +7,7 @@ import {
   phases,
 } from '../domain/access-request.js';
 import { formatDuration } from '../domain/duration.js';
+import type { BindingSubject } from '../domain/subject.js';
 import type { Target } from '../domain/target.js';
 
 export const apiVersion = 'elevate.dev/v1' as const;
@@ -207,6 +208,21 @@ function extensionOf(e: Extension): z.infer<typeof extensionResource> {
   };
 }
 
+const bindingSubject = z.object({
+  kind: z.enum(['User', 'ServiceAccount']),
+  name: z.string(),
+  namespace: z.string().optional(),
+});
+
+/** Requests made before subjects were recorded name the requester as a User everywhere. */
+function subjectsOf(r: AccessRequest): Record<string, BindingSubject> {
+  const out: Record<string, BindingSubject> = {};
+  for (const { cluster } of r.spec.targets) {
+    out[cluster] = r.spec.subjects?.[cluster] ?? { kind: 'User', name: r.spec.requester };
+  }
+  return out;
+}
+
 /**
  * An AccessRequest as the API shows it: shaped like a Kubernetes object. spec.cluster, role, roleKind,
  * namespace and clusterWide are the first target's, as they were when a request had only one; `targets`
@@ -226,6 +242,14 @@ export const accessRequestResource = z
       reason: z.string(),
       ticket: z.string().nullable(),
       startTime: z.string().nullable().describe('When access is to begin; null: as soon as approved'),
+      subjects: z
+        .record(z.string(), bindingSubject)
+        .describe(
+          "By cluster: who that cluster's bindings name, exactly as its API server knows the requester",
+        ),
+      requesterSource: z
+        .string()
+        .describe('How the requester signed in: token-file, oidc, kubernetes or api-token'),
     }),
     status: z.object({
       phase: z.enum(phases),
@@ -280,6 +304,8 @@ export function toResource(r: AccessRequest): AccessRequestResource {
       reason: r.spec.reason,
       ticket: r.spec.ticket,
       startTime: r.spec.startTime?.toISOString() ?? null,
+      subjects: subjectsOf(r),
+      requesterSource: (r.spec.requesterSource ?? { kind: 'token-file' }).kind,
     },
     status: {
       phase: r.phase,

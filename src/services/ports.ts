@@ -4,13 +4,22 @@
  */
 import type { AccessRequest, BindingRef, Phase } from '../domain/access-request.js';
 import type { AuditEvent, AuditEventInput } from '../domain/audit-event.js';
-import type { DesiredBinding } from '../domain/binding.js';
+import type { DesiredBinding, ObservedSubject } from '../domain/binding.js';
 import type { Identity } from '../domain/identity.js';
 import type { PolicySet, RoleRule } from '../domain/policy/types.js';
 
-/** Turns a bearer credential into who is calling; null when it proves nothing. */
+/**
+ * What an authenticator made of a bearer token: who it proves, why it is refused (a token this source
+ * issued, but expired, tampered, revoked… — the reason becomes the 401's detail), or null when the token is
+ * not one this source knows, so the next source is asked.
+ */
+export type AuthOutcome = { identity: Identity } | { refused: string } | null;
+
+/** One source of identities (token file, OIDC, TokenReview, API tokens). */
 export interface Authenticator {
-  authenticate(token: string): Identity | null;
+  authenticate(token: string): Promise<AuthOutcome>;
+  /** Something /readyz should report while it lasts (an IdP that cannot be reached…); null when well. */
+  degraded?(): string | null;
 }
 
 /** Where the audit chain ends: enough for an outside witness to detect a truncation later. */
@@ -28,6 +37,37 @@ export interface RequestFilter {
    * change cursor that neither a late commit nor another server's clock can slip past.
    */
   changedAfterSeq?: number;
+}
+
+/** An integration's API token as stored: only the digest of the secret, never the secret itself. */
+export interface ApiTokenRecord {
+  /** Unique among tokens that exist (revoked ones included: a name is never reused). */
+  name: string;
+  /** Hex SHA-256 of the whole token string. */
+  digest: string;
+  groups: string[];
+  createdAt: Date;
+  createdBy: string;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  revokedBy: string | null;
+}
+
+/** A user's TOTP enrolment. The secret is stored encrypted (see services/mfa); confirmed once a code matched. */
+export interface MfaEnrolment {
+  user: string;
+  /** The secret as sealed by the secret box (AES-256-GCM), never in the clear. */
+  sealedSecret: string;
+  createdAt: Date;
+  confirmedAt: Date | null;
+  /** The TOTP time step of the last code accepted: a code of that step or earlier is a replay. */
+  lastStep: number | null;
+  /** Wrong codes since the last success or lockout. */
+  failures: number;
+  lockedUntil: Date | null;
+  /** Optimistic concurrency, as for requests: a save at a stale version fails with StaleWrite. */
+  version: number;
 }
 
 export interface Store {
@@ -57,6 +97,32 @@ export interface Store {
   lockAcrossServers<T>(key: string, work: () => Promise<T>): Promise<T>;
   /** The newest audit event's seq and hash; null while the trail is empty. */
   auditHead(): Promise<AuditHead | null>;
+
+  /** Stores a new API token with its audit events; Conflict when the name was ever used. */
+  createApiToken(token: ApiTokenRecord, events: AuditEventInput[]): Promise<void>;
+  findApiTokenByDigest(digest: string): Promise<ApiTokenRecord | null>;
+  listApiTokens(): Promise<ApiTokenRecord[]>;
+  /**
+   * Marks the token revoked with its audit events; returns it as saved, or null when there is no such
+   * token. Revoking a revoked token changes nothing and returns it as it is (no events written).
+   */
+  revokeApiToken(
+    name: string,
+    by: string,
+    at: Date,
+    events: AuditEventInput[],
+  ): Promise<ApiTokenRecord | null>;
+  /** Records a use (lastUsedAt), with audit events when given (the first use is audited). */
+  recordApiTokenUse(name: string, at: Date, events: AuditEventInput[]): Promise<void>;
+
+  getMfaEnrolment(user: string): Promise<MfaEnrolment | null>;
+  /**
+   * Inserts (version 0 not yet stored) or updates the enrolment at `enrolment.version` with its audit
+   * events; StaleWrite when another server saved it meanwhile. Returns it as saved (version + 1).
+   */
+  saveMfaEnrolment(enrolment: MfaEnrolment, events: AuditEventInput[]): Promise<MfaEnrolment>;
+  /** Forgets the enrolment with its audit events; false when there was none (nothing written). */
+  deleteMfaEnrolment(user: string, events: AuditEventInput[]): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -65,7 +131,7 @@ export interface ManagedBinding {
   ref: BindingRef;
   requestId: string | null;
   roleRef: DesiredBinding['roleRef'];
-  subjects: DesiredBinding['subjects'];
+  subjects: ObservedSubject[];
 }
 
 export type BindingEventType = 'ADDED' | 'MODIFIED' | 'DELETED';

@@ -8,10 +8,11 @@ import {
 import { requestEvent, systemActor } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import { Invalid, NotFound, RequestRefused } from '../domain/errors.js';
-import type { Identity } from '../domain/identity.js';
+import { type Identity, sourceOf } from '../domain/identity.js';
 import { decide } from '../domain/policy/decide.js';
 import { checkLimits } from '../domain/policy/limits.js';
 import type { Decision, Policy, PolicySet, Refusal } from '../domain/policy/types.js';
+import { type BindingSubject, clusterSubject, noPrefixes, type SubjectNaming } from '../domain/subject.js';
 import { namespaceKey, type Target, targetKey } from '../domain/target.js';
 import { gatherDecisionFacts, gatherUsage, hasLimits } from './decision-facts.js';
 import type { KeyedLock } from './keyed-lock.js';
@@ -38,6 +39,8 @@ export interface RequestCreationDeps {
   clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
   policySource: PolicySource;
   clusterNames: string[];
+  /** How each cluster's API server names OIDC users (clusters[].subjects); a cluster absent: no prefixes. */
+  subjectNaming?: ReadonlyMap<string, SubjectNaming>;
   clock: Clock;
 }
 
@@ -136,11 +139,21 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     });
   }
 
+  /** The subject each target cluster's binding names: the requester exactly as that API server knows them. */
+  function subjectsOf(who: Identity, targets: Target[]): Record<string, BindingSubject> {
+    const out: Record<string, BindingSubject> = {};
+    for (const { cluster } of targets) {
+      out[cluster] ??= clusterSubject(who, cluster, deps.subjectNaming?.get(cluster) ?? noPrefixes);
+    }
+    return out;
+  }
+
   /** Everything a decision needs, read now: the policy set in force, the targets, the live facts. */
   async function prepare(who: Identity, input: NewRequestInput) {
     const set = deps.policySource.current();
     const targets = targetsOf(set, input);
     validateShape(targets, input);
+    subjectsOf(who, targets); // a ServiceAccount asking for another cluster is refused before any lookup
     const now = clock.now();
     const facts = await gatherDecisionFacts(deps, set, who.user, targets, now);
     requireExisting(targets, facts);
@@ -170,6 +183,8 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       reason: input.reason,
       ticket: input.ticket,
       startTime: input.startTime,
+      requesterSource: sourceOf(who),
+      subjects: subjectsOf(who, targets),
     };
     const policy = set.policies.find((p) => p.name === decision.policy?.name);
     return { spec, decision, now, allowEscalatingRoles: policy?.allowEscalatingRoles ?? [] };

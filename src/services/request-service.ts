@@ -11,6 +11,7 @@ import { type AuditEventInput, requestEvent } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import { Conflict, Forbidden, NotFound } from '../domain/errors.js';
 import { type Identity, isAmong, type Principals } from '../domain/identity.js';
+import type { SubjectNaming } from '../domain/subject.js';
 import type { GrantService } from './grant-service.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
@@ -23,6 +24,8 @@ export interface RequestServiceDeps {
   clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
   grants: Pick<GrantService, 'settle' | 'cancelScheduled'>;
   clusterNames: string[];
+  /** How each cluster's API server names OIDC users (clusters[].subjects). */
+  subjectNaming?: ReadonlyMap<string, SubjectNaming>;
   /** The policy set in force, swapped by config reloads; each decision reads it once. */
   policySource: PolicySource;
   admins: Principals;

@@ -4,6 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashedTokenField, parseTokenFile } from '../../src/adapters/auth/token-file.js';
 import { createTokenFileAuthenticator } from '../../src/adapters/auth/token-file-authenticator.js';
+import type { Authenticator } from '../../src/services/ports.js';
+
+/** The identity a token proves, or null; a refusal fails the test (the token file never refuses). */
+async function who(auth: Authenticator, token: string) {
+  const outcome = await auth.authenticate(token);
+  if (outcome && 'refused' in outcome) throw new Error(`unexpected refusal: ${outcome.refused}`);
+  return outcome?.identity ?? null;
+}
 
 /**
  * One whole second for every version of a test's token file. Set with utimes, not slept for: the mtime
@@ -28,50 +36,50 @@ function rewriteKeepingMtime(file: string, text: string): void {
 }
 
 describe('token file authenticator', () => {
-  it('reads kube-apiserver --token-auth-file lines, with quoted groups', () => {
+  it('reads kube-apiserver --token-auth-file lines, with quoted groups', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'elevate-tokens-'));
     const file = join(dir, 'tokens.csv');
     writeFileSync(file, '# comment\nt-alice,alice,u1,"devs,oncall"\nt-bob,bob,u2,sre-leads\nt-carol,carol\n');
     const auth = createTokenFileAuthenticator(file);
-    expect(auth.authenticate('t-alice')).toEqual({ user: 'alice', uid: 'u1', groups: ['devs', 'oncall'] });
-    expect(auth.authenticate('t-bob')).toEqual({ user: 'bob', uid: 'u2', groups: ['sre-leads'] });
-    expect(auth.authenticate('t-carol')).toEqual({ user: 'carol', groups: [] });
-    expect(auth.authenticate('t-nobody')).toBeNull();
-    expect(auth.authenticate('')).toBeNull();
+    expect(await who(auth, 't-alice')).toEqual({ user: 'alice', uid: 'u1', groups: ['devs', 'oncall'] });
+    expect(await who(auth, 't-bob')).toEqual({ user: 'bob', uid: 'u2', groups: ['sre-leads'] });
+    expect(await who(auth, 't-carol')).toEqual({ user: 'carol', groups: [] });
+    expect(await who(auth, 't-nobody')).toBeNull();
+    expect(await who(auth, '')).toBeNull();
   });
 
-  it('keeps only digests of the tokens in memory', () => {
+  it('keeps only digests of the tokens in memory', async () => {
     const parsed = parseTokenFile('secret-token-value,alice\n', 'tokens.csv');
     expect(JSON.stringify([...parsed])).not.toContain('secret-token-value');
   });
 
-  it('accepts tokens written as their sha256 digest, so the file holds no usable secret', () => {
+  it('accepts tokens written as their sha256 digest, so the file holds no usable secret', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'elevate-tokens-'));
     const file = join(dir, 'tokens.csv');
     const field = hashedTokenField('s3cret-token');
     expect(field).toMatch(/^sha256:[0-9a-f]{64}$/);
     writeFileSync(file, `${field},alice,u1,devs\n`);
     const auth = createTokenFileAuthenticator(file);
-    expect(auth.authenticate('s3cret-token')?.user).toBe('alice');
-    expect(auth.authenticate(field)).toBeNull();
+    expect((await who(auth, 's3cret-token'))?.user).toBe('alice');
+    expect(await who(auth, field)).toBeNull();
     expect(() => parseTokenFile('sha256:abc,alice\n', 'f.csv')).toThrow(
       /f\.csv:1: sha256: must be followed by 64 hex/,
     );
   });
 
-  it('rejects malformed lines and duplicate tokens with the line number', () => {
+  it('rejects malformed lines and duplicate tokens with the line number', async () => {
     expect(() => parseTokenFile('only-a-token\n', 'f.csv')).toThrow(/f\.csv:1: expected token,user/);
     expect(() => parseTokenFile('a,alice\na,bob\n', 'f.csv')).toThrow(/f\.csv:2: duplicate token/);
   });
 
-  it('picks up a rotated file without a restart, even when the mtime has not moved', () => {
+  it('picks up a rotated file without a restart, even when the mtime has not moved', async () => {
     const file = tokenFile('old,alice\n');
     const auth = createTokenFileAuthenticator(file);
-    expect(auth.authenticate('old')?.user).toBe('alice');
+    expect((await who(auth, 'old'))?.user).toBe('alice');
     // Same length as before, too: only the content tells the two versions apart.
     rewriteKeepingMtime(file, 'new,alice\n');
-    expect(auth.authenticate('old')).toBeNull();
-    expect(auth.authenticate('new')?.user).toBe('alice');
+    expect(await who(auth, 'old')).toBeNull();
+    expect((await who(auth, 'new'))?.user).toBe('alice');
   });
 
   it.each([
@@ -81,39 +89,39 @@ describe('token file authenticator', () => {
     ['a file cut inside its last line', 'new,alice\nbob-tok', /last line has no newline/],
   ])(
     'keeps the last good set after %s, reports it once, and takes the next good version',
-    (_what, bad, message) => {
+    async (_what, bad, message) => {
       const file = tokenFile('old,alice\nold-bob,bob\n');
       const errors: string[] = [];
       const auth = createTokenFileAuthenticator(file, (e) => errors.push(e.message));
-      expect(auth.authenticate('old')?.user).toBe('alice');
+      expect((await who(auth, 'old'))?.user).toBe('alice');
 
       rewriteKeepingMtime(file, bad);
-      expect(auth.authenticate('old')?.user).toBe('alice');
-      expect(auth.authenticate('old-bob')?.user).toBe('bob');
-      expect(auth.authenticate('new')).toBeNull();
+      expect((await who(auth, 'old'))?.user).toBe('alice');
+      expect((await who(auth, 'old-bob'))?.user).toBe('bob');
+      expect(await who(auth, 'new')).toBeNull();
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatch(message);
 
       rewriteKeepingMtime(file, 'new,alice\nnew-bob,bob\n');
-      expect(auth.authenticate('old')).toBeNull();
-      expect(auth.authenticate('new-bob')?.user).toBe('bob');
+      expect(await who(auth, 'old')).toBeNull();
+      expect((await who(auth, 'new-bob'))?.user).toBe('bob');
       expect(errors).toHaveLength(1);
     },
   );
 
-  it('keeps the last good set while the file is missing, and reports that once', () => {
+  it('keeps the last good set while the file is missing, and reports that once', async () => {
     const file = tokenFile('old,alice\n');
     const errors: string[] = [];
     const auth = createTokenFileAuthenticator(file, (e) => errors.push(e.message));
     rmSync(file);
-    expect(auth.authenticate('old')?.user).toBe('alice');
-    expect(auth.authenticate('old')?.user).toBe('alice');
+    expect((await who(auth, 'old'))?.user).toBe('alice');
+    expect((await who(auth, 'old'))?.user).toBe('alice');
     expect(errors).toEqual([`cannot read token file ${file}: ENOENT`]);
     writeFileSync(file, 'new,alice\n');
-    expect(auth.authenticate('new')?.user).toBe('alice');
+    expect((await who(auth, 'new'))?.user).toBe('alice');
   });
 
-  it('takes a first file without a final newline, as kube-apiserver does', () => {
-    expect(createTokenFileAuthenticator(tokenFile('t,alice')).authenticate('t')?.user).toBe('alice');
+  it('takes a first file without a final newline, as kube-apiserver does', async () => {
+    expect((await who(createTokenFileAuthenticator(tokenFile('t,alice')), 't'))?.user).toBe('alice');
   });
 });

@@ -49,13 +49,13 @@ export function createTokenFileAuthenticator(
   }
 
   return {
-    authenticate(token) {
+    async authenticate(token) {
       refresh();
       const digest = sha256(token);
       const entry = byDigest.get(digest.toString('hex'));
       // The map lookup already matched; the constant-time compare documents that digests, not tokens, are compared.
       if (!entry || !timingSafeEqual(digest, Buffer.from(entry.digest, 'hex'))) return null;
-      return entry.identity;
+      return { identity: entry.identity };
     },
   };
 }

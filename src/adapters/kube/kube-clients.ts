@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
-import type { ClusterConfig } from '../../config/load-config.js';
+import type { ClusterConnection } from '../../config/load-config.js';
 import { requestLabel } from '../../domain/binding.js';
 import { DomainError, Refused, Unavailable } from '../../domain/errors.js';
 import type { ManagedBinding } from '../../services/ports.js';
@@ -38,7 +38,7 @@ function pooledClients(kc: k8s.KubeConfig) {
 }
 
 /** The clients of each configured cluster; a kubeconfig that cannot be used fails the start, naming it. */
-export function loadClusterClients(clusters: ClusterConfig[]): Map<string, ClusterClients> {
+export function loadClusterClients(clusters: ClusterConnection[]): Map<string, ClusterClients> {
   const clients = new Map<string, ClusterClients>();
   for (const cluster of clusters) {
     try {
@@ -135,6 +135,11 @@ export function toManaged(cluster: string, b: k8s.V1RoleBinding): ManagedBinding
     },
     requestId: b.metadata?.labels?.[requestLabel] ?? null,
     roleRef: { kind: b.roleRef.kind as 'ClusterRole' | 'Role', name: b.roleRef.name },
-    subjects: (b.subjects ?? []).map((s) => ({ kind: s.kind as 'User', name: s.name })),
+    // Kept as the cluster has them (a Group stays a Group), so a look-alike never passes for Elevate's own.
+    subjects: (b.subjects ?? []).map((s) => ({
+      kind: s.kind,
+      name: s.name,
+      ...(s.namespace === undefined ? {} : { namespace: s.namespace }),
+    })),
   };
 }

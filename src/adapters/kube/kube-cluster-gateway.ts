@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
-import type { ClusterConfig } from '../../config/load-config.js';
+import type { ClusterConnection } from '../../config/load-config.js';
 import type { BindingRef } from '../../domain/access-request.js';
 import { grantsSameAccess, managedByLabel, managedByValue } from '../../domain/binding.js';
 import { NotFound, Unavailable } from '../../domain/errors.js';
@@ -24,7 +24,7 @@ const applyAttempts = 3;
  * that it is busy or failing, surfaces as Unavailable (try again); one that refuses for good (forbidden,
  * invalid, not found) as Refused.
  */
-export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 10_000): ClusterGateway {
+export function createKubeClusterGateway(clusters: ClusterConnection[], timeoutMs = 10_000): ClusterGateway {
   const clients = loadClusterClients(clusters);
 
   function clientsFor(cluster: string): ClusterClients {
@@ -120,7 +120,11 @@ export function createKubeClusterGateway(clusters: ClusterConfig[], timeoutMs = 
           annotations: binding.annotations,
         },
         roleRef: { apiGroup: rbacGroup, kind: binding.roleRef.kind, name: binding.roleRef.name },
-        subjects: binding.subjects.map((s) => ({ apiGroup: rbacGroup, kind: s.kind, name: s.name })),
+        subjects: binding.subjects.map((s) =>
+          s.kind === 'ServiceAccount'
+            ? { apiGroup: '', kind: s.kind, name: s.name, namespace: s.namespace }
+            : { apiGroup: rbacGroup, kind: s.kind, name: s.name },
+        ),
       };
       let first: 'created' | 'updated' | undefined;
       for (let attempt = 0; attempt < applyAttempts; attempt++) {

@@ -130,5 +130,29 @@ export function observeAuditWrites(store: Store, observe: (events: AuditEventInp
       await store.appendAudit(events);
       observe(events);
     },
+    async createApiToken(token, events) {
+      await store.createApiToken(token, events);
+      observe(events);
+    },
+    async revokeApiToken(name, by, at, events) {
+      const revoked = await store.revokeApiToken(name, by, at, events);
+      // Revoking a revoked token writes nothing.
+      if (revoked && revoked.revokedAt?.getTime() === at.getTime()) observe(events);
+      return revoked;
+    },
+    async recordApiTokenUse(name, at, events) {
+      await store.recordApiTokenUse(name, at, events);
+      observe(events);
+    },
+    async saveMfaEnrolment(enrolment, events) {
+      const saved = await store.saveMfaEnrolment(enrolment, events);
+      observe(events);
+      return saved;
+    },
+    async deleteMfaEnrolment(user, events) {
+      const deleted = await store.deleteMfaEnrolment(user, events);
+      if (deleted) observe(events);
+      return deleted;
+    },
   };
 }

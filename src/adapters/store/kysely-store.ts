@@ -4,6 +4,7 @@ import type { AccessRequest, AccessRequestSpec, BindingRef, Extension } from '..
 import type { AuditEvent, AuditEventInput } from '../../domain/audit-event.js';
 import { StaleWrite } from '../../domain/errors.js';
 import type { RequestFilter, Store } from '../../services/ports.js';
+import { identityRows } from './identity-rows.js';
 import type { AccessRequestsTable, AuditEventsTable, Database } from './schema.js';
 
 const genesisHash = '0'.repeat(64);
@@ -133,6 +134,8 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
       }
       return null;
     },
+
+    ...identityRows(db, appendEvents),
 
     async close() {
       await db.destroy();

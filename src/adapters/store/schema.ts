@@ -30,7 +30,34 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+/** Migration 0003. */
+export interface ApiTokensTable {
+  name: string;
+  digest: string;
+  groups_json: string;
+  created_at: string;
+  created_by: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+  revoked_by: string | null;
+}
+
+/** Migration 0003. */
+export interface MfaEnrolmentsTable {
+  user_name: string;
+  sealed_secret: string;
+  created_at: string;
+  confirmed_at: string | null;
+  last_step: number | null;
+  failures: number;
+  locked_until: string | null;
+  version: number;
+}
+
 export interface Database {
   access_requests: AccessRequestsTable;
   audit_events: AuditEventsTable;
+  api_tokens: ApiTokensTable;
+  mfa_enrolments: MfaEnrolmentsTable;
 }

@@ -19,9 +19,10 @@ export function authenticateWith(authenticator: Authenticator) {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) throw new Unauthenticated('a bearer token is required');
-    const identity = authenticator.authenticate(match[1]);
-    if (!identity) throw new Unauthenticated('the bearer token is not valid');
-    identities.set(req, identity);
+    const outcome = await authenticator.authenticate(match[1]);
+    if (!outcome) throw new Unauthenticated('the bearer token is not valid');
+    if ('refused' in outcome) throw new Unauthenticated(outcome.refused);
+    identities.set(req, outcome.identity);
   };
 }
 
