@@ -169,7 +169,12 @@ export type ConfigWatcher = ReturnType<typeof createConfigWatcher>;
  */
 export function fieldsNeedingRestart(running: Config, next: Config): string[] {
   const connection = (c: Config) =>
-    c.clusters.map(({ name, kubeconfigPath, context }) => ({ name, kubeconfigPath, context }));
+    c.clusters.map(({ name, kubeconfigPath, context, subjects }) => ({
+      name,
+      kubeconfigPath,
+      context,
+      subjects,
+    }));
   const fields: [string, (c: Config) => unknown][] = [
     ['listen', (c) => c.listen],
     ['storage', (c) => c.storage],
@@ -179,6 +184,7 @@ export function fieldsNeedingRestart(running: Config, next: Config): string[] {
     ['metrics', (c) => c.metrics],
     ['reconcile', (c) => c.reconcileIntervalMs],
     ['logLevel', (c) => c.logLevel],
+    ['secrets', (c) => c.secretsKeyFile],
   ];
   return fields.filter(([, of]) => JSON.stringify(of(running)) !== JSON.stringify(of(next))).map(([f]) => f);
 }
