@@ -9,11 +9,11 @@ import { inConfig, openAuthenticators } from './open-authenticators.js';
 export type Adapters = Awaited<ReturnType<typeof openAdapters>>;
 
 /**
- * Builds what talks to the outside world. Everything read from outside files comes first, so a bad token
- * file, TLS file or kubeconfig fails the start before anything (the database) is created.
+ * Builds what talks to the outside world. Outside files come first where they can, so a bad TLS file or
+ * kubeconfig fails the start before anything (the database) is created; the authenticators need the store
+ * (API tokens), so theirs are read after it.
  */
 export async function openAdapters(config: Config, logger: Logger) {
-  const authenticator = openAuthenticators(config, logger);
   const tlsFiles = config.tls;
   const tls = tlsFiles
     ? inConfig(config, 'tls', () => ({
@@ -29,5 +29,13 @@ export async function openAdapters(config: Config, logger: Logger) {
   });
   const metrics = createMetrics(opened);
   const store = observeAuditWrites(opened, metrics.observeAudit);
+  // After the store: API tokens are looked up in it. A bad token file still fails the start (with the store
+  // closed again), only after the database file was created.
+  const authenticator = await Promise.resolve()
+    .then(() => openAuthenticators(config, logger, store))
+    .catch(async (e: Error) => {
+      await store.close();
+      throw e;
+    });
   return { authenticator, tls, clusters, metrics, store };
 }

@@ -1,8 +1,13 @@
 import type { Logger } from 'pino';
+import { createApiTokenAuthenticator } from '../adapters/auth/api-token-authenticator.js';
 import { chainAuthenticators } from '../adapters/auth/authenticator-chain.js';
 import { createTokenFileAuthenticator } from '../adapters/auth/token-file-authenticator.js';
+import { createTokenReviewAuthenticator } from '../adapters/auth/token-review-authenticator.js';
+import { loadClusterClients } from '../adapters/kube/kube-clients.js';
 import { type Config, ConfigError } from '../config/load-config.js';
-import type { Authenticator } from '../services/ports.js';
+import { systemClock } from '../domain/clock.js';
+import { createApiTokenIdentifier } from '../services/api-token-service.js';
+import type { Authenticator, Store } from '../services/ports.js';
 
 /**
  * The sources of identities the config turns on, asked in this order: the token file and API tokens
@@ -10,7 +15,12 @@ import type { Authenticator } from '../services/ports.js';
  * ServiceAccount tokens (any other JWT, asked of the cluster's TokenReview). A file a source reads that is
  * missing or malformed fails the start, naming the field.
  */
-export function openAuthenticators(config: Config, logger: Logger): Authenticator {
+export function openAuthenticators(
+  config: Config,
+  logger: Logger,
+  /** Where API tokens are looked up (every use reads it, so a revocation anywhere counts at once). */
+  store: Pick<Store, 'findApiTokenByDigest' | 'recordApiTokenUse'>,
+): Authenticator {
   const sources: Authenticator[] = [];
   const tokenFile = config.auth.tokenFile;
   if (tokenFile) {
@@ -20,6 +30,26 @@ export function openAuthenticators(config: Config, logger: Logger): Authenticato
           logger.error({ err: e.message }, 'token file reload failed; keeping the previous tokens'),
         ),
       ),
+    );
+  }
+  sources.push(createApiTokenAuthenticator(createApiTokenIdentifier({ store, clock: systemClock })));
+  // Last: TokenReview is asked about any JWT no earlier source claimed.
+  const kubernetes = config.auth.kubernetes;
+  if (kubernetes) {
+    const cluster = config.clusters.find((c) => c.name === kubernetes.cluster);
+    const clients = inConfig(config, 'auth.kubernetes.cluster', () =>
+      loadClusterClients(cluster ? [cluster] : []),
+    );
+    const authn = clients.get(kubernetes.cluster)?.authn;
+    if (!authn)
+      throw new ConfigError(`${config.file}: auth.kubernetes.cluster: no cluster ${kubernetes.cluster}`);
+    sources.push(
+      createTokenReviewAuthenticator(authn, {
+        cluster: kubernetes.cluster,
+        audiences: kubernetes.audiences,
+        cacheForMs: kubernetes.cacheForMs,
+        onFailure: (message) => logger.error({ cluster: kubernetes.cluster }, message),
+      }),
     );
   }
   return chainAuthenticators(sources);

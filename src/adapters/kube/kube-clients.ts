@@ -7,6 +7,8 @@ import type { ManagedBinding } from '../../services/ports.js';
 export interface ClusterClients {
   rbac: k8s.RbacAuthorizationV1Api;
   core: k8s.CoreV1Api;
+  /** TokenReview, for auth.kubernetes. */
+  authn: k8s.AuthenticationV1Api;
   watch: k8s.Watch;
 }
 
@@ -34,6 +36,7 @@ function pooledClients(kc: k8s.KubeConfig) {
   return {
     rbac: new k8s.RbacAuthorizationV1Api(configuration),
     core: new k8s.CoreV1Api(configuration),
+    authn: new k8s.AuthenticationV1Api(configuration),
   };
 }
 
