@@ -1,6 +1,8 @@
 import { type Command, Option } from 'commander';
 import type { AccessRequestResource } from '../http/resources.js';
-import { createApiClient } from './api-client.js';
+import { ApiError, createApiClient } from './api-client.js';
+import { createCredentialsStore } from './login/credentials-store.js';
+import { storedToken } from './login/stored-token.js';
 import { describeRequest } from './render.js';
 
 /** Commands that print an access request take `-o json` for the whole object. */
@@ -8,10 +10,49 @@ export type Output = { output?: 'json' };
 
 export const outputOption = () => new Option('-o, --output <format>', 'output format').choices(['json']);
 
-/** The API client for the server and token given as global options (or ELEVATE_SERVER / ELEVATE_TOKEN). */
-export function client(cmd: Command) {
+type ApiClient = ReturnType<typeof createApiClient>;
+
+/**
+ * The bearer for a command: --token, else ELEVATE_TOKEN (commander folds both into `token`), else the
+ * credential `elevate login` stored for this server, renewed when it is about to expire.
+ */
+export async function resolveToken(server: string, token: string | undefined): Promise<string | undefined> {
+  return token || storedToken(server, createCredentialsStore());
+}
+
+/**
+ * The API client for the server given as a global option (or ELEVATE_SERVER) and the caller's token. The
+ * token is looked up on the first call, so commands that never reach the server never read the credentials.
+ */
+export function client(cmd: Command): ApiClient {
   const { server, token } = cmd.optsWithGlobals<{ server: string; token?: string }>();
-  return createApiClient({ server, token });
+  let api: Promise<{ api: ApiClient; signedIn: boolean }> | undefined;
+  const connect = () => {
+    api ??= resolveToken(server, token).then((bearer) => ({
+      api: createApiClient({ server, token: bearer }),
+      signedIn: Boolean(bearer),
+    }));
+    return api;
+  };
+  // Every method of the API client, each waiting for the token first; a 401 without any token says how to get one.
+  return new Proxy({} as ApiClient, {
+    get:
+      (_target, method: keyof ApiClient) =>
+      async (...args: unknown[]) => {
+        const { api: real, signedIn } = await connect();
+        try {
+          return await (real[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+        } catch (e) {
+          if (!signedIn && e instanceof ApiError && e.status === 401) {
+            throw new ApiError(
+              `${e.message}\nno token given: run elevate login, or set --token / ELEVATE_TOKEN`,
+              401,
+            );
+          }
+          throw e;
+        }
+      },
+  });
 }
 
 /** The whole request: described for people, or as JSON. */

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { version } from '../version.js';
 import { ApiError } from './api-client.js';
 import { addAuditCommands } from './commands/audit.js';
+import { addLoginCommands } from './commands/login.js';
 import { addPolicyCommands } from './commands/policy.js';
 import { addRequestCommands } from './commands/requests.js';
 import { addServerCommand } from './commands/server.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   addServerCommand(program);
   addRequestCommands(program);
+  addLoginCommands(program);
   addAuditCommands(program);
   addTokenCommands(program);
   addPolicyCommands(program);

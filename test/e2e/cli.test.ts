@@ -146,7 +146,7 @@ describe('elevate CLI', () => {
       JSON.parse(res.stdout).items.map((r: { metadata: { name: string } }) => r.metadata.name),
     ).toContain(mine.body.metadata.name);
     const whoami = await run(kubectl, ['elevate', 'whoami'], { ...as('root'), PATH: path });
-    expect(whoami.stdout.trim()).toBe('root (groups: platform-admins) [admin]');
+    expect(whoami.stdout.trim()).toBe('root (groups: platform-admins) [admin] via token-file');
   });
 
   // Bad input changes nothing; a refusal by policy (the 9h) leaves the attempt on record, Denied.

@@ -145,15 +145,4 @@ export function addRequestCommands(program: Command): void {
       if (opts.output === 'json') console.log(JSON.stringify({ items: list.items }, null, 2));
       else console.log(list.items.length ? requestTable(list.items) : 'No access requests found.');
     });
-
-  program
-    .command('whoami')
-    .description('show who your token belongs to')
-    .action(async (_opts, cmd: Command) => {
-      const me = await client(cmd).json<{ user: string; groups: string[]; admin: boolean }>(
-        'GET',
-        '/api/v1/whoami',
-      );
-      console.log(`${me.user} (groups: ${me.groups.join(', ') || 'none'})${me.admin ? ' [admin]' : ''}`);
-    });
 }
