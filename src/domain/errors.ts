@@ -35,6 +35,19 @@ export class RequestRefused extends Forbidden {
     super(message, field);
   }
 }
+/**
+ * A policy wants a fresh one-time code (TOTP step-up) and none good came: 403, whose problem `type` ends in
+ * the reason, so a client can tell "ask the person for a code" (otp-required) from "enrol first" and from a
+ * code that was wrong, replayed or locked out.
+ */
+export class OtpRefused extends Forbidden {
+  constructor(
+    message: string,
+    readonly reason: 'otp-required' | 'mfa-enrolment-required' | 'otp-invalid' | 'otp-locked',
+  ) {
+    super(message);
+  }
+}
 /** The thing does not exist (or the caller may not know it exists). */
 export class NotFound extends DomainError {}
 /** The request is valid but clashes with the current state. */

@@ -6,6 +6,7 @@ import {
   Forbidden,
   Invalid,
   NotFound,
+  OtpRefused,
   Refused,
   RequestRefused,
   Unauthenticated,
@@ -154,6 +155,7 @@ export function registerProblemHandler(app: FastifyInstance): void {
           decision: decisionOf(error.decision),
         };
       }
+      if (error instanceof OtpRefused) extra = { type: `https://elevate.dev/problems/${error.reason}` };
       if (status === 401) void reply.header('www-authenticate', 'Bearer');
     } else if (
       'statusCode' in error &&
