@@ -7,6 +7,7 @@ import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
 import type { HttpApp } from './http/create-http-app.js';
 import { createConfigWatcher } from './jobs/config-watcher.js';
+import { createApiTokenService } from './services/api-token-service.js';
 import { createAuditService } from './services/audit-service.js';
 import { createExtensionJudge } from './services/extension-judge.js';
 import { createExtensionService } from './services/extension-service.js';
@@ -153,6 +154,7 @@ export async function composeElevate(
         clusterNames,
         isAdmin: requests.isAdmin,
       }),
+      apiTokens: createApiTokenService({ store, isAdmin: requests.isAdmin, clock }),
       isLeader: jobs.isLeader,
       tls,
       isReady: () => ready,

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { DurationLimits } from '../domain/policy/types.js';
+import type { ApiTokenService } from '../services/api-token-service.js';
 import type { AuditService } from '../services/audit-service.js';
 import type { ExtensionService } from '../services/extension-service.js';
 import type { Authenticator } from '../services/ports.js';
@@ -12,6 +13,7 @@ import { acceptOnlyUtf8Json } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
 import { registerProblemHandler } from './problem-handler.js';
 import { accessRequestRoutes } from './routes/access-request-routes.js';
+import { apiTokenRoutes } from './routes/api-token-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { authenticateWith } from './routes/authenticate.js';
 import { extensionRoutes } from './routes/extension-routes.js';
@@ -26,6 +28,7 @@ export interface HttpAppDeps {
   extensions: ExtensionService;
   audit: AuditService;
   reconcile: ReconcileService;
+  apiTokens: ApiTokenService;
   /** Whether this server holds the lease (runs the timers and drift repair); shown by /readyz. */
   isLeader: () => boolean;
   /** PEM certificate and key: serve HTTPS instead of HTTP. */
@@ -71,6 +74,7 @@ export async function createHttpApp(deps: HttpAppDeps) {
       await api.register(extensionRoutes(deps.extensions));
       await api.register(auditRoutes(deps.audit));
       await api.register(reconcileRoutes(deps.reconcile));
+      await api.register(apiTokenRoutes(deps.apiTokens));
     },
     { prefix: '/api/v1' },
   );
