@@ -24,6 +24,8 @@ export interface ClusterBenchOptions {
   sarSockets: number;
   /** Whatever happens, the bench stops (and cleans up) after this long. */
   overallTimeoutMs: number;
+  /** Elevate's drift-pass interval (default 10s, as deployed). */
+  reconcileInterval?: string;
 }
 
 const stopTimeoutMs = 10_000;
@@ -95,6 +97,7 @@ export function runClusterBench(
         dir: elevateDir,
         clusters: { dev: cluster.kubeconfigPath },
         users: opts.users,
+        ...(opts.reconcileInterval ? { reconcileInterval: opts.reconcileInterval } : {}),
       });
       starting = start;
       elevate = await start;

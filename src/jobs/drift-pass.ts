@@ -8,7 +8,7 @@ import type { BindingEventType, ClusterGateway, ManagedBinding, Store } from '..
 export interface DriftPassDeps {
   store: Pick<Store, 'listRequests' | 'appendAudit' | 'getRequest'>;
   clusters: Pick<ClusterGateway, 'listManagedBindings'>;
-  grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan'>;
+  grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan' | 'isRemoving'>;
   clock: Clock;
   /** One repair failed; the others go on, and the pass reports it in `failed`. */
   onError: (cluster: string, error: Error) => void;
@@ -62,6 +62,9 @@ export function createDriftPass(deps: DriftPassDeps) {
    * — does.
    */
   async function isExpected(type: BindingEventType, binding: ManagedBinding) {
+    // The grant service's own removals, a whole burst of expiries at once: no store read for each. Its
+    // request being due for removal, the read below would answer the same.
+    if (type === 'DELETED' && binding.requestId && grants.isRemoving(binding.requestId)) return true;
     const request = binding.requestId ? await store.getRequest(binding.requestId) : null;
     const owner = ownerOf(request, binding);
     // Not a binding any request of this cluster stands behind: it is to be removed, and its removal is fine.

@@ -10,7 +10,7 @@ export type { DriftReport } from './drift-pass.js';
 export interface DriftReconcilerDeps {
   store: Pick<Store, 'listRequests' | 'appendAudit' | 'getRequest'>;
   clusters: Pick<ClusterGateway, 'listManagedBindings' | 'watchManagedBindings'>;
-  grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan'>;
+  grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan' | 'isRemoving'>;
   clusterNames: string[];
   clock: Clock;
   intervalMs: number;

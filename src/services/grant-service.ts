@@ -32,6 +32,9 @@ export interface GrantServiceDeps {
 
 export type GrantService = ReturnType<typeof createGrantService>;
 
+/** How long a request whose removal began is remembered as such (see isRemoving). */
+const removingRememberedMs = 5 * 60_000;
+
 /**
  * Brings one request's access in line with its state: writes the binding of an
  * approved request, removes the binding of an expired or revoked one, times out
@@ -125,6 +128,24 @@ export function createGrantService({ store, clusters, policySource, clock, withL
     return `the cluster refused the binding${what}: ${e.message}`;
   }
 
+  /**
+   * Requests whose bindings this service is removing because they are due for removal, and when that
+   * began. Once due, a request never wants a binding again, so the deletion of any binding labelled with
+   * its id is Elevate's own doing: the drift watch can tell so without reading the request back.
+   */
+  const removing = new Map<string, number>();
+  function markRemoving(id: string): void {
+    const now = clock.now().getTime();
+    removing.delete(id);
+    removing.set(id, now);
+    // Oldest first (insertion order): the watch hears of a deletion within moments, so a few minutes is
+    // plenty; forgetting only costs the watch one store read.
+    for (const [old, at] of removing) {
+      if (now - at < removingRememberedMs) break;
+      removing.delete(old);
+    }
+  }
+
   /** Deletes every binding of the request; only when all are gone may it be reported ended. */
   async function deleteAll(request: AccessRequest): Promise<BindingRef[]> {
     const refs = bindingsOf(request);
@@ -133,6 +154,7 @@ export function createGrantService({ store, clusters, policySource, clock, withL
   }
 
   async function removeNow(request: AccessRequest): Promise<AccessRequest> {
+    markRemoving(request.id);
     const refs = await deleteAll(request);
     const now = clock.now();
     if (request.revocation) {
@@ -198,6 +220,15 @@ export function createGrantService({ store, clusters, policySource, clock, withL
   }
 
   return {
+    /**
+     * Whether this service has begun removing the request's access because it was due for removal (expired
+     * or revoked). Such a request never wants a binding again, so a deletion of one labelled with its id is
+     * expected. False means "not known here", not "still wanted": ask the store.
+     */
+    isRemoving(id: string): boolean {
+      return removing.has(id);
+    },
+
     /**
      * Writes one binding of an active grant again after drift. Re-reads the request under its lock first,
      * so a grant that expired meanwhile is never brought back. A grant whose namespace is gone is ended.

@@ -36,16 +36,28 @@ const forged = (request: AccessRequest): ManagedBinding => ({
   subjects: [{ kind: 'User', name: 'mallory' }],
 });
 
-function isExpected(type: BindingEventType, binding: ManagedBinding): Promise<boolean> {
+function isExpected(
+  type: BindingEventType,
+  binding: ManagedBinding,
+  removing: readonly string[] = [],
+  reads: string[] = [],
+): Promise<boolean> {
   const requests = new Map([active, approved].map((r) => [r.id, r]));
   const { isExpected } = createDriftPass({
     store: {
-      getRequest: async (id) => requests.get(id) ?? null,
+      getRequest: async (id) => {
+        reads.push(id);
+        return requests.get(id) ?? null;
+      },
       listRequests: async () => [...requests.values()],
       appendAudit: async () => {},
     },
     clusters: { listManagedBindings: async () => [] },
-    grants: { restoreBinding: async () => 'unchanged', removeOrphan: async () => 'kept' },
+    grants: {
+      restoreBinding: async () => 'unchanged',
+      removeOrphan: async () => 'kept',
+      isRemoving: (id) => removing.includes(id),
+    },
     clock: { now: () => now },
     onError: () => {},
     onRepair: () => {},
@@ -69,5 +81,22 @@ describe('which watched changes need a drift pass', () => {
     ['a forged binding deleted needs no pass', 'DELETED', forged(active), true],
   ] as const)('%s', async (_, type, binding, expected) => {
     expect(await isExpected(type, binding)).toBe(expected);
+  });
+});
+
+describe('deletions Elevate makes itself', () => {
+  it('a binding deleted while the grant service removes its request needs no pass and no store read', async () => {
+    const reads: string[] = [];
+    expect(await isExpected('DELETED', own(active), [active.id], reads)).toBe(true);
+    expect(reads).toEqual([]);
+  });
+
+  it('any other change to such a binding is still judged from the stored request', async () => {
+    const reads: string[] = [];
+    // Deleted by someone else while the grant service was not removing it: the pass puts it back.
+    expect(await isExpected('DELETED', own(active), [], reads)).toBe(false);
+    // A binding of a request being removed changed rather than deleted: read and judged as before.
+    expect(await isExpected('MODIFIED', own(active, 'admin'), [active.id], reads)).toBe(false);
+    expect(reads).toEqual([active.id, active.id]);
   });
 });
