@@ -45,6 +45,9 @@ export async function browserFlowSignIn(
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', redirectUri);
     if (url.pathname !== '/callback') return page(res, 404, 'Not found.');
+    // Anything arriving with another state (a stale tab, another sign-in, a forged error) must not end this one.
+    if (url.searchParams.get('state') !== state)
+      return page(res, 400, 'This sign-in is not the one waiting.');
     const error = url.searchParams.get('error');
     if (error) {
       const description = url.searchParams.get('error_description');
@@ -53,9 +56,6 @@ export async function browserFlowSignIn(
         new Error(`the provider refused the sign-in: ${error}${description ? `: ${description}` : ''}`),
       );
     }
-    // Anything else arriving here (a stale tab, another sign-in) must not end this one.
-    if (url.searchParams.get('state') !== state)
-      return page(res, 400, 'This sign-in is not the one waiting.');
     try {
       const tokens = await oidc.authorizationCodeGrant(
         provider.config,
