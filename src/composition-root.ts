@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { openAdapters } from './composition/open-adapters.js';
+import { authSourceKinds } from './composition/open-authenticators.js';
 import { type Config, ConfigError } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
@@ -159,6 +160,16 @@ export async function composeElevate(
       tls,
       isReady: () => ready,
       version,
+      authConfig: {
+        oidc: config.auth.oidc
+          ? {
+              issuer: config.auth.oidc.issuer,
+              clientId: config.auth.oidc.clientId,
+              scopes: config.auth.oidc.scopes,
+            }
+          : null,
+        sources: authSourceKinds(config),
+      },
       contract: { clusterNames, limits: config.policySet.limits, authThrottle: config.auth.throttle },
     });
     const url = await bind('listen', config.listen, () => (app as HttpApp).listen(config.listen));

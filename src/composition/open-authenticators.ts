@@ -1,11 +1,15 @@
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createApiTokenAuthenticator } from '../adapters/auth/api-token-authenticator.js';
 import { chainAuthenticators } from '../adapters/auth/authenticator-chain.js';
+import { createOidcAuthenticator } from '../adapters/auth/oidc-authenticator.js';
+import { createOidcKeys } from '../adapters/auth/oidc-keys.js';
 import { createTokenFileAuthenticator } from '../adapters/auth/token-file-authenticator.js';
 import { createTokenReviewAuthenticator } from '../adapters/auth/token-review-authenticator.js';
 import { loadClusterClients } from '../adapters/kube/kube-clients.js';
 import { type Config, ConfigError } from '../config/load-config.js';
 import { systemClock } from '../domain/clock.js';
+import type { IdentitySource } from '../domain/identity.js';
 import { createApiTokenIdentifier } from '../services/api-token-service.js';
 import type { Authenticator, Store } from '../services/ports.js';
 
@@ -33,6 +37,15 @@ export function openAuthenticators(
     );
   }
   sources.push(createApiTokenAuthenticator(createApiTokenIdentifier({ store, clock: systemClock })));
+  const oidc = config.auth.oidc;
+  if (oidc) {
+    const caFile = oidc.caFile;
+    const ca = caFile ? inConfig(config, 'auth.oidc.caFile', () => readFileSync(caFile)) : null;
+    // An unreachable issuer does not stop the start: its tokens wait for the keys, other sources work.
+    const keys = createOidcKeys({ issuer: oidc.issuer, ca, log: logger });
+    void keys.start();
+    sources.push(createOidcAuthenticator(oidc, keys));
+  }
   // Last: TokenReview is asked about any JWT no earlier source claimed.
   const kubernetes = config.auth.kubernetes;
   if (kubernetes) {
@@ -53,6 +66,16 @@ export function openAuthenticators(
     );
   }
   return chainAuthenticators(sources);
+}
+
+/** The kinds of identity the config turns on, in the order they are asked (GET /api/v1/auth/config). */
+export function authSourceKinds(config: Config): IdentitySource['kind'][] {
+  return [
+    ...(config.auth.tokenFile ? (['token-file'] as const) : []),
+    'api-token',
+    ...(config.auth.oidc ? (['oidc'] as const) : []),
+    ...(config.auth.kubernetes ? (['kubernetes'] as const) : []),
+  ];
 }
 
 /** Runs a step that reads a file the config names; a failure names the config file and field. */

@@ -15,6 +15,7 @@ import { registerProblemHandler } from './problem-handler.js';
 import { accessRequestRoutes } from './routes/access-request-routes.js';
 import { apiTokenRoutes } from './routes/api-token-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
+import { type AuthConfigInfo, authConfigRoutes } from './routes/auth-config-routes.js';
 import { authenticateWith } from './routes/authenticate.js';
 import { extensionRoutes } from './routes/extension-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -36,6 +37,8 @@ export interface HttpAppDeps {
   /** Ready once start-up catch-up (expiries missed while down) has run. */
   isReady: () => boolean;
   version: string;
+  /** How clients sign in (GET /api/v1/auth/config, public). */
+  authConfig: AuthConfigInfo;
   /** What the configuration makes part of the API contract: clusters to name, duration bounds, throttling. */
   contract: { clusterNames: string[]; limits: DurationLimits; authThrottle: AuthThrottleOptions };
 }
@@ -58,7 +61,16 @@ export async function createHttpApp(deps: HttpAppDeps) {
   acceptOnlyUtf8Json(app);
   const openapi = await registerOpenApi(app, { version: deps.version });
 
-  await app.register(healthRoutes({ isReady: deps.isReady, isLeader: deps.isLeader, openapi }));
+  await app.register(
+    healthRoutes({
+      isReady: deps.isReady,
+      isLeader: deps.isLeader,
+      degraded: () => deps.authenticator.degraded?.() ?? null,
+      openapi,
+    }),
+  );
+  // Outside the authenticated scope: a client reads it before it has a token.
+  await app.register(authConfigRoutes(deps.authConfig), { prefix: '/api/v1' });
   await app.register(
     async (api) => {
       throttleFailedAuth(api, deps.contract.authThrottle);

@@ -4,6 +4,8 @@ import { z } from 'zod';
 export interface HealthDeps {
   isReady: () => boolean;
   isLeader: () => boolean;
+  /** What works on a fallback (an identity provider down, validating with its last keys); null: nothing. */
+  degraded: () => string | null;
   /** The OpenAPI document. */
   openapi: () => object;
 }
@@ -11,6 +13,12 @@ export interface HealthDeps {
 const readiness = z.object({
   status: z.enum(['ready', 'starting']),
   leader: z.boolean().describe('Whether this server holds the lease and runs the timers and drift repair'),
+  detail: z
+    .string()
+    .optional()
+    .describe(
+      'What runs on a fallback, e.g. an identity provider that cannot be reached (its last keys are used)',
+    ),
 });
 
 /** Probes and the API description: public, so they declare no security. */
@@ -43,10 +51,14 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsyncZod {
           },
         },
       },
-      async (_req, reply) =>
-        deps.isReady()
-          ? { status: 'ready' as const, leader: deps.isLeader() }
-          : reply.code(503).send({ status: 'starting', leader: deps.isLeader() }),
+      async (_req, reply) => {
+        // Degraded is still ready: the other sign-in sources work, and so do tokens of the last keys.
+        const detail = deps.degraded();
+        const body = { leader: deps.isLeader(), ...(detail ? { detail } : {}) };
+        return deps.isReady()
+          ? { status: 'ready' as const, ...body }
+          : reply.code(503).send({ status: 'starting', ...body });
+      },
     );
     app.get(
       '/openapi.json',
