@@ -3,9 +3,11 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { openAdapters } from './composition/open-adapters.js';
 import { authSourceKinds } from './composition/open-authenticators.js';
+import { openSecretBox, policiesRequireMfa } from './composition/open-secret-box.js';
 import { type Config, ConfigError } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
+import { isAmong } from './domain/identity.js';
 import type { HttpApp } from './http/create-http-app.js';
 import { createConfigWatcher } from './jobs/config-watcher.js';
 import { createApiTokenService } from './services/api-token-service.js';
@@ -14,6 +16,7 @@ import { createExtensionJudge } from './services/extension-judge.js';
 import { createExtensionService } from './services/extension-service.js';
 import { createGrantService } from './services/grant-service.js';
 import { createKeyedLock } from './services/keyed-lock.js';
+import { createMfaService, mfaNotConfigured } from './services/mfa-service.js';
 import { createPolicyHolder } from './services/policy-holder.js';
 import { createReconcileService } from './services/reconcile-service.js';
 import { createRequestService } from './services/request-service.js';
@@ -57,6 +60,8 @@ export async function composeElevate(
   logger: Logger = createLogger(config.logLevel),
 ): Promise<Elevate> {
   const clock = systemClock;
+  // Before anything is opened: a bad secrets.keyFile fails the start with nothing to close.
+  const secretBox = await openSecretBox(config);
   const adapters = await openAdapters(config, logger);
   const { authenticator, tls, clusters, metrics, store } = adapters;
   const clusterNames = config.clusters.map((c) => c.name);
@@ -102,7 +107,20 @@ export async function composeElevate(
     logChange(r);
     jobs.track(r);
   };
+  if (!secretBox && policiesRequireMfa(config)) {
+    logger.warn('a policy requires MFA but secrets.keyFile is not set: requests it decides are refused');
+  }
+  const mfa = secretBox
+    ? createMfaService({
+        store,
+        box: secretBox,
+        clock,
+        withLock,
+        isAdmin: (who) => isAmong(who, config.auth.admins),
+      })
+    : mfaNotConfigured();
   const requests = createRequestService({
+    mfa,
     store,
     clusters,
     grants,
@@ -155,6 +173,7 @@ export async function composeElevate(
         clusterNames,
         isAdmin: requests.isAdmin,
       }),
+      mfa,
       apiTokens: createApiTokenService({ store, isAdmin: requests.isAdmin, clock }),
       isLeader: jobs.isLeader,
       tls,

@@ -142,6 +142,8 @@ export const policy = z
         timeout: durationText.prefault('24h'),
         denyEnds: z.boolean().default(true),
         requireComment: z.boolean().default(false),
+        /** Each approver sends a fresh one-time code (TOTP) with the approval. */
+        requireMfa: z.boolean().default(false),
       })
       .optional(),
     /** Defaults to 1h, or limits.maxDuration when that is shorter. */
@@ -154,6 +156,8 @@ export const policy = z
     maxActivePerUser: positiveInt.optional(),
     maxActive: positiveInt.optional(),
     allowEscalatingRoles: z.array(name).default([]),
+    /** The requester sends a fresh one-time code (TOTP) with the request. */
+    requireMfa: z.boolean().default(false),
     message: z.string().optional(),
   })
   .superRefine((p, ctx) => {

@@ -79,6 +79,8 @@ function toPolicy(p: PolicyInput, source: string, fallbackMax: number, warnings:
             timeoutMs: a.timeout,
             denyEnds: a.denyEnds,
             requireComment: a.requireComment,
+            // Only when set, so a policy without it compiles (and digests) as it did before MFA existed.
+            ...(a.requireMfa ? { requireMfa: true } : {}),
           },
         }
       : {}),
@@ -91,6 +93,7 @@ function toPolicy(p: PolicyInput, source: string, fallbackMax: number, warnings:
     ...(p.maxActivePerUser !== undefined ? { maxActivePerUser: p.maxActivePerUser } : {}),
     ...(p.maxActive !== undefined ? { maxActive: p.maxActive } : {}),
     allowEscalatingRoles: p.allowEscalatingRoles,
+    ...(p.requireMfa ? { requireMfa: true } : {}),
   };
 }
 

@@ -89,6 +89,11 @@ export interface PolicyDecisionRecord {
   allowEscalatingRoles?: string[];
   /** Why it was decided so: the trace of the policies considered. Absent on requests made before traces. */
   explanation?: DecisionExplanation;
+  /**
+   * Each approver must send a fresh one-time code (approval.requireMfa when the request was made, so a
+   * later config edit does not change what its approvals need). Absent (older requests): false.
+   */
+  approvalRequiresMfa?: boolean;
 }
 
 /** A decision as recorded and shown (status.decision): which policy, and why each before it did not match. */

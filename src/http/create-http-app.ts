@@ -4,6 +4,7 @@ import type { DurationLimits } from '../domain/policy/types.js';
 import type { ApiTokenService } from '../services/api-token-service.js';
 import type { AuditService } from '../services/audit-service.js';
 import type { ExtensionService } from '../services/extension-service.js';
+import type { MfaService } from '../services/mfa-service.js';
 import type { Authenticator } from '../services/ports.js';
 import type { ReconcileService } from '../services/reconcile-service.js';
 import type { RequestService } from '../services/request-service.js';
@@ -20,6 +21,7 @@ import { authenticateWith } from './routes/authenticate.js';
 import { extensionRoutes } from './routes/extension-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
+import { mfaRoutes } from './routes/mfa-routes.js';
 import { reconcileRoutes } from './routes/reconcile-routes.js';
 
 export interface HttpAppDeps {
@@ -30,6 +32,8 @@ export interface HttpAppDeps {
   audit: AuditService;
   reconcile: ReconcileService;
   apiTokens: ApiTokenService;
+  /** TOTP enrolment (answers 409 throughout when secrets.keyFile is not set). */
+  mfa: Pick<MfaService, 'enroll' | 'confirm' | 'status' | 'reset'>;
   /** Whether this server holds the lease (runs the timers and drift repair); shown by /readyz. */
   isLeader: () => boolean;
   /** PEM certificate and key: serve HTTPS instead of HTTP. */
@@ -87,6 +91,7 @@ export async function createHttpApp(deps: HttpAppDeps) {
       await api.register(auditRoutes(deps.audit));
       await api.register(reconcileRoutes(deps.reconcile));
       await api.register(apiTokenRoutes(deps.apiTokens));
+      await api.register(mfaRoutes(deps.mfa));
     },
     { prefix: '/api/v1' },
   );

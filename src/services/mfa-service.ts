@@ -228,10 +228,19 @@ export function createMfaService(deps: MfaServiceDeps) {
   };
 }
 
+const notConfigured = 'MFA is not configured on this server: set secrets.keyFile in its config';
+
+/** The verifier when none is configured: a policy that requires MFA cannot be satisfied, and says why. */
+export const mfaUnavailable: MfaVerifier = {
+  async verify(_user, _code, purpose) {
+    throw new Conflict(`${purpose.what} requires a one-time code, but ${notConfigured}`);
+  },
+};
+
 /** Stands in when no secrets.keyFile is configured: enrolment is refused, and so is any step-up. */
 export function mfaNotConfigured(): Pick<MfaService, 'enroll' | 'confirm' | 'status' | 'verify' | 'reset'> {
   const refuse = async (): Promise<never> => {
-    throw new Conflict('MFA is not configured on this server: set secrets.keyFile in its config');
+    throw new Conflict(notConfigured);
   };
-  return { enroll: refuse, confirm: refuse, status: refuse, verify: refuse, reset: refuse };
+  return { enroll: refuse, confirm: refuse, status: refuse, verify: mfaUnavailable.verify, reset: refuse };
 }

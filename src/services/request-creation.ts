@@ -16,6 +16,7 @@ import { type BindingSubject, clusterSubject, noPrefixes, type SubjectNaming } f
 import { namespaceKey, type Target, targetKey } from '../domain/target.js';
 import { gatherDecisionFacts, gatherUsage, hasLimits } from './decision-facts.js';
 import type { KeyedLock } from './keyed-lock.js';
+import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
 import { newRequestId } from './request-id.js';
 
@@ -30,6 +31,8 @@ export interface NewRequestInput {
   ticket: string | null;
   /** When access is to begin; null: as soon as approved. Checked by the request service. */
   startTime: Date | null;
+  /** A fresh one-time code (Elevate-OTP), for a policy that requires MFA; used up when the request is made. */
+  otp?: string;
 }
 
 export interface RequestCreationDeps {
@@ -42,6 +45,8 @@ export interface RequestCreationDeps {
   /** How each cluster's API server names OIDC users (clusters[].subjects); a cluster absent: no prefixes. */
   subjectNaming?: ReadonlyMap<string, SubjectNaming>;
   clock: Clock;
+  /** Checks (and uses up) one-time codes; absent: MFA is not configured, and a policy requiring it refuses. */
+  mfa?: MfaVerifier;
 }
 
 const limitsLockKey = 'elevate:request-limits';
@@ -74,6 +79,7 @@ export function decisionRecord(
     requireComment: approval?.requireComment ?? false,
     allowEscalatingRoles,
     explanation: explanationOf(decision),
+    ...(decision.approvalRequiresMfa ? { approvalRequiresMfa: true } : {}),
   };
 }
 
@@ -201,11 +207,26 @@ export function createRequestCreation(deps: RequestCreationDeps) {
    */
   async function decideAndRecord(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
     const prepared = await prepare(who, input);
-    if (!hasLimits(prepared.set)) return record(who, judge(who, input, prepared));
+    if (!hasLimits(prepared.set)) return stepUpAndRecord(who, input, judge(who, input, prepared));
     return whileLimitsHold(async () => {
       const usage = await gatherUsage(deps, prepared.set, who.user, prepared.now);
-      return record(who, judge(who, input, { ...prepared, facts: { ...prepared.facts, usage } }));
+      const evaluation = judge(who, input, { ...prepared, facts: { ...prepared.facts, usage } });
+      return stepUpAndRecord(who, input, evaluation);
     });
+  }
+
+  /**
+   * A policy that requires MFA takes the requester's fresh code before anything is stored; the check uses
+   * the code up (and audits it). A refused request is recorded without one: there is nothing to protect.
+   */
+  async function stepUpAndRecord(who: Identity, input: NewRequestInput, evaluation: Evaluation) {
+    const { decision } = evaluation;
+    if (decision.requireMfa && !decision.refusal) {
+      await (deps.mfa ?? mfaUnavailable).verify(who.user, input.otp, {
+        what: `request under policy ${decision.policy?.name}`,
+      });
+    }
+    return record(who, evaluation);
   }
 
   /** Runs work while no other decision that counts live grants runs, on this server or another. */

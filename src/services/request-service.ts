@@ -14,6 +14,7 @@ import { type Identity, isAmong, type Principals } from '../domain/identity.js';
 import type { SubjectNaming } from '../domain/subject.js';
 import type { GrantService } from './grant-service.js';
 import type { KeyedLock } from './keyed-lock.js';
+import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
 import { createRequestCreation, type NewRequestInput } from './request-creation.js';
 
@@ -32,6 +33,8 @@ export interface RequestServiceDeps {
   clock: Clock;
   /** Shared with the grant service: one change to a request at a time. */
   withLock: KeyedLock;
+  /** Checks (and uses up) one-time codes for policies that require MFA; absent: MFA is not configured. */
+  mfa?: MfaVerifier;
   /** Told of every saved change, so timers can follow the request. */
   onChange: (request: AccessRequest) => void;
   /** Logs a failed attempt to settle right away (the scheduler retries it). */
@@ -113,9 +116,18 @@ export function createRequestService(deps: RequestServiceDeps) {
       return all.filter((r) => canView(who, r));
     },
 
-    async approve(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
+    /** `otp`: the approver's fresh one-time code, for a request whose policy required MFA of approvers. */
+    async approve(who: Identity, id: string, comment: string | null, otp?: string): Promise<AccessRequest> {
       const saved = await withLock(id, async () => {
-        const next = approve(await load(who, id), who, comment, clock.now());
+        const current = await load(who, id);
+        const next = approve(current, who, comment, clock.now());
+        // Only once this approver may approve: a code is not used up by an approval refused for who sends it.
+        if (current.policy.approvalRequiresMfa) {
+          await (deps.mfa ?? mfaUnavailable).verify(who.user, otp, {
+            what: `approval under policy ${current.policy.name}`,
+            requestId: id,
+          });
+        }
         const events = [event(who, next, 'ApprovalRecorded', { comment })];
         if (next.phase !== 'Approved') return saveAndTrack(next, events);
         events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));

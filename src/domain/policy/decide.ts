@@ -174,6 +174,8 @@ export function decide(set: PolicySet, input: DecisionInput, facts: DecisionFact
     trace,
     durationMs,
     approval: policy.decision === 'approval' ? (policy.approval ?? null) : null,
+    ...(policy.requireMfa ? { requireMfa: true } : {}),
+    ...(policy.decision === 'approval' && policy.approval?.requireMfa ? { approvalRequiresMfa: true } : {}),
     notes: [...ctx.notes],
   };
 }

@@ -58,6 +58,8 @@ export interface ApprovalRule {
   denyEnds: boolean;
   /** Approvals and denials must carry a comment. */
   requireComment: boolean;
+  /** Each approver must send a fresh one-time code (TOTP) with the approval; absent: false. */
+  requireMfa?: boolean;
 }
 
 export interface Policy {
@@ -85,6 +87,8 @@ export interface Policy {
   maxActive?: number;
   /** Roles this policy may grant although their rules would escalate (see guardrails). */
   allowEscalatingRoles: string[];
+  /** The requester must send a fresh one-time code (TOTP) with the request; absent: false. */
+  requireMfa?: boolean;
 }
 
 /** A named bundle of targets granted together (Rafay's break-glass groups, AWS TEAM's permission sets). */
@@ -217,6 +221,10 @@ export interface Decision {
   durationMs: number;
   /** Set exactly when outcome is 'approval'. */
   approval: ApprovalRule | null;
+  /** The requester must send a fresh one-time code with the request (the policy's requireMfa); absent: no. */
+  requireMfa?: boolean;
+  /** Each approver must send a fresh one-time code (approval.requireMfa); absent: no. */
+  approvalRequiresMfa?: boolean;
   /** What could not be judged (offline explain): "labels of namespace payments on dev unknown offline". */
   notes: string[];
 }

@@ -8,6 +8,7 @@ import { plainText } from '../request-fields.js';
 import { accessRequestResource, toResource } from '../resources.js';
 import { nameParams } from './access-request-body.js';
 import { identityOf } from './authenticate.js';
+import { otpHeaders, otpOf } from './mfa-routes.js';
 
 // Bodies are optional: a bare POST approves, denies, revokes or cancels (Fastify validates an absent body
 // as null).
@@ -21,7 +22,13 @@ interface Action {
   name: 'approve' | 'deny' | 'revoke' | 'cancel';
   summary: string;
   body: typeof commentBody | typeof reasonBody | typeof emptyBody;
-  run(requests: RequestService, who: Identity, id: string, body: ActionBody): Promise<AccessRequest>;
+  run(
+    requests: RequestService,
+    who: Identity,
+    id: string,
+    body: ActionBody,
+    otp: { otp?: string },
+  ): Promise<AccessRequest>;
 }
 
 /** What approvers, requesters and admins do to an existing request. */
@@ -30,7 +37,8 @@ const actions: Action[] = [
     name: 'approve',
     summary: 'Approve a pending request (approvers named by its policy; never the requester)',
     body: commentBody,
-    run: (requests, who, id, body) => requests.approve(who, id, body?.comment ?? null),
+    // A policy with approval.requireMfa takes each approver's fresh code in the Elevate-OTP header.
+    run: (requests, who, id, body, { otp }) => requests.approve(who, id, body?.comment ?? null, otp),
   },
   {
     name: 'deny',
@@ -63,6 +71,7 @@ export function accessRequestActions(requests: RequestService): FastifyPluginAsy
             summary: action.summary,
             tags: ['AccessRequest'],
             params: nameParams,
+            ...(action.name === 'approve' ? { headers: otpHeaders } : {}),
             body: action.body,
             response: {
               200: accessRequestResource,
@@ -70,7 +79,16 @@ export function accessRequestActions(requests: RequestService): FastifyPluginAsy
             },
           },
         },
-        async (req) => toResource(await action.run(requests, identityOf(req), req.params.name, req.body)),
+        async (req) =>
+          toResource(
+            await action.run(
+              requests,
+              identityOf(req),
+              req.params.name,
+              req.body,
+              otpOf(req.headers as { 'elevate-otp'?: string }),
+            ),
+          ),
       );
     }
   };

@@ -7,6 +7,7 @@ import { accessRequestList, accessRequestResource, apiVersion, toResource } from
 import { accessRequestActions } from './access-request-actions.js';
 import { type AccessRequestContract, createBody, nameParams, requestInput } from './access-request-body.js';
 import { identityOf } from './authenticate.js';
+import { otpHeaders, otpOf } from './mfa-routes.js';
 
 const createdLinks = Object.fromEntries(
   [
@@ -45,6 +46,7 @@ export function accessRequestRoutes(
                   'with the request as it would be made (200, status.decision), creating nothing',
               ),
           }),
+          headers: otpHeaders,
           body: createBody(contract),
           response: {
             200: accessRequestResource,
@@ -54,7 +56,8 @@ export function accessRequestRoutes(
         },
       },
       async (req, reply) => {
-        const input = requestInput(req.body.spec);
+        // A dry run never uses up a code: it judges, and the decision says whether one will be needed.
+        const input = { ...requestInput(req.body.spec), ...otpOf(req.headers) };
         if (req.query.dryRun)
           return reply.code(200).send(toResource(await requests.dryRun(identityOf(req), input)));
         return reply.code(201).send(toResource(await requests.create(identityOf(req), input)));
