@@ -16,6 +16,11 @@ declare module 'vitest' {
     postgresUrl: string;
     /** State dir of the shared testenv; a test starting a testenv of its own uses a subdirectory of it. */
     testenvDir: string;
+    /**
+     * Testenv dir whose identity provider both clusters trust (readIdpInfo(idpDir) for issuer, CA, clients and
+     * users; test/support/idp.ts for tokens); empty when no integration test is in the run.
+     */
+    idpDir: string;
   }
 }
 
@@ -29,18 +34,28 @@ async function runIncludesIntegration(project: TestProject): Promise<boolean> {
   return testFiles.some((file) => controlPlaneDirs.some((dir) => file.includes(dir)));
 }
 
-const runningProcesses = (stateDir: string): { pid: number; cmdline: string[] }[] => {
-  try {
-    const recorded: { pid: number; cmdline: string[] }[] = JSON.parse(
-      readFileSync(join(stateDir, 'testenv.json'), 'utf8'),
-    ).processes;
-    return recorded.filter(
-      ({ pid, cmdline }) => readFileSync(`/proc/${pid}/cmdline`, 'latin1') === `${cmdline.join('\0')}\0`,
-    );
-  } catch {
-    return [];
-  }
+const recordedProcesses = (stateDir: string): { pid: number; cmdline: string[] }[] => {
+  const read = (file: string) => {
+    try {
+      return JSON.parse(readFileSync(join(stateDir, file), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+  // The identity provider records itself apart from the clusters: tests stop and start it on their own.
+  const idp = read(join('idp', 'process.json'));
+  return [...(read('testenv.json')?.processes ?? []), ...(idp ? [idp] : [])];
 };
+
+// Each pid is checked on its own: one process already gone must not spare the others.
+const runningProcesses = (stateDir: string): { pid: number; cmdline: string[] }[] =>
+  recordedProcesses(stateDir).filter(({ pid, cmdline }) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1') === `${cmdline.join('\0')}\0`;
+    } catch {
+      return false;
+    }
+  });
 
 // An interrupted Vitest (Ctrl-C) exits without running teardowns, which would leave detached control planes
 // eating the CPU. An exit handler can only do synchronous work, hence SIGKILL without a grace period. Tests
@@ -66,6 +81,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('kubeconfigs', {});
     project.provide('elevateKubeconfigs', {});
     project.provide('testenvDir', '');
+    project.provide('idpDir', '');
     project.provide('postgresUrl', '');
     return undefined;
   }
@@ -81,6 +97,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     const clusters = await testenvUp({
       dir,
       clusters: 2,
+      idp: true,
       log: (line) => process.stderr.write(`[testenv] ${line}\n`),
     });
     project.provide('kubeconfigs', Object.fromEntries(clusters.map((c) => [c.name, c.kubeconfigPath])));
@@ -89,6 +106,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       Object.fromEntries(clusters.map((c) => [c.name, c.elevateKubeconfigPath])),
     );
     project.provide('testenvDir', dir);
+    project.provide('idpDir', dir);
   } catch (err) {
     // testenvUp has stopped what it started; the logs under dir explain the failure, so dir is kept.
     process.off('exit', onExit);

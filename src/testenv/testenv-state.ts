@@ -13,6 +13,8 @@ const processSchema = z.object({
 const stateSchema = z.object({
   version: z.literal(1),
   apiserverArgs: z.array(z.string()),
+  /** Whether the clusters trust the testenv identity provider (DIR/idp), which runs beside them. */
+  idp: z.boolean().optional(),
   clusters: z.array(
     z.object({
       name: z.string(),

@@ -7,6 +7,9 @@ import { type ClusterPki, createClusterPki } from './cluster-pki.js';
 import { type DetachedProcess, isRunning, spawnDetached, stopProcesses } from './detached-process.js';
 import { installElevateIdentity } from './elevate-identity.js';
 import { freePort } from './free-port.js';
+import { writeAuthenticationConfig } from './idp/idp-authentication-config.js';
+import { idpPaths } from './idp/idp-info.js';
+import { idpRunning, startIdp, stopIdp } from './idp/idp-process.js';
 import { type KubeBinaries, resolveKubeBinaries } from './kube-binaries.js';
 import {
   type RecordedProcess,
@@ -29,6 +32,13 @@ export interface TestenvOptions {
    * --authorization-webhook-config-file without --authorization-mode turns the mode into RBAC,Webhook.
    */
   apiserverArgs?: string[];
+  /**
+   * Also run the testenv OpenID provider (DIR/idp/info.json) and make every API server trust it through a
+   * structured AuthenticationConfiguration (users and groups prefixed with oidc:).
+   */
+  idp?: boolean;
+  /** ID token lifetime of that provider; default 600 seconds. */
+  idpTokenTtlSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -71,22 +81,44 @@ export async function testenvUp(opts: TestenvOptions): Promise<TestCluster[]> {
     throw new Error(`clusters must be a positive integer, not ${count}`);
   const names = clusterNames(count);
   const apiserverArgs = opts.apiserverArgs ?? [];
+  const idp = opts.idp ?? false;
+  const idpOptions = { dir, idTokenTtlSeconds: opts.idpTokenTtlSeconds, log };
 
-  const running = await adoptRunning(dir, names, apiserverArgs, log);
-  if (running) return running;
+  const running = await adoptRunning(dir, names, apiserverArgs, idp, log);
+  if (running) {
+    if (idp && !idpRunning(dir)) await startIdp(idpOptions);
+    return running;
+  }
 
   const bins = await resolveKubeBinaries(opts.binDir, log);
   await mkdir(dir, { recursive: true });
-  const state: TestenvState = { version: 1, apiserverArgs, clusters: [], processes: [] };
+  const state: TestenvState = { version: 1, apiserverArgs, idp, clusters: [], processes: [] };
+  // Started beside the etcds; each API server waits for it, so its JWT authenticator finds the issuer at once.
+  const idpStarted = idp
+    ? startIdp(idpOptions).then((info) => [
+        `--authentication-config=${writeAuthenticationConfig(join(idpPaths(dir).dir, 'authentication-config.json'), info)}`,
+      ])
+    : Promise.resolve([]);
+  idpStarted.catch(() => {}); // awaited by every cluster; this only keeps an early failure from going unhandled
   const results = await Promise.allSettled(
     names.map((name) =>
-      startCluster({ dir, name, bins, apiserverArgs, log, state, save: () => writeTestenvState(dir, state) }),
+      startCluster({
+        dir,
+        name,
+        bins,
+        apiserverArgs,
+        log,
+        state,
+        save: () => writeTestenvState(dir, state),
+        authArgs: () => idpStarted,
+      }),
     ),
   );
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (failures.length > 0) {
     // Leave nothing running behind a failed start; the logs stay in dir for the post-mortem.
     await stopProcesses(state.processes);
+    await stopIdp({ dir });
     removeTestenvState(dir);
     if (failures.length === 1) throw failures[0];
     throw new AggregateError(failures, failures.map((f) => (f as Error).message).join('\n\n'));
@@ -100,10 +132,11 @@ export async function testenvUp(opts: TestenvOptions): Promise<TestCluster[]> {
 export async function testenvDown(opts: { dir: string }): Promise<void> {
   const dir = resolve(opts.dir);
   const state = readTestenvState(dir);
-  if (!state) return;
+  if (!state) return stopIdp({ dir });
   // The API servers and controller managers first, so they don't spend the grace period reconnecting to etcd.
   await stopProcesses(state.processes.filter((p) => p.name !== 'etcd'));
   await stopProcesses(state.processes.filter((p) => p.name === 'etcd'));
+  await stopIdp({ dir });
   removeTestenvState(dir);
 }
 
@@ -111,6 +144,7 @@ async function adoptRunning(
   dir: string,
   names: string[],
   apiserverArgs: string[],
+  idp: boolean,
   log: (line: string) => void,
 ): Promise<TestCluster[] | undefined> {
   const state = readTestenvState(dir);
@@ -124,7 +158,8 @@ async function adoptRunning(
   const same =
     alive.length === state.processes.length &&
     state.clusters.map((c) => c.name).join() === names.join() &&
-    state.apiserverArgs.join('\0') === apiserverArgs.join('\0');
+    state.apiserverArgs.join('\0') === apiserverArgs.join('\0') &&
+    (state.idp ?? false) === idp;
   if (!same) {
     throw new Error(
       `${dir} already has a running testenv (clusters ${state.clusters.map((c) => c.name).join(', ') || 'starting'}, ` +
@@ -161,6 +196,8 @@ interface StartParams {
   log: (line: string) => void;
   state: TestenvState;
   save: () => void;
+  /** Extra kube-apiserver flags that only exist once something else has started (the identity provider). */
+  authArgs: () => Promise<string[]>;
 }
 
 async function startCluster({
@@ -171,6 +208,7 @@ async function startCluster({
   log,
   state,
   save,
+  authArgs,
 }: StartParams): Promise<TestCluster> {
   const started = Date.now();
   const deadline = started + readyTimeoutMs;
@@ -228,7 +266,8 @@ async function startCluster({
   start('etcd', bins.etcd, etcdArgs(clusterDir, name, etcdPort, peerPort));
   await waitUntil(name, 'etcd', () => etcdHealthy(etcdPort), deadline, crashed, procs);
 
-  start('kube-apiserver', bins.kubeApiserver, kubeApiserverArgs(pki, etcdPort, apiPort, apiserverArgs));
+  const args = [...(await authArgs()), ...apiserverArgs];
+  start('kube-apiserver', bins.kubeApiserver, kubeApiserverArgs(pki, etcdPort, apiPort, args));
   const kc = loadKubeconfig(kubeconfigPath);
   await waitUntil(name, 'the API server to be ready', () => apiserverReady(kc), deadline, crashed, procs);
 

@@ -7,6 +7,12 @@ function clusterCount(v: string): number {
   return n;
 }
 
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
 /** Local real control planes for tests and demos. */
 export function addTestenvCommands(program: Command): void {
   const testenv = program
@@ -23,16 +29,36 @@ export function addTestenvCommands(program: Command): void {
       (v: string, prev: string[]) => [...prev, v],
       [],
     )
-    .action(async (opts: { dir: string; clusters: number; apiserverArg: string[] }) => {
-      const { testenvUp } = await import('../../testenv/testenv.js');
-      const clusters = await testenvUp({
-        dir: opts.dir,
-        clusters: opts.clusters,
-        apiserverArgs: opts.apiserverArg,
-        log: (line) => console.error(line),
-      });
-      for (const c of clusters) console.log(`${c.name}\t${c.server}\t${c.kubeconfigPath}`);
-    });
+    .option('--idp', 'also start the OpenID provider the clusters trust (DIR/idp/info.json)', false)
+    .option(
+      '--idp-token-ttl <seconds>',
+      'ID token lifetime of that provider (default 600, or as before)',
+      positiveInt,
+    )
+    .action(
+      async (opts: {
+        dir: string;
+        clusters: number;
+        apiserverArg: string[];
+        idp: boolean;
+        idpTokenTtl?: number;
+      }) => {
+        const { testenvUp } = await import('../../testenv/testenv.js');
+        const clusters = await testenvUp({
+          dir: opts.dir,
+          clusters: opts.clusters,
+          apiserverArgs: opts.apiserverArg,
+          idp: opts.idp,
+          idpTokenTtlSeconds: opts.idpTokenTtl,
+          log: (line) => console.error(line),
+        });
+        for (const c of clusters) console.log(`${c.name}\t${c.server}\t${c.kubeconfigPath}`);
+        if (opts.idp) {
+          const { idpPaths, readIdpInfo } = await import('../../testenv/idp/idp-info.js');
+          console.log(`idp\t${readIdpInfo(opts.dir).issuer}\t${idpPaths(opts.dir).info}`);
+        }
+      },
+    );
   testenv
     .command('down')
     .description('stop the control planes started in DIR (and nothing else)')
@@ -40,5 +66,33 @@ export function addTestenvCommands(program: Command): void {
     .action(async (opts: { dir: string }) => {
       const { testenvDown } = await import('../../testenv/testenv.js');
       await testenvDown({ dir: opts.dir });
+    });
+  testenv
+    .command('token')
+    .description("print an ID token for a test user, signed in through the testenv provider's real pages")
+    .requiredOption('--dir <dir>', 'state directory')
+    .requiredOption('--user <name>', 'alice, bob, carol, dave or admin')
+    .option('--client <id>', 'client (audience) the token is for; default elevate')
+    .option('--device', 'sign in with the device flow instead of authorization code + PKCE', false)
+    .action(async (opts: { dir: string; user: string; client?: string; device: boolean }) => {
+      const { fetchIdToken } = await import('../../testenv/idp/idp-sign-in.js');
+      const tokens = await fetchIdToken({
+        dir: opts.dir,
+        user: opts.user,
+        clientId: opts.client,
+        flow: opts.device ? 'device' : 'code',
+      });
+      console.log(tokens.idToken);
+    });
+  testenv
+    .command('sign-in')
+    .description('play the person at the browser: complete a device sign-in (elevate login) as a test user')
+    .requiredOption('--dir <dir>', 'state directory')
+    .requiredOption('--user <name>', 'alice, bob, carol, dave or admin')
+    .requiredOption('--code <user-code>', 'the code elevate login printed')
+    .action(async (opts: { dir: string; user: string; code: string }) => {
+      const { signInWithDeviceCode } = await import('../../testenv/idp/idp-sign-in.js');
+      await signInWithDeviceCode({ dir: opts.dir, user: opts.user, userCode: opts.code });
+      console.error(`signed in as ${opts.user}`);
     });
 }
