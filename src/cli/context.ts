@@ -12,13 +12,27 @@ export const outputOption = () => new Option('-o, --output <format>', 'output fo
 
 type ApiClient = ReturnType<typeof createApiClient>;
 
+/** Where a command's bearer came from, to say what to do when the server refuses it. */
+type TokenOrigin = 'given' | 'stored' | 'none';
+
 /**
  * The bearer for a command: --token, else ELEVATE_TOKEN (commander folds both into `token`), else the
  * credential `elevate login` stored for this server, renewed when it is about to expire.
  */
-export async function resolveToken(server: string, token: string | undefined): Promise<string | undefined> {
-  return token || storedToken(server, createCredentialsStore());
+export async function resolveToken(
+  server: string,
+  token: string | undefined,
+): Promise<{ bearer: string | undefined; origin: TokenOrigin }> {
+  if (token) return { bearer: token, origin: 'given' };
+  const bearer = await storedToken(server, createCredentialsStore());
+  return { bearer, origin: bearer ? 'stored' : 'none' };
 }
+
+const hints: Record<TokenOrigin, string | null> = {
+  given: null,
+  stored: 'the sign-in kept by elevate login was refused: run elevate login again',
+  none: 'no token given: run elevate login, or set --token / ELEVATE_TOKEN',
+};
 
 /**
  * The API client for the server given as a global option (or ELEVATE_SERVER) and the caller's token. The
@@ -26,29 +40,26 @@ export async function resolveToken(server: string, token: string | undefined): P
  */
 export function client(cmd: Command): ApiClient {
   const { server, token } = cmd.optsWithGlobals<{ server: string; token?: string }>();
-  let api: Promise<{ api: ApiClient; signedIn: boolean }> | undefined;
+  let api: Promise<{ api: ApiClient; origin: TokenOrigin }> | undefined;
   const connect = () => {
-    api ??= resolveToken(server, token).then((bearer) => ({
+    api ??= resolveToken(server, token).then(({ bearer, origin }) => ({
       api: createApiClient({ server, token: bearer }),
-      signedIn: Boolean(bearer),
+      origin,
     }));
     return api;
   };
-  // Every method of the API client, each waiting for the token first; a 401 without any token says how to get one.
+  // Every method of the API client, each waiting for the token first; a 401 says how to get a good one.
   return new Proxy({} as ApiClient, {
     get:
       (_target, method: keyof ApiClient) =>
       async (...args: unknown[]) => {
-        const { api: real, signedIn } = await connect();
+        const { api: real, origin } = await connect();
         try {
           return await (real[method] as (...a: unknown[]) => Promise<unknown>)(...args);
         } catch (e) {
-          if (!signedIn && e instanceof ApiError && e.status === 401) {
-            throw new ApiError(
-              `${e.message}\nno token given: run elevate login, or set --token / ELEVATE_TOKEN`,
-              401,
-            );
-          }
+          const hint = hints[origin];
+          if (hint && e instanceof ApiError && e.status === 401)
+            throw new ApiError(`${e.message}\n${hint}`, 401);
           throw e;
         }
       },
