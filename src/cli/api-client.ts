@@ -6,6 +6,8 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
+    /** The problem's `type` (…/otp-required: the server wants a one-time code), when the server sent one. */
+    readonly problemType?: string,
   ) {
     super(message);
   }
@@ -19,8 +21,13 @@ export interface ApiClientOptions {
 export function createApiClient({ server, token }: ApiClientOptions) {
   const base = server.replace(/\/+$/, '');
 
-  async function send(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = {};
+  async function send(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
@@ -40,23 +47,31 @@ export function createApiClient({ server, token }: ApiClientOptions) {
     if (!res.ok) {
       const text = await res.text();
       let detail = text;
+      let problemType: string | undefined;
       try {
         const problem = JSON.parse(text) as Problem;
         detail = problem.detail ?? problem.title ?? text;
+        problemType = problem.type;
         // A refusal by policy says which policies were considered, and where the attempt is on record.
         if (problem.decision) detail += `\n${describeDecision(problem.decision).join('\n')}`;
         if (problem.request) detail += `\nrecorded as accessrequest/${problem.request} (Denied)`;
       } catch {
         // not JSON: show the text as it came
       }
-      throw new ApiError(`${detail} (HTTP ${res.status})`, res.status);
+      throw new ApiError(`${detail} (HTTP ${res.status})`, res.status, problemType);
     }
     return res;
   }
 
   return {
-    async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-      return (await (await send(method, path, body)).json()) as T;
+    /** `headers`: extra request headers, e.g. Elevate-OTP. */
+    async json<T>(
+      method: string,
+      path: string,
+      body?: unknown,
+      headers?: Record<string, string>,
+    ): Promise<T> {
+      return (await (await send(method, path, body, headers)).json()) as T;
     },
     async text(method: string, path: string): Promise<string> {
       return (await send(method, path)).text();

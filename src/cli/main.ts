@@ -4,6 +4,7 @@ import { version } from '../version.js';
 import { ApiError } from './api-client.js';
 import { addAuditCommands } from './commands/audit.js';
 import { addLoginCommands } from './commands/login.js';
+import { addMfaCommands } from './commands/mfa.js';
 import { addPolicyCommands } from './commands/policy.js';
 import { addRequestCommands } from './commands/requests.js';
 import { addServerCommand } from './commands/server.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   addLoginCommands(program);
   addAuditCommands(program);
   addTokenCommands(program);
+  addMfaCommands(program);
   addPolicyCommands(program);
   addTestenvCommands(program);
   return program;

@@ -4,12 +4,24 @@ import type { AccessRequestResource } from '../../http/resources.js';
 import { durationArg, listArg, timeArg } from '../arguments.js';
 import { client, type Output, outputOption, printOutcome, printRequest } from '../context.js';
 import { describeDecision, requestTable } from '../render.js';
+import { otpOption, withOtp } from './mfa.js';
 
 const requestPath = (id: string) => `/api/v1/accessrequests/${encodeURIComponent(id)}`;
 
-/** POSTs one of a request's actions (approve, deny, revoke, cancel) and prints the outcome. */
-async function act(cmd: Command, id: string, action: string, body: object, opts: Output): Promise<void> {
-  const r = await client(cmd).json<AccessRequestResource>('POST', `${requestPath(id)}/${action}`, body);
+/**
+ * POSTs one of a request's actions (approve, deny, revoke, cancel) and prints the outcome; `otp` (approve):
+ * the approver's one-time code, asked for on a terminal when the policy wants one and none was given.
+ */
+async function act(
+  cmd: Command,
+  id: string,
+  action: string,
+  body: object,
+  opts: Output & { otp?: string },
+): Promise<void> {
+  const r = await withOtp(opts.otp, (headers) =>
+    client(cmd).json<AccessRequestResource>('POST', `${requestPath(id)}/${action}`, body, headers),
+  );
   printOutcome(r, opts);
 }
 
@@ -37,6 +49,7 @@ export function addRequestCommands(program: Command): void {
     .option('--ticket <id>', 'ticket or incident reference')
     .option('--start <time>', 'when access is to begin, RFC 3339 (e.g. 2026-03-01T09:00:00+01:00)', timeArg)
     .option('--dry-run', 'show the decision and why, creating nothing')
+    .addOption(otpOption())
     .addOption(outputOption())
     .action(async (opts, cmd: Command) => {
       const grant = {
@@ -46,10 +59,13 @@ export function addRequestCommands(program: Command): void {
         ...(opts.start ? { startTime: opts.start } : {}),
       };
       const post = async (spec: object) => {
-        const r = await client(cmd).json<AccessRequestResource>(
-          'POST',
-          `/api/v1/accessrequests${opts.dryRun ? '?dryRun=All' : ''}`,
-          { apiVersion: 'elevate.dev/v1', kind: 'AccessRequest', spec },
+        const r = await withOtp(opts.otp, (headers) =>
+          client(cmd).json<AccessRequestResource>(
+            'POST',
+            `/api/v1/accessrequests${opts.dryRun ? '?dryRun=All' : ''}`,
+            { apiVersion: 'elevate.dev/v1', kind: 'AccessRequest', spec },
+            headers,
+          ),
         );
         if (!opts.dryRun || opts.output === 'json') return printOutcome(r, opts);
         console.log(`accessrequest/${r.metadata.name} would be ${r.status.phase} (dry run)`);
@@ -79,22 +95,26 @@ export function addRequestCommands(program: Command): void {
       return post(targets.length === 1 ? { ...targets[0], ...grant } : { targets, ...grant });
     });
 
-  const decision = (name: 'approve' | 'deny', what: string) =>
-    program
+  const decision = (name: 'approve' | 'deny', what: string) => {
+    const command = program
       .command(`${name} <id>`)
       .description(what)
       .option('--comment <text>', 'a comment for the record')
-      .option('--extension', `${name} the extension of an active grant waiting for approval`)
+      .option('--extension', `${name} the extension of an active grant waiting for approval`);
+    if (name === 'approve') command.addOption(otpOption());
+    return command
       .addOption(outputOption())
-      .action((id: string, opts: { comment?: string; extension?: boolean } & Output, cmd: Command) =>
-        act(
-          cmd,
-          id,
-          opts.extension ? `extension/${name}` : name,
-          opts.comment ? { comment: opts.comment } : {},
-          opts,
-        ),
+      .action(
+        (id: string, opts: { comment?: string; extension?: boolean; otp?: string } & Output, cmd: Command) =>
+          act(
+            cmd,
+            id,
+            opts.extension ? `extension/${name}` : name,
+            opts.comment ? { comment: opts.comment } : {},
+            opts,
+          ),
       );
+  };
   decision('approve', 'approve a pending request');
   decision('deny', 'deny a pending request');
 
