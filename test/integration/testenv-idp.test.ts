@@ -139,8 +139,8 @@ describe('the testenv OpenID provider', () => {
     expect((await whoAmI(before)).username).toBe('oidc:dave@example.com');
   });
 
-  it('comes back after a stop with the same issuer and keys', async () => {
-    const issued = await idToken('admin');
+  it('comes back after a stop with the same issuer, keys and refresh tokens', async () => {
+    const { idToken: issued, refreshToken } = await idTokens('admin');
     await stopIdp({ dir: idpDir() });
     expect(idpRunning(idpDir())).toBe(false);
     // Down: the API server still validates with the keys it fetched.
@@ -148,5 +148,15 @@ describe('the testenv OpenID provider', () => {
     const info = await startIdp({ dir: idpDir() });
     expect(info.issuer).toBe(idpInfo().issuer);
     expect((await whoAmI(await idToken('admin'))).username).toBe('oidc:admin@example.com');
+    const refreshed = await idpBrowser().json(
+      `${info.issuer}/token`,
+      new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: String(refreshToken),
+        client_id: 'elevate',
+      }),
+    );
+    expect(refreshed.status).toBe(200);
+    expect((await whoAmI(String(refreshed.body.id_token))).username).toBe('oidc:admin@example.com');
   });
 });

@@ -30,6 +30,8 @@ export function idpPaths(dir: string) {
     /** Secret for the provider's signed cookies, so a restart keeps sign-in sessions valid. */
     cookieKeys: join(idpDir, 'cookie-keys.json'),
     process: join(idpDir, 'process.json'),
+    /** Sessions, grants and tokens, saved when the provider stops (idp-store.ts). */
+    store: join(idpDir, 'store.json'),
     log: join(idpDir, 'idp.log'),
     pki: join(idpDir, 'pki'),
   };

@@ -6,6 +6,7 @@ import { idpPaths, readIdpInfo } from './idp-info.js';
 import { handleInteraction } from './idp-interactions.js';
 import { readJwks } from './idp-keys.js';
 import { createIdpProvider } from './idp-provider.js';
+import { IdpStore } from './idp-store.js';
 
 const dir = process.argv[2];
 if (!dir) {
@@ -15,8 +16,10 @@ if (!dir) {
 const paths = idpPaths(dir);
 const info = readIdpInfo(dir);
 const cookieKeys = JSON.parse(readFileSync(paths.cookieKeys, 'utf8')) as string[];
+// One store for every provider instance: a key reload must not sign anyone out or forget a refresh token.
+const store = new IdpStore(paths.store);
 const load = () => {
-  const provider = createIdpProvider(info, readJwks(paths.jwks), cookieKeys);
+  const provider = createIdpProvider(info, readJwks(paths.jwks), cookieKeys, store.adapter());
   return { provider, serve: provider.callback() };
 };
 let current = load();
@@ -43,7 +46,6 @@ const server = createServer(
 
 process.on('SIGHUP', () => {
   try {
-    // The in-memory store (sessions, grants, refresh tokens) is module-wide, so the new instance sees it all.
     current = load();
     console.log(
       `reloaded signing keys (${readJwks(paths.jwks)
@@ -55,6 +57,7 @@ process.on('SIGHUP', () => {
   }
 });
 process.on('SIGTERM', () => {
+  store.save();
   server.close(() => process.exit(0));
   server.closeAllConnections();
 });

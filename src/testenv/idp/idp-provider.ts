@@ -1,4 +1,4 @@
-import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
+import Provider, { type AdapterFactory, type ClientMetadata, type Configuration } from 'oidc-provider';
 import type { IdpInfo } from './idp-info.js';
 import type { PrivateJwks } from './idp-keys.js';
 import { deviceSuccessPage, userCodeConfirmPage, userCodeInputPage } from './idp-pages.js';
@@ -23,9 +23,15 @@ const nativeClient = (clientId: string): ClientMetadata => ({
  * that carry email, email_verified and groups themselves (API servers never call userinfo), public native
  * clients with PKCE, the device flow, and refresh tokens for offline_access.
  */
-export function createIdpProvider(info: IdpInfo, jwks: PrivateJwks, cookieKeys: string[]): Provider {
+export function createIdpProvider(
+  info: IdpInfo,
+  jwks: PrivateJwks,
+  cookieKeys: string[],
+  adapter: AdapterFactory,
+): Provider {
   const ttl = info.idTokenTtlSeconds;
   const configuration: Configuration = {
+    adapter,
     clients: [nativeClient(info.clientId), nativeClient(info.otherClientId)],
     jwks: jwks as Configuration['jwks'],
     cookies: { keys: cookieKeys },
