@@ -28,12 +28,28 @@ fi
 kube_bin="$(bash "$repo/scripts/build-kube.sh")"
 mkdir -p "$demo"
 stop_server
-echo "==> starting a real control plane (etcd, kube-apiserver, kube-controller-manager) in $demo/testenv"
-"$elevate" testenv up --dir "$demo/testenv" --clusters 1 >/dev/null
+echo "==> starting a real control plane (etcd, kube-apiserver, kube-controller-manager) and an OpenID provider it trusts in $demo/testenv"
+"$elevate" testenv up --dir "$demo/testenv" --clusters 1 --idp >/dev/null
 export KUBECONFIG="$demo/testenv/dev/admin.kubeconfig"
-"$kube_bin/kubectl" get namespace payments >/dev/null 2>&1 || "$kube_bin/kubectl" create namespace payments >/dev/null
+kubectl="$kube_bin/kubectl"
+"$kubectl" get namespace payments >/dev/null 2>&1 || "$kubectl" create namespace payments >/dev/null
 
-sed "s/127.0.0.1:8080/127.0.0.1:$port/" "$repo/examples/elevate.yaml" >"$demo/elevate.yaml"
+# People run kubectl with their own ID token: a kubeconfig that knows the cluster and no credentials.
+people="$demo/people.kubeconfig"
+"$kubectl" config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' |
+  base64 -d >"$demo/dev-ca.crt"
+api_server="$("$kubectl" config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
+rm -f "$people"
+"$kubectl" --kubeconfig "$people" config set-cluster dev --server "$api_server" \
+  --certificate-authority "$demo/dev-ca.crt" --embed-certs=true >/dev/null
+"$kubectl" --kubeconfig "$people" config set-context dev --cluster dev --user person >/dev/null
+"$kubectl" --kubeconfig "$people" config use-context dev >/dev/null
+
+# The provider's address (its port is chosen once per testenv dir) replaces the example's placeholder.
+issuer="$(sed -n 's/^ *"issuer": "\(.*\)",$/\1/p' "$demo/testenv/idp/info.json")"
+idp_ca="$demo/testenv/idp/pki/ca.crt"
+sed -e "s/127.0.0.1:8080/127.0.0.1:$port/" -e "s#https://127.0.0.1:8443#$issuer#" \
+  "$repo/examples/elevate.yaml" >"$demo/elevate.yaml"
 cp "$repo/examples/tokens.csv" "$demo/tokens.csv"
 
 echo "==> starting the Elevate server on 127.0.0.1:$port (log: $demo/server.log)"
@@ -47,47 +63,59 @@ curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { tail -20 "$demo/server
 
 cat <<TXT
 
-Elevate is running with a real Kubernetes API server. In another shell:
+Elevate is running with a real Kubernetes API server and an OpenID provider ($issuer)
+that both trust: users alice (devs), bob and dave (sre-leads), carol (devs), admin (platform-admins);
+password <name>-password. In another shell:
 
-  export PATH="$repo/bin:$kube_bin:\$PATH" KUBECONFIG="$KUBECONFIG" ELEVATE_SERVER=http://127.0.0.1:$port
+  export PATH="$repo/bin:$kube_bin:\$PATH" KUBECONFIG="$KUBECONFIG" ELEVATE_SERVER=http://127.0.0.1:$port ELEVATE_CA="$idp_ca"
 
-  # alice (group devs) has no access to payments yet:
-  kubectl auth can-i create deployments -n payments --as alice --as-group devs      # no
+  # alice signs in: elevate login prints a URL and a code and waits (the browser would warn about the
+  # testenv CA; you can play alice's browser from a third shell instead, with the code it printed):
+  elevate login
+  elevate testenv sign-in --dir $demo/testenv --user alice --code <CODE>
+  elevate whoami              # alice@example.com (groups: devs) via oidc ($issuer)
+
+  # kubectl as alice herself, with her own ID token from the provider (not --as):
+  as_alice() { kubectl --kubeconfig $people --token "\$(elevate testenv token --dir $demo/testenv --user alice)" "\$@"; }
+  as_alice auth can-i create deployments -n payments       # no
+  as_alice auth whoami                                      # oidc:alice@example.com, groups oidc:devs
 
   # what would policy say? (--dry-run: the decision and every policy considered, nothing made)
-  ELEVATE_TOKEN=alice-demo-token elevate request --cluster dev --role edit --namespace payments \\
+  elevate request --cluster dev --role edit --namespace payments \\
       --reason "INC-42: payments pods crash-looping" --ticket INC-42 --dry-run
   # she asks for 'edit' there; policy payments-edit needs one sre-lead and a ticket (INC-… or CHG-…):
-  ELEVATE_TOKEN=alice-demo-token elevate request --cluster dev --role edit --namespace payments \\
+  elevate request --cluster dev --role edit --namespace payments \\
       --duration 10m --reason "INC-42: payments pods crash-looping" --ticket INC-42
   # without a ticket it is refused, and the attempt is on record (elevate list shows it Denied):
-  ELEVATE_TOKEN=alice-demo-token elevate request --cluster dev --role edit --namespace payments --reason "just looking"
-  ELEVATE_TOKEN=alice-demo-token elevate list
+  elevate request --cluster dev --role edit --namespace payments --reason "just looking"
+  elevate list
 
-  # bob (sre-leads) approves; alice could not approve her own request:
-  ELEVATE_TOKEN=bob-demo-token elevate approve <ID> --comment "go ahead"
-  kubectl auth can-i create deployments -n payments --as alice --as-group devs      # yes
-  kubectl get rolebindings -n payments -l app.kubernetes.io/managed-by=elevate -o wide
+  # bob (sre-leads) approves with his own token; alice could not approve her own request:
+  ELEVATE_TOKEN="\$(elevate testenv token --dir $demo/testenv --user bob)" elevate approve <ID> --comment "go ahead"
+  as_alice auth can-i create deployments -n payments       # yes
+  kubectl get rolebindings -n payments -l app.kubernetes.io/managed-by=elevate -o wide   # subject oidc:alice@example.com
 
   # 'view' anywhere is auto-approved by policy view-anywhere (try a 1m one, the shortest allowed, and watch it expire):
-  ELEVATE_TOKEN=alice-demo-token kubectl elevate request --cluster dev --role view --cluster-wide --duration 1m --reason "look around"
+  kubectl elevate request --cluster dev --role view --cluster-wide --duration 1m --reason "look around"
 
   # end it early, then check:
-  ELEVATE_TOKEN=bob-demo-token elevate revoke <ID> --reason "incident resolved"
-  kubectl auth can-i create deployments -n payments --as alice --as-group devs      # no
+  ELEVATE_TOKEN="\$(elevate testenv token --dir $demo/testenv --user bob)" elevate revoke <ID> --reason "incident resolved"
+  as_alice auth can-i create deployments -n payments       # no
 
   # the audit trail (admins only), and its hash chain:
-  ELEVATE_TOKEN=admin-demo-token elevate audit export --format csv
-  ELEVATE_TOKEN=admin-demo-token elevate audit verify
+  export ADMIN_TOKEN="\$(elevate testenv token --dir $demo/testenv --user admin)"
+  ELEVATE_TOKEN=\$ADMIN_TOKEN elevate audit export --format csv
+  ELEVATE_TOKEN=\$ADMIN_TOKEN elevate audit verify
 
   # a profile asks for a bundle at once (edit in payments + view cluster-wide), one approval for both:
-  ELEVATE_TOKEN=alice-demo-token elevate request --profile payments-oncall --duration 30m --reason "INC-43"
+  elevate request --profile payments-oncall --duration 30m --reason "INC-43"
 
   # check and explain the policies offline:
-  elevate policy check --config $repo/examples/elevate.yaml
-  elevate policy explain --config $repo/examples/elevate.yaml --user alice --groups devs --cluster dev --role edit --namespace payments
+  elevate policy check --config $demo/elevate.yaml
+  elevate policy explain --config $demo/elevate.yaml --user alice@example.com --groups devs --cluster dev --role edit --namespace payments
 
-  # the API: http://127.0.0.1:$port/openapi.json
+  # sign out (elevate whoami then says how to sign in); the API: http://127.0.0.1:$port/openapi.json
+  elevate logout
 
 Stop everything with: make demo-down
 TXT
