@@ -14,6 +14,7 @@ import https from 'node:https';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import Database from 'better-sqlite3';
 import { benchApi, createNamespace, describeFailure, isActive, wallNow } from './bench-api.js';
@@ -97,6 +98,9 @@ interface Round {
   expired: number;
   burstCpuMs: number;
   idleCpuMs: number;
+  /** The event loop's busy time in the window: CPU plus whatever blocks it (SQLite's fsync at commit). */
+  burstLoopMs: number;
+  idleLoopMs: number;
   statements: Map<string, number>;
   calls: Map<string, number>;
 }
@@ -138,8 +142,10 @@ runClusterBench(
       statements.clear();
       if (profileDir) await session.post('Profiler.start');
       const cpuBefore = process.cpuUsage();
+      const loopBefore = performance.eventLoopUtilization();
       await pause(windowMs);
       const burstCpuMs = cpuMs(process.cpuUsage(cpuBefore));
+      const burstLoopMs = performance.eventLoopUtilization(loopBefore).active;
       if (profileDir) {
         const { profile } = await session.post('Profiler.stop');
         writeFileSync(join(profileDir, `burst-${round + 1}.cpuprofile`), JSON.stringify(profile));
@@ -148,8 +154,10 @@ runClusterBench(
       const calls = diff(await apiServerCounts(cluster.kubeconfigPath), callsBefore);
 
       const idleBefore = process.cpuUsage();
+      const idleLoopBefore = performance.eventLoopUtilization();
       await pause(windowMs);
       const idleCpuMs = cpuMs(process.cpuUsage(idleBefore));
+      const idleLoopMs = performance.eventLoopUtilization(idleLoopBefore).active;
 
       const expiredAt = await api.grantExpiredTimes();
       const expired = ids.filter((id) => expiredAt.has(id)).length;
@@ -158,6 +166,8 @@ runClusterBench(
         expired,
         burstCpuMs,
         idleCpuMs,
+        burstLoopMs,
+        idleLoopMs,
         statements: burstStatements,
         calls,
       });
@@ -185,7 +195,8 @@ runClusterBench(
           .join(', ');
       report(
         `  round ${i + 1}: ${r.expired}/${r.grants} expired; CPU ${((r.burstCpuMs - r.idleCpuMs) / r.expired).toFixed(2)} ms ` +
-          `per grant (burst ${r.burstCpuMs.toFixed(0)} ms, idle ${r.idleCpuMs.toFixed(0)} ms)`,
+          `per grant (burst ${r.burstCpuMs.toFixed(0)} ms, idle ${r.idleCpuMs.toFixed(0)} ms); event loop busy ` +
+          `${((r.burstLoopMs - r.idleLoopMs) / r.expired).toFixed(2)} ms per grant`,
       );
       report(`    SQLite statements per grant: ${list(r.statements)}`);
       report(`    API-server requests per grant: ${list(r.calls)}`);

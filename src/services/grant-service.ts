@@ -19,9 +19,10 @@ import type { Refusal } from '../domain/policy/types.js';
 import { describeTarget } from '../domain/target.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { ClusterGateway, ManagedBinding, PolicySource, Store } from './ports.js';
+import { createSaveBatcher } from './save-batcher.js';
 
 export interface GrantServiceDeps {
-  store: Pick<Store, 'getRequest' | 'updateRequest' | 'lockAcrossServers'>;
+  store: Pick<Store, 'getRequest' | 'updateRequest' | 'updateRequests' | 'lockAcrossServers'>;
   clusters: Pick<ClusterGateway, 'applyBinding' | 'deleteBinding' | 'namespaceExists' | 'roleRules'>;
   /** The guardrails in force, judged again right before bindings are written. */
   policySource: PolicySource;
@@ -51,6 +52,7 @@ export function createGrantService({ store, clusters, policySource, clock, withL
    * reported gone; a drift repair could likewise write back a binding another server just removed.
    */
   const exclusive: KeyedLock = (id, work) => withLock(id, () => store.lockAcrossServers(id, work));
+  const saveTogether = createSaveBatcher(store);
 
   /**
    * Writes every binding of the grant, then starts its clock. Each write is idempotent, so a grant whose
@@ -169,12 +171,15 @@ export function createGrantService({ store, clusters, policySource, clock, withL
     );
   }
 
-  /** Saves a grant that has ended; an extension still waiting for approval lapses with it. */
+  /**
+   * Saves a grant that has ended; an extension still waiting for approval lapses with it. Grants ending
+   * together (a burst of expiries) are saved together, each only after its own bindings are gone.
+   */
   function saveEnded(ended: AccessRequest, endEvent: AuditEventInput): Promise<AccessRequest> {
     const pending = pendingExtension(ended);
-    if (!pending) return store.updateRequest(ended, [endEvent]);
+    if (!pending) return saveTogether(ended, [endEvent]);
     const lapsed = lapseExtension(ended, clock.now());
-    return store.updateRequest(lapsed, [
+    return saveTogether(lapsed, [
       endEvent,
       event(lapsed, 'ExtensionLapsed', { extension: pending.id, by: formatDuration(pending.byMs) }),
     ]);

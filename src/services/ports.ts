@@ -70,6 +70,12 @@ export interface MfaEnrolment {
   version: number;
 }
 
+/** One request's save: the request as changed, at the version it was read, and its audit events. */
+export interface RequestChange {
+  request: AccessRequest;
+  events: AuditEventInput[];
+}
+
 export interface Store {
   /** Inserts a new request and its audit events in one transaction. */
   createRequest(request: AccessRequest, events: AuditEventInput[]): Promise<void>;
@@ -80,6 +86,13 @@ export interface Store {
    * (RequestFilter.changedAfterSeq), so every change carries at least one.
    */
   updateRequest(request: AccessRequest, events: AuditEventInput[]): Promise<AccessRequest>;
+  /**
+   * Several updateRequest saves in one transaction (a burst of expiries: one commit, one read of the
+   * audit chain's head). Each change is checked against its own version: one whose version is stale is
+   * skipped whole (null in its place, none of its events written) while the others are saved. Resolves
+   * in the order given; rejects (nothing saved) only when the transaction itself fails.
+   */
+  updateRequests(changes: RequestChange[]): Promise<(AccessRequest | null)[]>;
   getRequest(id: string): Promise<AccessRequest | null>;
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
   /** How many requests are in each phase (phases with none are absent). */

@@ -107,6 +107,33 @@ describe.each(dialects)('the $name store', (dialect) => {
     await store.close();
   });
 
+  it('saves several requests in one transaction, skipping a stale one whole', async () => {
+    const { store } = await dialect.fresh();
+    const other: AccessRequest = { ...request, id: 'ar-2' };
+    await store.createRequest(request, [ev('RequestCreated')]);
+    await store.createRequest(other, [{ ...ev('RequestCreated'), requestId: 'ar-2' }]);
+    await store.updateRequest({ ...other, message: 'first' }, [{ ...ev('First'), requestId: 'ar-2' }]);
+    const saved = await store.updateRequests([
+      { request: { ...request, message: 'saved' }, events: [ev('Saved'), ev('SavedToo')] },
+      { request: { ...other, message: 'stale' }, events: [{ ...ev('Stale'), requestId: 'ar-2' }] },
+    ]);
+    expect(saved.map((r) => r && { id: r.id, version: r.version })).toEqual([
+      { id: 'ar-1', version: 1 },
+      null,
+    ]);
+    expect((await store.getRequest('ar-1'))?.message).toBe('saved');
+    expect((await store.getRequest('ar-2'))?.message).toBe('first');
+    expect((await store.listAudit()).map((e) => e.action)).toEqual([
+      'RequestCreated',
+      'RequestCreated',
+      'First',
+      'Saved',
+      'SavedToo',
+    ]);
+    expect(await store.verifyAuditChain()).toBeNull();
+    await store.close();
+  });
+
   it('chains audit events so an edit is detected', async () => {
     const { store, tamper } = await dialect.fresh();
     await store.createRequest(request, [ev('RequestCreated'), ev('RequestApproved')]);

@@ -126,6 +126,11 @@ export function observeAuditWrites(store: Store, observe: (events: AuditEventInp
       observe(events);
       return saved;
     },
+    async updateRequests(changes) {
+      const saved = await store.updateRequests(changes);
+      observe(changes.flatMap((c, i) => (saved[i] ? c.events : [])));
+      return saved;
+    },
     async appendAudit(events) {
       await store.appendAudit(events);
       observe(events);

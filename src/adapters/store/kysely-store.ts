@@ -3,7 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { AccessRequest, AccessRequestSpec, BindingRef, Extension } from '../../domain/access-request.js';
 import type { AuditEvent, AuditEventInput } from '../../domain/audit-event.js';
 import { StaleWrite } from '../../domain/errors.js';
-import type { RequestFilter, Store } from '../../services/ports.js';
+import type { RequestChange, RequestFilter, Store } from '../../services/ports.js';
 import { identityRows } from './identity-rows.js';
 import type { AccessRequestsTable, AuditEventsTable, Database } from './schema.js';
 
@@ -45,6 +45,28 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     }
   }
 
+  /** Each change checked against its own version; a stale one is skipped whole (null), the rest saved. */
+  async function updateRequests(changes: RequestChange[]): Promise<(AccessRequest | null)[]> {
+    return db.transaction().execute(async (trx) => {
+      const saved: (AccessRequest | null)[] = [];
+      const events: AuditEventInput[] = [];
+      for (const { request, events: own } of changes) {
+        const next = { ...request, version: request.version + 1 };
+        const result = await trx
+          .updateTable('access_requests')
+          .set(toRow(next))
+          .where('id', '=', request.id)
+          .where('version', '=', request.version)
+          .executeTakeFirst();
+        const ok = Number(result.numUpdatedRows) === 1;
+        saved.push(ok ? next : null);
+        if (ok) events.push(...own);
+      }
+      await appendEvents(trx, events);
+      return saved;
+    });
+  }
+
   return {
     async createRequest(request, events) {
       await db.transaction().execute(async (trx) => {
@@ -54,21 +76,12 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     },
 
     async updateRequest(request, events) {
-      const saved = { ...request, version: request.version + 1 };
-      await db.transaction().execute(async (trx) => {
-        const result = await trx
-          .updateTable('access_requests')
-          .set(toRow(saved))
-          .where('id', '=', request.id)
-          .where('version', '=', request.version)
-          .executeTakeFirst();
-        if (Number(result.numUpdatedRows) !== 1) {
-          throw new StaleWrite(`request ${request.id} was changed by someone else; try again`);
-        }
-        await appendEvents(trx, events);
-      });
+      const [saved] = await updateRequests([{ request, events }]);
+      if (!saved) throw new StaleWrite(`request ${request.id} was changed by someone else; try again`);
       return saved;
     },
+
+    updateRequests,
 
     async getRequest(id) {
       const row = await db.selectFrom('access_requests').selectAll().where('id', '=', id).executeTakeFirst();
