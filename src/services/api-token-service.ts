@@ -27,15 +27,19 @@ const day = 24 * 3_600_000;
 export const defaultTokenLifetime = '90d';
 const maxLifetimeMs = 366 * day;
 const minLifetimeMs = 3_600_000;
-/** `never`, whole days (`90d`) or whole hours (`12h`), as the API and the CLI take --expires. */
-export const tokenLifetimePattern = /^(never|[1-9][0-9]{0,2}d|[1-9][0-9]{0,4}h)$/;
+/**
+ * `never`, whole days (`90d`, 1..366) or whole hours (`12h`, 1..8784), as the API and the CLI take --expires.
+ * The bounds are in the pattern itself so the OpenAPI document states exactly what is accepted.
+ */
+export const tokenLifetimePattern =
+  /^(never|([1-9]|[1-9][0-9]|[12][0-9]{2}|3[0-5][0-9]|36[0-6])d|([1-9][0-9]{0,2}|[1-7][0-9]{3}|8[0-6][0-9]{2}|87[0-7][0-9]|878[0-4])h)$/;
 
 /**
  * The lifetime `text` asks for in milliseconds (null: never expires); Invalid when it is no lifetime or lies
  * outside 1h..366d.
  */
 export function parseTokenLifetime(text: string): number | null {
-  if (!tokenLifetimePattern.test(text)) {
+  if (!/^(never|\d+[dh])$/.test(text)) {
     throw new Invalid(`"${text.slice(0, 64)}" is no token lifetime: use e.g. 90d, 12h or never`, 'expires');
   }
   if (text === 'never') return null;

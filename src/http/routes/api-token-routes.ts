@@ -33,11 +33,11 @@ const createBody = z.strictObject({
   expires: z
     .string()
     .max(8)
-    .regex(tokenLifetimePattern, 'must be whole days (90d), whole hours (12h) or never')
+    .regex(tokenLifetimePattern, 'must be 1d..366d, 1h..8784h or never')
     .optional()
     .describe(
       `How long the token lives: ${defaultTokenLifetime} when left out; at least 1h, at most 366d, or never. ` +
-        'A lifetime outside those bounds is refused with 400.',
+        'Anything else is refused with 400.',
     ),
 });
 
