@@ -303,7 +303,7 @@ describe('elevate over HTTPS', () => {
       const env = { ELEVATE_SERVER: tlsServer.url, ELEVATE_TOKEN: 'token-alice' };
       const trusted = await run(elevateBin, ['whoami'], { ...env, ELEVATE_CA: cert });
       expect(trusted.code, trusted.stderr).toBe(0);
-      expect(trusted.stdout.trim()).toBe('alice (groups: devs)');
+      expect(trusted.stdout.trim()).toBe('alice (groups: devs) via token-file');
       const untrusted = await run(elevateBin, ['whoami'], env);
       expect(untrusted.code).not.toBe(0);
       expect(untrusted.stderr).toMatch(
