@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
-import { readForm } from '../../src/testenv/idp/idp-browser.js';
+import { describe, expect, inject, it } from 'vitest';
+import { IdpBrowser, readForm } from '../../src/testenv/idp/idp-browser.js';
+import { readIdpInfo } from '../../src/testenv/idp/idp-info.js';
 import { idpRunning, rotateIdpKeys, startIdp, stopIdp } from '../../src/testenv/idp/idp-process.js';
-import { signInWithDeviceCode } from '../../src/testenv/idp/idp-sign-in.js';
+import { fetchIdToken, signInWithDeviceCode } from '../../src/testenv/idp/idp-sign-in.js';
 import { resolveKubeBinaries } from '../../src/testenv/kube-binaries.js';
+import { testenvDown } from '../../src/testenv/testenv.js';
 import {
   idpBrowser,
   idpDir,
@@ -158,5 +160,25 @@ describe('the testenv OpenID provider', () => {
     );
     expect(refreshed.status).toBe(200);
     expect((await whoAmI(String(refreshed.body.id_token))).username).toBe('oidc:admin@example.com');
+  });
+});
+
+describe('an identity provider of its own (no clusters)', () => {
+  it('drops the old key on request, and testenvDown stops it', async () => {
+    const dir = await mkdtemp(join(inject('testenvDir'), 'idp-'));
+    try {
+      const info = await startIdp({ dir, idTokenTtlSeconds: 60 });
+      expect(readIdpInfo(dir).idTokenTtlSeconds).toBe(60);
+      const kid = await rotateIdpKeys({ dir, dropOld: true });
+      const jwks = await new IdpBrowser(info.caFile).send('GET', `${info.issuer}/jwks`);
+      expect(JSON.parse(jwks.body).keys.map((k: { kid: string }) => k.kid)).toEqual([kid]);
+      const tokens = await fetchIdToken({ dir, user: 'dave' });
+      expect(header(tokens.idToken).kid).toBe(kid);
+      expect(tokens.expiresAt.getTime() - claims(tokens.idToken).iat * 1000).toBe(60_000);
+      await testenvDown({ dir });
+      expect(idpRunning(dir)).toBe(false);
+    } finally {
+      await stopIdp({ dir });
+    }
   });
 });
