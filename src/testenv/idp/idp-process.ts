@@ -81,6 +81,13 @@ function entryCommand(dir: string): string[] {
  */
 export async function startIdp(opts: StartIdpOptions): Promise<IdpInfo> {
   const dir = resolve(opts.dir);
+  if (idpRunning(dir)) {
+    const running = readIdpInfo(dir).idTokenTtlSeconds;
+    if (opts.idTokenTtlSeconds !== undefined && opts.idTokenTtlSeconds !== running)
+      throw new Error(
+        `the identity provider in ${dir} runs with ID tokens of ${running}s, not ${opts.idTokenTtlSeconds}s; stop it first`,
+      );
+  }
   const info = await prepareIdp({ ...opts, dir });
   const paths = idpPaths(dir);
   if (!idpRunning(dir)) {
