@@ -135,6 +135,7 @@ export async function composeElevate(
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
   });
   const extensions = createExtensionService({
+    mfa,
     store,
     clusters,
     judge: createExtensionJudge({ clusters, store, policySource, now: () => clock.now() }),

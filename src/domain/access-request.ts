@@ -149,6 +149,8 @@ export interface Extension {
   /** One deny ends it (true), or denials are recorded and the quorum may still come (false). */
   denyEnds: boolean;
   requireComment: boolean;
+  /** Each approver sends a fresh one-time code (the deciding policy's approval.requireMfa); absent: no. */
+  requireMfa?: boolean;
   approvals: Approval[];
   decidedAt: Date | null;
 }
@@ -163,6 +165,7 @@ export interface ExtensionVerdict {
     timeoutMs: number;
     denyEnds: boolean;
     requireComment: boolean;
+    requireMfa?: boolean;
   } | null;
 }
 
@@ -395,6 +398,7 @@ export function requestExtension(
     required: approval?.required ?? 0,
     denyEnds: approval?.denyEnds ?? true,
     requireComment: approval?.requireComment ?? false,
+    ...(approval?.requireMfa ? { requireMfa: true } : {}),
     approvals: [],
     decidedAt: null,
   };

@@ -44,11 +44,18 @@ export function createExtensionJudge(deps: ExtensionJudgeDeps): ExtensionJudge {
     const policy = decision.policy?.name ?? '';
     if (decision.outcome === 'auto' || !decision.approval)
       return { decision: 'auto', policy, approval: null };
-    const { approvers, required, timeoutMs, denyEnds, requireComment } = decision.approval;
+    const { approvers, required, timeoutMs, denyEnds, requireComment, requireMfa } = decision.approval;
     return {
       decision: 'approval',
       policy,
-      approval: { approvers, required, timeoutMs, denyEnds, requireComment },
+      approval: {
+        approvers,
+        required,
+        timeoutMs,
+        denyEnds,
+        requireComment,
+        ...(requireMfa ? { requireMfa } : {}),
+      },
     };
   };
 }

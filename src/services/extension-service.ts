@@ -16,6 +16,7 @@ import { formatDuration } from '../domain/duration.js';
 import { Forbidden, NotFound } from '../domain/errors.js';
 import { type Identity, isAmong, type Principals } from '../domain/identity.js';
 import type { KeyedLock } from './keyed-lock.js';
+import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
 import type { ClusterGateway, Store } from './ports.js';
 
 /**
@@ -34,6 +35,8 @@ export interface ExtensionServiceDeps {
   withLock: KeyedLock;
   /** Told of every saved change, so the expiry timer follows a moved expiry. */
   onChange: (request: AccessRequest) => void;
+  /** Checks (and uses up) approvers' one-time codes when the extension's policy requires MFA. */
+  mfa?: MfaVerifier;
 }
 
 export type ExtensionService = ReturnType<typeof createExtensionService>;
@@ -132,12 +135,19 @@ export function createExtensionService(deps: ExtensionServiceDeps) {
       });
     },
 
-    /** An approver's yes on the pending extension; at its quorum the expiry moves. */
-    approve(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
+    /** An approver's yes on the pending extension; at its quorum the expiry moves. `otp`: see requireMfa. */
+    approve(who: Identity, id: string, comment: string | null, otp?: string): Promise<AccessRequest> {
       return exclusive(id, async () => {
         const r = await load(who, id);
-        const pendingId = pendingExtension(r)?.id;
+        const pending = pendingExtension(r);
+        const pendingId = pending?.id;
         const next = approveExtension(r, who, comment, clock.now());
+        if (pending?.requireMfa) {
+          await (deps.mfa ?? mfaUnavailable).verify(who.user, otp, {
+            what: `extension approval under policy ${pending.policy}`,
+            requestId: id,
+          });
+        }
         const extension = decided(next, pendingId as number);
         const events = [
           event(who.user, next, 'ExtensionApprovalRecorded', { extension: extension.id, comment }),

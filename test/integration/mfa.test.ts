@@ -159,6 +159,18 @@ describe('step-up with TOTP', () => {
       (e) => e.action === 'MfaVerified' && e.requestId === id,
     );
     expect(verified).toMatchObject({ actor: 'bob', details: { for: 'approval under policy approvers-mfa' } });
+
+    // An extension decided by the same policy asks its approver for a code too.
+    const extend = await server.as('alice').post(`/api/v1/accessrequests/${id}/extend`, { by: '5m' });
+    expect(extend.status).toBe(200);
+    const carolSecret = await enrol('carol');
+    const approveExtension = `/api/v1/accessrequests/${id}/extension/approve`;
+    const bareExtension = await post('carol', approveExtension, {});
+    expect(bareExtension.status).toBe(403);
+    expect(bareExtension.body.type).toBe('https://elevate.dev/problems/otp-required');
+    const extended = await post('carol', approveExtension, {}, await code(carolSecret, 1));
+    expect(extended.status).toBe(200);
+    expect(extended.body.status.extensions).toMatchObject([{ state: 'Approved' }]);
   });
 
   it('five wrong codes lock the user out even with a good code; an admin reset is audited and starts over', async () => {

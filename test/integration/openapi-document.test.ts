@@ -56,7 +56,11 @@ describe('the OpenAPI document describes every operation completely', () => {
     for (const { path, method, op } of operations()) {
       if (!op.requestBody) continue;
       expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['413', '415']));
-      const required = ['/api/v1/accessrequests', '/api/v1/accessrequests/{name}/extend'].includes(path);
+      const required = [
+        '/api/v1/accessrequests',
+        '/api/v1/accessrequests/{name}/extend',
+        '/api/v1/mfa/confirm',
+      ].includes(path);
       expect(op.requestBody.required, `${method} ${path}`).toBe(required);
     }
   });
@@ -71,6 +75,17 @@ describe('the OpenAPI document describes every operation completely', () => {
     );
     expect(responses('/api/v1/whoami', 'get')).toEqual(['200', '400', '401', '429']);
     expect(responses('/readyz', 'get')).toEqual(['200', '503']);
+  });
+
+  it('a request and an approval take an optional one-time code in the Elevate-OTP header (6 digits)', () => {
+    for (const path of ['/api/v1/accessrequests', '/api/v1/accessrequests/{name}/approve']) {
+      const header = doc.paths[path].post.parameters.find((p: Json) => p.in === 'header');
+      expect(header, path).toMatchObject({
+        name: 'elevate-otp',
+        required: false,
+        schema: { type: 'string', pattern: '^\\d{6}$' },
+      });
+    }
   });
 
   it('every operation has an operationId, and a created request links to what can be done with it', () => {

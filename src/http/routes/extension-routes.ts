@@ -6,6 +6,7 @@ import { goDuration, plainText } from '../request-fields.js';
 import { accessRequestResource, toResource } from '../resources.js';
 import { nameParams } from './access-request-body.js';
 import { identityOf } from './authenticate.js';
+import { otpHeaders, otpOf } from './mfa-routes.js';
 
 const extendBody = z.strictObject({
   by: goDuration(
@@ -57,12 +58,22 @@ export function extensionRoutes(extensions: ExtensionService): FastifyPluginAsyn
             summary: `${action === 'approve' ? 'Approve' : 'Deny'} the extension waiting for approval (approvers named by its policy; never the requester)`,
             tags: ['AccessRequest'],
             params: nameParams,
+            ...(action === 'approve' ? { headers: otpHeaders } : {}),
             body: commentBody,
             response: answers,
           },
         },
-        async (req) =>
-          toResource(await extensions[action](identityOf(req), req.params.name, req.body?.comment ?? null)),
+        async (req) => {
+          const who = identityOf(req);
+          const comment = req.body?.comment ?? null;
+          // An extension whose policy has approval.requireMfa takes each approver's code (Elevate-OTP).
+          const { otp } = otpOf(req.headers as { 'elevate-otp'?: string });
+          return toResource(
+            action === 'approve'
+              ? await extensions.approve(who, req.params.name, comment, otp)
+              : await extensions.deny(who, req.params.name, comment),
+          );
+        },
       );
     }
   };
