@@ -1,7 +1,16 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createCredentialsStore,
   defaultCredentialsFile,
@@ -96,7 +105,7 @@ describe('the credentials store', () => {
 describe('the stored token a command sends', () => {
   it('is none when nobody signed in to that server', async () => {
     const store = createCredentialsStore(file);
-    expect(await storedToken('http://a:1', store, { now })).toBeUndefined();
+    expect(await storedToken('http://a:1', store, { now: () => now })).toBeUndefined();
   });
 
   it('is the stored ID token while it has more than the margin left, with no refresh', async () => {
@@ -105,7 +114,7 @@ describe('the stored token a command sends', () => {
     const refresh = async () => {
       throw new Error('must not refresh');
     };
-    expect(await storedToken('http://a:1', store, { now, refresh })).toBe('id-token-1');
+    expect(await storedToken('http://a:1', store, { now: () => now, refresh })).toBe('id-token-1');
   });
 
   it('is renewed, and the renewal kept, when it expires within the margin (or has expired)', async () => {
@@ -117,7 +126,7 @@ describe('the stored token a command sends', () => {
         seen.push(c);
         return credential({ idToken: 'id-token-2', expiresAt: new Date(now + 3_600_000).toISOString() });
       };
-      expect(await storedToken('http://a:1', store, { now, refresh })).toBe('id-token-2');
+      expect(await storedToken('http://a:1', store, { now: () => now, refresh })).toBe('id-token-2');
       expect(seen.map((c) => c.refreshToken)).toEqual(['refresh-1']);
       expect(store.get('http://a:1')?.idToken).toBe('id-token-2');
     }
@@ -129,7 +138,7 @@ describe('the stored token a command sends', () => {
     const refresh = async (): Promise<StoredCredential> => {
       throw new Error('invalid_grant: grant request is invalid');
     };
-    await expect(storedToken('http://a:1', store, { now, refresh })).rejects.toThrow(
+    await expect(storedToken('http://a:1', store, { now: () => now, refresh })).rejects.toThrow(
       'your sign-in to http://a:1 has expired and could not be renewed (invalid_grant: grant request is invalid): run elevate login',
     );
     expect(store.get('http://a:1')?.idToken).toBe('id-token-1');
@@ -139,8 +148,51 @@ describe('the stored token a command sends', () => {
     const store = createCredentialsStore(file);
     const { refreshToken: _, ...noRefresh } = credential({ expiresAt: new Date(now - 1000).toISOString() });
     store.save('http://a:1', noRefresh);
-    await expect(storedToken('http://a:1', store, { now })).rejects.toThrow(
+    await expect(storedToken('http://a:1', store, { now: () => now })).rejects.toThrow(
       /\(the sign-in has no refresh token\): run elevate login/,
     );
+  });
+
+  it("two commands renewing at once spend the refresh token once: the second takes the first one's renewal", async () => {
+    // Two stores over one file, as two elevate processes would have.
+    const first = createCredentialsStore(file);
+    const second = createCredentialsStore(file);
+    first.save('http://a:1', credential({ expiresAt: new Date(now - 1000).toISOString() }));
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const spent: string[] = [];
+    const refresh = async (c: StoredCredential) => {
+      spent.push(c.refreshToken ?? '');
+      await held;
+      return credential({
+        idToken: 'id-token-2',
+        refreshToken: 'refresh-2',
+        expiresAt: new Date(now + 3_600_000).toISOString(),
+      });
+    };
+    const one = storedToken('http://a:1', first, { now: () => now, refresh });
+    const two = storedToken('http://a:1', second, { now: () => now, refresh });
+    await vi.waitUntil(() => spent.length === 1);
+    release();
+    expect(await Promise.all([one, two])).toEqual(['id-token-2', 'id-token-2']);
+    expect(spent).toEqual(['refresh-1']);
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it('a lock left by a process that died is taken over; a failed renewal releases the lock', async () => {
+    const store = createCredentialsStore(file);
+    store.save('http://a:1', credential({ expiresAt: new Date(now - 1000).toISOString() }));
+    writeFileSync(`${file}.lock`, '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${file}.lock`, old, old);
+    const refresh = async (): Promise<StoredCredential> => {
+      throw new Error('invalid_grant');
+    };
+    await expect(storedToken('http://a:1', store, { now: () => now, refresh })).rejects.toThrow(
+      /run elevate login/,
+    );
+    expect(existsSync(`${file}.lock`)).toBe(false);
   });
 });

@@ -40,6 +40,8 @@ export async function deviceFlowSignIn(
     );
     return credentialFromTokens(tokens, provider);
   } catch (e) {
+    if (signal?.aborted)
+      throw new Error('no sign-in within the time allowed (--timeout); run elevate login again');
     if (e instanceof oidc.ResponseBodyError && endings[e.error]) throw new Error(endings[e.error]);
     throw new Error(`the device sign-in failed: ${describeOidcError(e)}`);
   }

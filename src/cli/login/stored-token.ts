@@ -1,5 +1,6 @@
 import { credentialFromTokens } from './credential-from-tokens.js';
 import type { CredentialsStore, StoredCredential } from './credentials-store.js';
+import { withFileLock } from './file-lock.js';
 
 /** An ID token this close to its expiry is renewed first, so it does not lapse between here and the server. */
 export const refreshMargin = 60_000;
@@ -30,23 +31,30 @@ export async function refreshCredential(credential: StoredCredential): Promise<S
  */
 export async function storedToken(
   server: string,
-  store: Pick<CredentialsStore, 'get' | 'save'>,
+  store: Pick<CredentialsStore, 'get' | 'save' | 'file'>,
   {
-    now = Date.now(),
+    now = () => Date.now(),
     refresh = refreshCredential,
-  }: { now?: number; refresh?: typeof refreshCredential } = {},
+  }: { now?: () => number; refresh?: typeof refreshCredential } = {},
 ): Promise<string | undefined> {
+  const fresh = (c: StoredCredential | undefined) => c && Date.parse(c.expiresAt) - now() > refreshMargin;
   const credential = store.get(server);
   if (!credential) return undefined;
-  if (Date.parse(credential.expiresAt) - now > refreshMargin) return credential.idToken;
-  let renewed: StoredCredential;
-  try {
-    renewed = await refresh(credential);
-  } catch (e) {
-    throw new Error(
-      `your sign-in to ${server} has expired and could not be renewed (${(e as Error).message}): run elevate login`,
-    );
-  }
-  store.save(server, renewed);
-  return renewed.idToken;
+  if (fresh(credential)) return credential.idToken;
+  return withFileLock(`${store.file}.lock`, async () => {
+    // Another command may have renewed it while this one waited for the lock.
+    const current = store.get(server);
+    if (!current) throw new Error(`signed out of ${server} meanwhile: run elevate login`);
+    if (fresh(current)) return current.idToken;
+    let renewed: StoredCredential;
+    try {
+      renewed = await refresh(current);
+    } catch (e) {
+      throw new Error(
+        `your sign-in to ${server} has expired and could not be renewed (${(e as Error).message}): run elevate login`,
+      );
+    }
+    store.save(server, renewed);
+    return renewed.idToken;
+  });
 }
