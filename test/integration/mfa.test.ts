@@ -109,6 +109,15 @@ describe('step-up with TOTP', () => {
     });
     expect(await server.as('alice').get('/api/v1/accessrequests')).toMatchObject({ body: { items: [] } });
 
+    // A dry run judges without a code and uses none up.
+    const dryRun = await post(
+      'alice',
+      '/api/v1/accessrequests?dryRun=All',
+      requestBody({ role: 'view', namespace: noCode.ns, duration: '10m' }),
+    );
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.status.decision.policy).toBe('prod-view-mfa');
+
     const fresh = await code(secret, 1);
     const { ns, res } = await viewRequest('alice', 'mreq', fresh);
     expect(res.status).toBe(201);
@@ -225,5 +234,44 @@ describe('step-up with TOTP', () => {
     // As a JSON value: a run of six digits may well occur inside a hash.
     for (const c of codes) expect(jsonl).not.toContain(`"${c}"`);
     expect(jsonl).not.toContain('"000000"');
+  });
+});
+
+describe('without a usable secrets.keyFile', () => {
+  it('a key file too short to be a key stops the start, naming secrets.keyFile', async () => {
+    const short = join(keyDir, 'short.key');
+    writeFileSync(short, 'not a key\n');
+    await expect(
+      startPolicyElevate({
+        clusters: { dev: elevateKubeconfig('dev') },
+        policyText: policyText.replace(keyFile, short),
+      }),
+    ).rejects.toThrow(/secrets\.keyFile: expected 32 random bytes/);
+  });
+
+  it('with none, MFA answers 409 and a policy requiring it refuses its requests, saying why', async () => {
+    const plain = await startPolicyElevate({
+      clusters: { dev: elevateKubeconfig('dev') },
+      policyText: policyText.replace(/secrets:\n.*\n/, ''),
+    });
+    try {
+      const enrolled = await plain.as('alice').post('/api/v1/mfa/enroll');
+      expect(enrolled.status).toBe(409);
+      expect(enrolled.body.detail).toBe(
+        'MFA is not configured on this server: set secrets.keyFile in its config',
+      );
+      expect((await plain.as('alice').get('/api/v1/mfa')).status).toBe(409);
+      const ns = uniqueName('mreq');
+      await createNamespace(kubeconfig, ns);
+      const refused = await plain
+        .as('alice')
+        .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
+      expect(refused.status).toBe(409);
+      expect(refused.body.detail).toMatch(
+        /^request under policy prod-view-mfa requires a one-time code, but MFA is not configured/,
+      );
+    } finally {
+      await plain.stop();
+    }
   });
 });
