@@ -204,6 +204,32 @@ describe('elevate login through the testenv OpenID provider', () => {
     expect(statSync(credentialsFile).mode & 0o777).toBe(0o600);
   });
 
+  it('commands renewing at once spend the rotating refresh token once, so the sign-in survives', async () => {
+    const before = stored();
+    writeFileSync(
+      credentialsFile,
+      JSON.stringify({
+        servers: { [url]: { ...before, expiresAt: new Date(Date.now() + 30_000).toISOString() } },
+      }),
+    );
+    // A reused refresh token makes the provider revoke the whole grant; one renewal must serve all three.
+    const all = await Promise.all([cli(['whoami']), cli(['whoami']), cli(['whoami'])]);
+    for (const r of all) expect(r.stdout, r.stderr).toContain('alice@example.com (groups: devs)');
+    const after = stored();
+    expect(after.refreshToken).not.toBe(before.refreshToken);
+    expect(existsSync(`${credentialsFile}.lock`)).toBe(false);
+    // The renewed refresh token still works: the grant was not revoked for a reuse.
+    writeFileSync(
+      credentialsFile,
+      JSON.stringify({
+        servers: { [url]: { ...after, expiresAt: new Date(Date.now() + 30_000).toISOString() } },
+      }),
+    );
+    const again = await cli(['whoami']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(stored().refreshToken).not.toBe(after.refreshToken);
+  });
+
   it('a refresh the provider refuses says to run elevate login', async () => {
     const good = stored();
     writeFileSync(
@@ -285,6 +311,15 @@ describe('elevate login through the testenv OpenID provider', () => {
     const done = await login.exit;
     expect(done.code).toBe(1);
     expect(done.stderr).toContain('error: the provider refused the sign-in: access_denied: declined');
+  });
+
+  it('a device sign-in nobody completes ends at --timeout, saying so', async () => {
+    const login = await cli(['login', '--timeout', '2s'], { ELEVATE_CA: info.caFile });
+    expect(login.code).toBe(1);
+    expect(login.stderr).toMatch(/enter code \S+/);
+    expect(login.stderr).toContain(
+      'error: no sign-in within the time allowed (--timeout); run elevate login again',
+    );
   });
 
   it('a server without OIDC says so, and how else to authenticate', async () => {
