@@ -106,7 +106,7 @@ describe('API tokens', () => {
       [{ name: 'Not_A_Label' }, 'name'],
       [{ name: 'x', expires: '367d' }, 'expires'],
       [{ name: 'x', expires: '30m' }, 'expires'],
-      [{ name: 'x', groups: ['a,b'] }, 'groups.0'],
+      [{ name: 'x', groups: ['  '] }, 'groups.0'],
       [{ name: 'x', token: 'elv_chosen' }, undefined],
     ] as const;
     for (const [body, field] of bad) {
