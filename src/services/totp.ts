@@ -19,7 +19,7 @@ export function totpUri(secret: string, user: string): string {
 
 /** The time step the code belongs to (within ±1 step of `now`), or null when it matches none. */
 export async function totpStep(secret: string, code: string, now: Date): Promise<number | null> {
-  if (!/^\d{6}$/.test(code)) return null;
+  if (!/^[0-9]{6}$/.test(code)) return null;
   const result = await verify({
     secret,
     token: code,

@@ -6,7 +6,7 @@ import { client } from '../context.js';
 const otpRequired = 'https://elevate.dev/problems/otp-required';
 
 function otpArg(value: string): string {
-  if (!/^\d{6}$/.test(value)) throw new InvalidArgumentError('a one-time code is 6 digits');
+  if (!/^[0-9]{6}$/.test(value)) throw new InvalidArgumentError('a one-time code is 6 digits');
   return value;
 }
 

@@ -6,7 +6,8 @@ import { identityOf } from './authenticate.js';
 
 type MfaApi = Pick<MfaService, 'enroll' | 'confirm' | 'status' | 'reset'>;
 
-const code = z.string().regex(/^\d{6}$/, 'a one-time code is 6 digits');
+// [0-9], not \d: a JSON Schema \d may match any Unicode digit in other tools (schemathesis, Python).
+const code = z.string().regex(/^[0-9]{6}$/, 'a one-time code is 6 digits');
 
 /**
  * The Elevate-OTP header: a fresh code for a policy that requires MFA (with a request or an approval).
