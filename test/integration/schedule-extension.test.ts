@@ -73,8 +73,44 @@ function grantedCondition(resource: {
   return `${c?.status}/${c?.reason}`;
 }
 
+// Most tests below wait for a start or an expiry a few seconds away, each in its own namespace with its
+// own requests: they wait side by side (it.concurrent) instead of one after another. The ones that compare
+// the server's whole state before and after (stateOf) run first, on their own.
 describe('scheduled start', () => {
-  it('writes no binding before the start; at the start the grant is Active and its duration counts from then', async () => {
+  it.each([
+    ['more than a minute in the past', -120, /in the past/],
+    ['beyond limits.maxScheduleAhead (7 days)', 7 * 86_400 + 3600, /ahead \(limits\.maxScheduleAhead\)/],
+  ])('refuses a start %s, naming spec.startTime, and creates nothing', async (_what, offset, detail) => {
+    const ns = await newNamespace();
+    const grant = { duration: '1m', reason: 'later', startTime: secondsFromNow(offset) };
+    for (const spec of [
+      { cluster: 'dev', role: 'view', namespace: ns, ...grant },
+      { targets: [{ cluster: 'dev', role: 'view', namespace: ns }], ...grant },
+    ]) {
+      // Refused before anything is judged: not even a Denied record, no audit event.
+      const before = await stateOf(server);
+      const res = await server.as('alice').post('/api/v1/accessrequests', { spec });
+      expect(res.status).toBe(403);
+      expect(res.contentType).toContain('application/problem+json');
+      expect(res.body.detail).toMatch(detail);
+      expect(res.body.field).toBe('spec.startTime');
+      expect(res.body.request).toBeUndefined();
+      expect(await stateOf(server)).toEqual(before);
+    }
+  });
+
+  it('refuses a start that is not RFC 3339 with an offset (400)', async () => {
+    const ns = await newNamespace();
+    for (const startTime of ['tomorrow', '2030-01-01T10:00:00', '2030-01-01']) {
+      await expectCreateRefused(
+        server,
+        requestBody({ role: 'view', namespace: ns, duration: '1m', startTime }),
+        { status: 400, detail: /./ },
+      );
+    }
+  });
+
+  it.concurrent('writes no binding before the start; at the start the grant is Active and its duration counts from then', async () => {
     const ns = await newNamespace();
     const start = secondsFromNow(4);
     const res = await server
@@ -120,40 +156,7 @@ describe('scheduled start', () => {
     ]);
   });
 
-  it.each([
-    ['more than a minute in the past', -120, /in the past/],
-    ['beyond limits.maxScheduleAhead (7 days)', 7 * 86_400 + 3600, /ahead \(limits\.maxScheduleAhead\)/],
-  ])('refuses a start %s, naming spec.startTime, and creates nothing', async (_what, offset, detail) => {
-    const ns = await newNamespace();
-    const grant = { duration: '1m', reason: 'later', startTime: secondsFromNow(offset) };
-    for (const spec of [
-      { cluster: 'dev', role: 'view', namespace: ns, ...grant },
-      { targets: [{ cluster: 'dev', role: 'view', namespace: ns }], ...grant },
-    ]) {
-      // Refused before anything is judged: not even a Denied record, no audit event.
-      const before = await stateOf(server);
-      const res = await server.as('alice').post('/api/v1/accessrequests', { spec });
-      expect(res.status).toBe(403);
-      expect(res.contentType).toContain('application/problem+json');
-      expect(res.body.detail).toMatch(detail);
-      expect(res.body.field).toBe('spec.startTime');
-      expect(res.body.request).toBeUndefined();
-      expect(await stateOf(server)).toEqual(before);
-    }
-  });
-
-  it('refuses a start that is not RFC 3339 with an offset (400)', async () => {
-    const ns = await newNamespace();
-    for (const startTime of ['tomorrow', '2030-01-01T10:00:00', '2030-01-01']) {
-      await expectCreateRefused(
-        server,
-        requestBody({ role: 'view', namespace: ns, duration: '1m', startTime }),
-        { status: 400, detail: /./ },
-      );
-    }
-  });
-
-  it('a start within the last minute means now', async () => {
+  it.concurrent('a start within the last minute means now', async () => {
     const ns = await newNamespace();
     const res = await server
       .as('alice')
@@ -166,7 +169,7 @@ describe('scheduled start', () => {
     await server.as('alice').post(`/api/v1/accessrequests/${res.body.metadata.name}/revoke`);
   });
 
-  it('a Scheduled request can be canceled by its requester, or revoked, and never gets a binding', async () => {
+  it.concurrent('a Scheduled request can be canceled by its requester, or revoked, and never gets a binding', async () => {
     const ns = await newNamespace();
     const make = async () => {
       const res = await server
@@ -210,7 +213,7 @@ describe('scheduled start', () => {
     expect(await canGetPods(ns)).toBe(false);
   });
 
-  it('a request still Pending at its start starts when approved, its duration counted from then', async () => {
+  it.concurrent('a request still Pending at its start starts when approved, its duration counted from then', async () => {
     const ns = await newNamespace();
     const res = await server
       .as('alice')
@@ -232,7 +235,7 @@ describe('scheduled start', () => {
     await server.as('alice').post(`/api/v1/accessrequests/${id}/revoke`);
   });
 
-  it('an approval before the start leaves the request Scheduled until then', async () => {
+  it.concurrent('an approval before the start leaves the request Scheduled until then', async () => {
     const ns = await newNamespace();
     const start = secondsFromNow(4);
     const res = await server
@@ -254,7 +257,7 @@ describe('scheduled start', () => {
     await server.as('alice').post(`/api/v1/accessrequests/${id}/revoke`);
   });
 
-  it('a binding carrying a Scheduled request’s label before its start is removed as forged', async () => {
+  it.concurrent('a binding carrying a Scheduled request’s label before its start is removed as forged', async () => {
     const ns = await newNamespace();
     const res = await server
       .as('alice')
@@ -324,7 +327,7 @@ async function activeEditGrant(duration: string) {
 }
 
 describe('extension', () => {
-  it('one the policy approves by itself moves the expiry in place: same binding, no moment without access', async () => {
+  it.concurrent('one the policy approves by itself moves the expiry in place: same binding, no moment without access', async () => {
     const ns = await newNamespace();
     const res = await server
       .as('alice')
@@ -389,7 +392,7 @@ describe('extension', () => {
     });
   });
 
-  it('one needing approval waits for its own quorum while access continues; approved, the expiry moves', async () => {
+  it.concurrent('one needing approval waits for its own quorum while access continues; approved, the expiry moves', async () => {
     const { ns, id, expiresAt: originalExpiry } = await activeEditGrant('6s');
     const before = await readBinding(ns, id);
     const poll = pollAccess(() => canGetPods(ns));
@@ -439,7 +442,7 @@ describe('extension', () => {
     await server.as('alice').post(`/api/v1/accessrequests/${id}/revoke`);
   });
 
-  it('one not approved before the grant ends lapses, and the grant expires at its original time', async () => {
+  it.concurrent('one not approved before the grant ends lapses, and the grant expires at its original time', async () => {
     const { ns, id, expiresAt } = await activeEditGrant('4s');
     await server.as('alice').post(`/api/v1/accessrequests/${id}/extend`, { by: '1m' });
     await server.as('bob').post(`/api/v1/accessrequests/${id}/extension/approve`);
@@ -458,7 +461,7 @@ describe('extension', () => {
     expect((await actionsOf(id)).slice(-2)).toEqual(['GrantExpired', 'ExtensionLapsed']);
   });
 
-  it('one pending at a revocation lapses with it', async () => {
+  it.concurrent('one pending at a revocation lapses with it', async () => {
     const { id } = await activeEditGrant('1m');
     await server.as('alice').post(`/api/v1/accessrequests/${id}/extend`, { by: '30m', reason: 'more' });
     const revoked = (await server.as('bob').post(`/api/v1/accessrequests/${id}/revoke`)).body;
@@ -467,7 +470,7 @@ describe('extension', () => {
     expect((await actionsOf(id)).slice(-2)).toEqual(['GrantRevoked', 'ExtensionLapsed']);
   });
 
-  it('a denial ends it and access goes on until the original expiry', async () => {
+  it.concurrent('a denial ends it and access goes on until the original expiry', async () => {
     const { id, expiresAt } = await activeEditGrant('1m');
     await server.as('alice').post(`/api/v1/accessrequests/${id}/extend`, { by: '30m' });
     const denied = await server
@@ -481,7 +484,7 @@ describe('extension', () => {
     await server.as('alice').post(`/api/v1/accessrequests/${id}/revoke`);
   });
 
-  it('is refused on anything but an Active grant (409), by others than the requester (403), and over maxDuration (403)', async () => {
+  it.concurrent('is refused on anything but an Active grant (409), by others than the requester (403), and over maxDuration (403)', async () => {
     const ns = await newNamespace();
     const pending = (
       await server
