@@ -1,23 +1,12 @@
-import type { AuditEventInput } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import { Conflict, Forbidden, NotFound, OtpRefused } from '../domain/errors.js';
 import type { Identity } from '../domain/identity.js';
 import type { KeyedLock } from './keyed-lock.js';
+import { createCodeCheck, type MfaPurpose, mfaEvent, type SecretSealer } from './mfa-code-check.js';
 import type { MfaEnrolment, Store } from './ports.js';
-import { newTotpSecret, totpStep, totpUri } from './totp.js';
+import { newTotpSecret, totpUri } from './totp.js';
 
-/** Encrypts TOTP secrets at rest (adapters/crypto/secret-box). */
-export interface SecretSealer {
-  seal(plain: string): string;
-  open(sealed: string): string;
-}
-
-/** What a step-up is for, as the audit trail records it. */
-export interface MfaPurpose {
-  /** "request under policy X", "approval under policy X" */
-  what: string;
-  requestId?: string | null;
-}
+export type { MfaPurpose, SecretSealer };
 
 /**
  * What the request service needs of MFA: a fresh code checked (and used up) for a user, or a throw —
@@ -46,9 +35,6 @@ export interface MfaServiceDeps {
   isAdmin: (who: Identity) => boolean;
 }
 
-export const maxFailures = 5;
-export const lockoutMs = 15 * 60_000;
-
 const enrolHint = 'enrol with `elevate mfa enroll`, then `elevate mfa confirm CODE`';
 
 export type MfaService = ReturnType<typeof createMfaService>;
@@ -71,15 +57,8 @@ export function createMfaService(deps: MfaServiceDeps) {
     action: string,
     details: Record<string, unknown>,
     requestId?: string | null,
-  ) =>
-    ({
-      time: clock.now(),
-      actor,
-      action,
-      requestId: requestId ?? null,
-      cluster: null,
-      details,
-    }) satisfies AuditEventInput;
+  ) => mfaEvent(clock.now(), actor, action, details, requestId);
+  const check = createCodeCheck({ store, box, clock });
 
   const statusOf = (user: string, e: MfaEnrolment | null, now: Date): MfaStatus => ({
     user,
@@ -87,52 +66,6 @@ export function createMfaService(deps: MfaServiceDeps) {
     confirmed: e?.confirmedAt != null,
     lockedUntil: e?.lockedUntil && e.lockedUntil > now ? e.lockedUntil : null,
   });
-
-  /**
-   * Checks one code against the enrolment and saves the outcome (the step used, or one failure more and
-   * perhaps a lockout) with its audit events. Throws OtpRefused unless the code is good.
-   */
-  async function check(e: MfaEnrolment, code: string, purpose: MfaPurpose): Promise<MfaEnrolment> {
-    const now = clock.now();
-    const detail = { user: e.user, for: purpose.what };
-    if (e.lockedUntil && e.lockedUntil > now) {
-      await store.appendAudit([
-        event(e.user, 'MfaFailed', { ...detail, reason: 'locked' }, purpose.requestId),
-      ]);
-      throw new OtpRefused(
-        `one-time codes of ${e.user} are locked until ${e.lockedUntil.toISOString()} after ${maxFailures} wrong codes`,
-        'otp-locked',
-      );
-    }
-    const step = await totpStep(box.open(e.sealedSecret), code, now);
-    const replay = step !== null && e.lastStep !== null && step <= e.lastStep;
-    if (step !== null && !replay) {
-      return store.saveMfaEnrolment({ ...e, lastStep: step, failures: 0, lockedUntil: null }, [
-        event(e.user, 'MfaVerified', detail, purpose.requestId),
-      ]);
-    }
-    // A replayed code counts as a wrong one: whoever sends it did not read it off the device just now.
-    const reason = replay ? 'replay' : 'wrong-code';
-    const failures = e.failures + 1;
-    const events = [event(e.user, 'MfaFailed', { ...detail, reason, failures }, purpose.requestId)];
-    if (failures >= maxFailures) {
-      const lockedUntil = new Date(now.getTime() + lockoutMs);
-      events.push(event(e.user, 'MfaLocked', { user: e.user, until: lockedUntil.toISOString() }));
-      await store.saveMfaEnrolment({ ...e, failures: 0, lockedUntil }, events);
-      throw new OtpRefused(
-        `wrong one-time code; that was the ${maxFailures}th in a row: codes of ${e.user} are locked until ${lockedUntil.toISOString()}`,
-        'otp-locked',
-      );
-    }
-    await store.saveMfaEnrolment({ ...e, failures, lockedUntil: null }, events);
-    const left = `${maxFailures - failures} attempt(s) left before a ${lockoutMs / 60_000}-minute lockout`;
-    throw new OtpRefused(
-      replay
-        ? `this one-time code was used already; wait for the next one (${left})`
-        : `wrong one-time code (${left})`,
-      'otp-invalid',
-    );
-  }
 
   return {
     /**
