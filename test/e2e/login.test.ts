@@ -276,7 +276,7 @@ describe('elevate login through the testenv OpenID provider', () => {
 
   it('--browser: authorization code + PKCE on a loopback redirect, driven through the provider pages', async () => {
     // The provider's CA from ELEVATE_CA this time, as bin/elevate passes it to Node.
-    const login = start(['login', '--browser', '--no-open'], { ELEVATE_CA: info.caFile });
+    const login = start(['login', '--browser', '--no-open', '--print-token'], { ELEVATE_CA: info.caFile });
     const [, authUrl = ''] = await login.waitFor(/^Open (\S+)$/m);
     const auth = new URL(authUrl);
     expect(auth.origin).toBe(info.issuer);
@@ -299,6 +299,8 @@ describe('elevate login through the testenv OpenID provider', () => {
       `bob@example.com (groups: sre-leads) via oidc (${info.issuer})`,
     );
     expect(stored().refreshToken).toBeTruthy();
+    // --print-token: the ID token alone on stdout, for kubectl --token or a script.
+    expect(done.stdout.trim()).toBe(stored().idToken);
   });
 
   it('--browser: a sign-in declined at the provider ends with its reason', async () => {
