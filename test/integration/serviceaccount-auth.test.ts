@@ -181,10 +181,14 @@ describe('ServiceAccount tokens via TokenReview', () => {
       expect(res.body.detail).toBe(
         'cannot check the token now: cluster dev unreachable or refusing; try again',
       );
+      // /readyz says so while it lasts (it stays ready: other sources still work).
+      const ready = await apiFor(url, null).get('/readyz');
+      expect(ready.body.detail).toContain('cannot check ServiceAccount tokens: cluster dev unreachable');
     } finally {
       await dev.restore();
     }
     // Nothing was cached while it failed: the same token works once the cluster answers again.
     expect((await apiFor(url, token).get('/api/v1/whoami')).status).toBe(200);
+    expect((await apiFor(url, null).get('/readyz')).body.detail ?? '').not.toContain('ServiceAccount');
   });
 });
