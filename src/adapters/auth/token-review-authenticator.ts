@@ -87,7 +87,10 @@ export function createTokenReviewAuthenticator(
           ? `the cluster ${cluster} refused the TokenReview (HTTP ${e.code})`
           : `cluster ${cluster} unreachable`;
       failing = `cannot check ServiceAccount tokens: ${why}`;
-      options.onFailure?.(`${failing} (${(e as Error).message.slice(0, 200)})`);
+      // An API server's refusal is told by its code alone: client-node's message quotes whole bodies, and
+      // what reaches a log must never risk quoting the review (and so the token).
+      const cause = e instanceof k8s.ApiException ? '' : ` (${(e as Error).message.slice(0, 200)})`;
+      options.onFailure?.(`${failing}${cause}`);
       return 'failed';
     }
   }
