@@ -208,6 +208,7 @@ export async function composeElevate(
     await jobs.stop();
     await app?.close();
     metricsServer?.close();
+    authenticator.stop?.();
     await store.close();
   }
 

@@ -44,7 +44,7 @@ export function openAuthenticators(
     // An unreachable issuer does not stop the start: its tokens wait for the keys, other sources work.
     const keys = createOidcKeys({ issuer: oidc.issuer, ca, log: logger });
     void keys.start();
-    sources.push(createOidcAuthenticator(oidc, keys));
+    sources.push({ ...createOidcAuthenticator(oidc, keys), stop: () => keys.stop() });
   }
   // Last: TokenReview is asked about any JWT no earlier source claimed.
   const kubernetes = config.auth.kubernetes;

@@ -20,6 +20,8 @@ export interface Authenticator {
   authenticate(token: string): Promise<AuthOutcome>;
   /** Something /readyz should report while it lasts (an IdP that cannot be reached…); null when well. */
   degraded?(): string | null;
+  /** Ends background work (key refreshes) when the server stops. */
+  stop?(): void;
 }
 
 /** Where the audit chain ends: enough for an outside witness to detect a truncation later. */

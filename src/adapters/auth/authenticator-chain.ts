@@ -13,6 +13,9 @@ export function chainAuthenticators(sources: Authenticator[]): Authenticator {
       }
       return null;
     },
+    stop() {
+      for (const source of sources) source.stop?.();
+    },
     degraded() {
       const problems = sources.map((s) => s.degraded?.() ?? null).filter((p): p is string => p !== null);
       return problems.length === 0 ? null : problems.join('; ');
