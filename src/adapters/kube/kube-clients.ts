@@ -3,6 +3,7 @@ import type { ClusterConnection } from '../../config/load-config.js';
 import { requestLabel } from '../../domain/binding.js';
 import { DomainError, Refused, Unavailable } from '../../domain/errors.js';
 import type { ManagedBinding } from '../../services/ports.js';
+import { createDeleteByPath, type DeleteByPath } from './delete-by-path.js';
 
 export interface ClusterClients {
   rbac: k8s.RbacAuthorizationV1Api;
@@ -10,6 +11,8 @@ export interface ClusterClients {
   /** TokenReview, for auth.kubernetes. */
   authn: k8s.AuthenticationV1Api;
   watch: k8s.Watch;
+  /** DELETE of one binding by its API path, on the same pooled connections (delete-by-path.ts). */
+  deleteByPath: DeleteByPath;
 }
 
 /**
@@ -33,8 +36,10 @@ function pooledClients(kc: k8s.KubeConfig) {
     baseServer: new k8s.ServerConfiguration(server, {}),
     authMethods: { default: auth },
   });
+  const rbac = new k8s.RbacAuthorizationV1Api(configuration);
   return {
-    rbac: new k8s.RbacAuthorizationV1Api(configuration),
+    rbac,
+    deleteByPath: createDeleteByPath(configuration, auth, rbac),
     core: new k8s.CoreV1Api(configuration),
     authn: new k8s.AuthenticationV1Api(configuration),
   };

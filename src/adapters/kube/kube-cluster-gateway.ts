@@ -67,17 +67,13 @@ export function createKubeClusterGateway(clusters: ClusterConnection[], timeoutM
 
   /** Deletes the binding; false when it was not there. */
   async function deleteRef(cluster: string, ref: BindingRef): Promise<boolean> {
-    const { rbac } = clientsFor(cluster);
-    const deleted = await callAccepting(
-      cluster,
-      `delete ${ref.kind} ${ref.name}`,
-      () =>
-        ref.namespace === null
-          ? rbac.deleteClusterRoleBinding({ name: ref.name })
-          : rbac.deleteNamespacedRoleBinding({ name: ref.name, namespace: ref.namespace }),
-      404,
-    );
-    return deleted !== null;
+    const { deleteByPath } = clientsFor(cluster);
+    const name = encodeURIComponent(ref.name);
+    const path =
+      ref.namespace === null
+        ? `/apis/${rbacGroup}/v1/clusterrolebindings/${name}`
+        : `/apis/${rbacGroup}/v1/namespaces/${encodeURIComponent(ref.namespace)}/rolebindings/${name}`;
+    return (await call(cluster, `delete ${ref.kind} ${ref.name}`, () => deleteByPath(path))) === 'deleted';
   }
 
   /** Creates the binding; false when one of that name exists (someone wrote it since it was read). */
