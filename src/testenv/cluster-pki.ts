@@ -33,6 +33,23 @@ const apiserverNames = [
 const minimalConfig = '[req]\ndistinguished_name = dn\n[dn]\n';
 
 /**
+ * A function that writes a certificate and its new P-256 key with the openssl CLI: self-signed, or signed by
+ * `ca` when `signed`. The minimal config is written into `dir` first.
+ */
+export async function certificateWriter(dir: string, ca: { caCert: string; caKey: string }) {
+  const config = join(dir, 'openssl.cnf');
+  await writeFile(config, minimalConfig);
+  return (subject: string, cert: string, key: string, ext: string[], signed: boolean) =>
+    run('openssl', [
+      'req',
+      ...['-x509', '-new', '-nodes', '-config', config, '-days', '3650', '-subj', subject],
+      ...['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', key, '-out', cert],
+      ...(signed ? ['-CA', ca.caCert, '-CAkey', ca.caKey] : []),
+      ...ext.flatMap((e) => ['-addext', e]),
+    ]);
+}
+
+/**
  * Writes a fresh CA, serving and client certificates and the service-account key pair into `dir` with the
  * openssl CLI. TLS keys are P-256 because they are instant to generate; the service-account key is RSA as
  * most token verifiers expect.
@@ -51,17 +68,7 @@ export async function createClusterPki(dir: string, clusterName: string): Promis
     serviceAccountKey: p('sa.key'),
     serviceAccountPub: p('sa.pub'),
   };
-  const config = p('openssl.cnf');
-  await writeFile(config, minimalConfig);
-
-  const newCert = (subject: string, cert: string, key: string, ext: string[], signed: boolean) =>
-    run('openssl', [
-      'req',
-      ...['-x509', '-new', '-nodes', '-config', config, '-days', '3650', '-subj', subject],
-      ...['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', key, '-out', cert],
-      ...(signed ? ['-CA', pki.caCert, '-CAkey', pki.caKey] : []),
-      ...ext.flatMap((e) => ['-addext', e]),
-    ]);
+  const newCert = await certificateWriter(dir, pki);
   const leaf = (usage: 'serverAuth' | 'clientAuth') => [
     'basicConstraints=critical,CA:FALSE',
     'keyUsage=critical,digitalSignature',

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,15 +5,14 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { composeElevate, createLogger, type Elevate } from '../../src/composition-root.js';
-import { parseConfig } from '../../src/config/load-config.js';
 import { type IdpInfo, readIdpInfo } from '../../src/testenv/idp/idp-info.js';
 import { signInWithDeviceCode } from '../../src/testenv/idp/idp-sign-in.js';
 import { resolveKubeBinaries } from '../../src/testenv/kube-binaries.js';
-import { elevateBin, repo, run } from '../support/cli.js';
+import { elevateBin, personEnv, repo, run, startCli } from '../support/cli.js';
 import { apiFor } from '../support/elevate.js';
 import { idToken } from '../support/idp.js';
-import { createNamespace, elevateKubeconfig, rbacApi, testKubeconfig, uniqueName } from '../support/kube.js';
+import { createNamespace, rbacApi, testKubeconfig, uniqueName } from '../support/kube.js';
+import { type OidcElevate, startOidcElevate } from '../support/oidc-elevate.js';
 
 /**
  * The whole chain with one identity provider trusted by both Elevate and the API server: alice signs in
@@ -23,7 +21,7 @@ import { createNamespace, elevateKubeconfig, rbacApi, testKubeconfig, uniqueName
  */
 let info: IdpInfo;
 let idpDir: string;
-let elevate: Elevate;
+let elevate: OidcElevate;
 let url: string;
 let home: string;
 let kubectl: string;
@@ -46,20 +44,10 @@ beforeAll(async () => {
   }
   apiServer = { server: cluster.server, caFile };
 
-  writeFileSync(join(dir, 'secrets.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
-  const file = join(dir, 'elevate.yaml');
-  writeFileSync(
-    file,
-    `listen: 127.0.0.1:0
-storage: sqlite:./elevate.db
-logLevel: warn
-secrets: { keyFile: ./secrets.key }
-auth:
-  oidc: { issuer: "${info.issuer}", clientId: ${info.clientId}, caFile: "${info.caFile}" }
-clusters:
-  - name: dev
-    kubeconfig: ${elevateKubeconfig('dev')}
-    subjects: { userPrefix: "oidc:", groupPrefix: "oidc:" }
+  elevate = await startOidcElevate({
+    idp: info,
+    files: { 'secrets.key': randomBytes(32).toString('hex') },
+    rest: `secrets: { keyFile: ./secrets.key }
 limits: { minDuration: 1s }
 policies:
   - name: chain-edit
@@ -67,11 +55,9 @@ policies:
     decision: approval
     approval: { approvers: { groups: [sre-leads] }, required: 1, timeout: 1h, requireMfa: true }
     maxDuration: 1h
-    allowEscalatingRoles: [edit]
-`,
-  );
-  elevate = await composeElevate(parseConfig(readFileSync(file, 'utf8'), file), createLogger('silent'));
-  url = await elevate.start();
+    allowEscalatingRoles: [edit]`,
+  });
+  url = elevate.url;
   home = mkdtempSync(join(tmpdir(), 'elevate-chain-home-'));
 });
 
@@ -79,38 +65,7 @@ afterAll(async () => {
   await elevate?.stop();
 });
 
-/** alice at her own machine: her HOME (where `elevate login` keeps the sign-in), no token in the environment. */
-const env = (extra: Record<string, string> = {}) => ({
-  HOME: home,
-  XDG_CONFIG_HOME: join(home, 'config'),
-  ELEVATE_SERVER: url,
-  ELEVATE_TOKEN: '',
-  ...extra,
-});
-
-/** `elevate login` with its stderr read as it comes, as a person reads the prompt. */
-function login(): {
-  codes: Promise<[string, string]>;
-  exit: Promise<{ code: number | null; stderr: string }>;
-} {
-  const child: ChildProcess = spawn(elevateBin, ['login', '--oidc-ca-file', info.caFile], {
-    env: { ...process.env, ...env() },
-  });
-  let stderr = '';
-  let found: (m: [string, string]) => void = () => {};
-  const codes = new Promise<[string, string]>((resolve) => {
-    found = resolve;
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d;
-    const m = /Open (\S+) and enter code (\S+)/.exec(stderr);
-    if (m?.[1] && m[2]) found([m[1], m[2]]);
-  });
-  const exit = new Promise<{ code: number | null; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stderr })),
-  );
-  return { codes, exit };
-}
+const env = (extra: Record<string, string> = {}) => personEnv(home, url, extra);
 
 /** kubectl auth can-i as the bearer of `token` alone: no client certificate, no impersonation. */
 async function canI(token: string, verb: string, resource: string, namespace: string): Promise<boolean> {
@@ -138,8 +93,8 @@ describe('one identity provider, trusted by Elevate and the API server alike', (
     await createNamespace(testKubeconfig('dev'), ns);
 
     // alice signs in with the device flow; the browser part is played on the provider's real pages.
-    const signIn = login();
-    const [verificationUri, userCode] = await signIn.codes;
+    const signIn = startCli(['login', '--oidc-ca-file', info.caFile], env());
+    const [, verificationUri = '', userCode = ''] = await signIn.waitFor(/Open (\S+) and enter code (\S+)/);
     await signInWithDeviceCode({ dir: idpDir, user: 'alice', userCode, verificationUri });
     const signedIn = await signIn.exit;
     expect(signedIn.code, signedIn.stderr).toBe(0);
@@ -149,7 +104,7 @@ describe('one identity provider, trusted by Elevate and the API server alike', (
     expect(await canI(aliceToken, 'create', 'deployments', ns)).toBe(false);
     const asked = await run(
       elevateBin,
-      ['request', '--cluster', 'dev', '--role', 'edit', '--namespace', ns, '--duration', '25s'].concat([
+      ['request', '--cluster', 'dev', '--role', 'edit', '--namespace', ns, '--duration', '8s'].concat([
         '--reason',
         'INC-7: payments down',
         '-o',

@@ -1,20 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { composeElevate, createLogger, type Elevate } from '../../src/composition-root.js';
-import { parseConfig } from '../../src/config/load-config.js';
 import { type BrowserResponse, IdpBrowser } from '../../src/testenv/idp/idp-browser.js';
 import { type IdpInfo, readIdpInfo } from '../../src/testenv/idp/idp-info.js';
 import { signInWithDeviceCode } from '../../src/testenv/idp/idp-sign-in.js';
-import { elevateBin, repo, run } from '../support/cli.js';
+import { elevateBin, personEnv, type RunningCli, repo, run, startCli } from '../support/cli.js';
 import { startElevate } from '../support/elevate.js';
 import { elevateKubeconfig } from '../support/kube.js';
+import { type OidcElevate, startOidcElevate } from '../support/oidc-elevate.js';
 
 let info: IdpInfo;
 let idpDir: string;
-let elevate: Elevate;
+let elevate: OidcElevate;
 let url: string;
 let home: string;
 let credentialsFile: string;
@@ -23,29 +21,15 @@ beforeAll(async () => {
   expect(existsSync(join(repo, 'dist/cli/main.js')), 'run `make build` first').toBe(true);
   idpDir = inject('idpDir');
   info = readIdpInfo(idpDir);
-  const dir = mkdtempSync(join(tmpdir(), 'elevate-login-'));
   // The token file stays beside OIDC: a token given with --token must win over the stored sign-in.
-  writeFileSync(join(dir, 'tokens.csv'), 'token-root,root,uid-root,"platform-admins"\n');
-  const file = join(dir, 'elevate.yaml');
-  writeFileSync(
-    file,
-    `listen: 127.0.0.1:0
-storage: sqlite:./elevate.db
-logLevel: warn
-auth:
-  tokenFile: ./tokens.csv
-  oidc: { issuer: "${info.issuer}", clientId: ${info.clientId}, caFile: "${info.caFile}" }
-  admins: { groups: [platform-admins] }
-clusters:
-  - name: dev
-    kubeconfig: ${elevateKubeconfig('dev')}
-    subjects: { userPrefix: "oidc:", groupPrefix: "oidc:" }
-policies:
-  - { name: view, match: { groups: [devs], roles: [view] }, decision: auto, maxDuration: 1h }
-`,
-  );
-  elevate = await composeElevate(parseConfig(readFileSync(file, 'utf8'), file), createLogger('silent'));
-  url = await elevate.start();
+  elevate = await startOidcElevate({
+    idp: info,
+    auth: ['tokenFile: ./tokens.csv', 'admins: { groups: [platform-admins] }'],
+    files: { 'tokens.csv': 'token-root,root,uid-root,"platform-admins"\n' },
+    rest: `policies:
+  - { name: view, match: { groups: [devs], roles: [view] }, decision: auto, maxDuration: 1h }`,
+  });
+  url = elevate.url;
   home = mkdtempSync(join(tmpdir(), 'elevate-home-'));
   credentialsFile = join(home, 'config', 'elevate', 'credentials.json');
 });
@@ -54,65 +38,11 @@ afterAll(async () => {
   await elevate?.stop();
 });
 
-/** The CLI as a person at their own machine: their HOME, this server, no token in the environment. */
-const env = (extra: Record<string, string> = {}) => ({
-  HOME: home,
-  XDG_CONFIG_HOME: join(home, 'config'),
-  ELEVATE_SERVER: url,
-  ELEVATE_TOKEN: '',
-  ...extra,
-});
+const env = (extra: Record<string, string> = {}) => personEnv(home, url, extra);
 const cli = (args: string[], extra: Record<string, string> = {}) => run(elevateBin, args, env(extra));
 
-interface Running {
-  child: ChildProcess;
-  /** Resolves with the first match of `pattern` in stderr so far or to come. */
-  waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
-  exit: Promise<{ code: number | null; stdout: string; stderr: string }>;
-}
-
-/** Starts `elevate ARGS` and lets the test read its stderr as it comes, like a person reading the prompt. */
-function start(args: string[], extra: Record<string, string> = {}): Running {
-  const child = spawn(elevateBin, args, { env: { ...process.env, ...env(extra) } });
-  let stdout = '';
-  let stderr = '';
-  const waiting: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  const check = () => {
-    for (const w of [...waiting]) {
-      const m = stderr.match(w.pattern);
-      if (m) {
-        waiting.splice(waiting.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
-  };
-  child.stdout?.on('data', (d: Buffer) => {
-    stdout += d;
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d;
-    check();
-  });
-  const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
-  return {
-    child,
-    exit,
-    waitFor: (pattern) =>
-      Promise.race([
-        new Promise<RegExpMatchArray>((resolve) => {
-          waiting.push({ pattern, resolve });
-          check();
-        }),
-        exit.then(({ code }) => {
-          throw new Error(
-            `elevate ${args.join(' ')} exited (${code}) before printing ${pattern}:\n${stderr}`,
-          );
-        }),
-      ]),
-  };
-}
+/** `elevate ARGS` as this person, its stderr read as it comes. */
+const start = (args: string[], extra: Record<string, string> = {}): RunningCli => startCli(args, env(extra));
 
 const stored = () => JSON.parse(readFileSync(credentialsFile, 'utf8')).servers[url];
 

@@ -1,14 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeElevate, createLogger, type Elevate } from '../../src/composition-root.js';
-import { parseConfig } from '../../src/config/load-config.js';
 import { rotateIdpKeys, startIdp, stopIdp } from '../../src/testenv/idp/idp-process.js';
 import { type Api, apiFor, requestBody, testPolicies } from '../support/elevate.js';
 import { idpDir, idpInfo, idToken, whoAmI } from '../support/idp.js';
-import { createNamespace, elevateKubeconfig, testKubeconfig, uniqueName } from '../support/kube.js';
+import { createNamespace, testKubeconfig, uniqueName } from '../support/kube.js';
+import { type OidcElevate, startOidcElevate } from '../support/oidc-elevate.js';
 import { eventually } from '../support/policy-config.js';
 
 /**
@@ -16,37 +12,21 @@ import { eventually } from '../support/policy-config.js';
  * judged with ID tokens obtained through the provider's own sign-in.
  */
 describe('OIDC sign-in against the testenv provider', () => {
-  let elevate: Elevate;
+  let elevate: OidcElevate;
   let url: string;
   const as = (token: string): Api => apiFor(url, token);
 
   beforeAll(async () => {
     const info = idpInfo();
-    const dir = mkdtempSync(join(tmpdir(), 'elevate-oidc-'));
-    const file = join(dir, 'elevate.yaml');
-    writeFileSync(
-      file,
-      `listen: 127.0.0.1:0
-storage: sqlite:./elevate.db
-logLevel: warn
-auth:
-  oidc:
-    issuer: ${info.issuer}
-    clientId: ${info.clientId}
-    caFile: ${info.caFile}
-  admins: { groups: [platform-admins] }
-  # The test sends refused tokens on purpose, and polls with some.
-  throttle: { maxFailures: 100000 }
-clusters:
-  - name: dev
-    kubeconfig: ${elevateKubeconfig('dev')}
-    subjects: { userPrefix: "oidc:", groupPrefix: "oidc:" }
-limits:
+    elevate = await startOidcElevate({
+      idp: info,
+      // The test sends refused tokens on purpose, and polls with some.
+      auth: ['admins: { groups: [platform-admins] }', 'throttle: { maxFailures: 100000 }'],
+      rest: `limits:
   minDuration: 1s
 ${testPolicies}`,
-    );
-    elevate = await composeElevate(parseConfig(readFileSync(file, 'utf8'), file), createLogger('silent'));
-    url = await elevate.start();
+    });
+    url = elevate.url;
   });
   afterAll(async () => {
     await elevate?.stop();

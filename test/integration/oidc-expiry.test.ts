@@ -1,15 +1,13 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeElevate, createLogger, type Elevate } from '../../src/composition-root.js';
-import { parseConfig } from '../../src/config/load-config.js';
 import type { IdpInfo } from '../../src/testenv/idp/idp-info.js';
 import { startIdp, stopIdp } from '../../src/testenv/idp/idp-process.js';
 import { fetchIdToken } from '../../src/testenv/idp/idp-sign-in.js';
 import { apiFor } from '../support/elevate.js';
-import { elevateKubeconfig } from '../support/kube.js';
+import { type OidcElevate, startOidcElevate } from '../support/oidc-elevate.js';
 
 /**
  * An ID token the real provider issued runs out: a provider of its own with 3-second ID tokens, and an
@@ -19,27 +17,14 @@ import { elevateKubeconfig } from '../support/kube.js';
 describe('an expired ID token from the real provider', () => {
   let dir: string;
   let info: IdpInfo;
-  let elevate: Elevate;
+  let elevate: OidcElevate;
   let url: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'elevate-oidc-expiry-'));
     info = await startIdp({ dir, idTokenTtlSeconds: 3 });
-    const file = join(dir, 'elevate.yaml');
-    writeFileSync(
-      file,
-      `listen: 127.0.0.1:0
-storage: sqlite:./elevate.db
-logLevel: silent
-auth:
-  oidc: { issuer: "${info.issuer}", clientId: ${info.clientId}, caFile: "${info.caFile}", clockSkew: 1s }
-clusters:
-  - name: dev
-    kubeconfig: ${elevateKubeconfig('dev')}
-`,
-    );
-    elevate = await composeElevate(parseConfig(readFileSync(file, 'utf8'), file), createLogger('silent'));
-    url = await elevate.start();
+    elevate = await startOidcElevate({ idp: info, oidc: 'clockSkew: 1s' });
+    url = elevate.url;
   });
 
   afterAll(async () => {

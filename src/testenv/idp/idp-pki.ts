@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { certificateWriter } from '../cluster-pki.js';
 
 export interface IdpPki {
   caCert: string;
@@ -27,17 +24,7 @@ export async function ensureIdpPki(dir: string): Promise<IdpPki> {
   };
   if (Object.values(pki).every((f) => existsSync(f))) return pki;
   await mkdir(dir, { recursive: true });
-  const config = p('openssl.cnf');
-  // No extension sections, so the certificates carry exactly the -addext extensions below.
-  await writeFile(config, '[req]\ndistinguished_name = dn\n[dn]\n');
-  const newCert = (subject: string, cert: string, key: string, ext: string[], signed: boolean) =>
-    run('openssl', [
-      'req',
-      ...['-x509', '-new', '-nodes', '-config', config, '-days', '3650', '-subj', subject],
-      ...['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', key, '-out', cert],
-      ...(signed ? ['-CA', pki.caCert, '-CAkey', pki.caKey] : []),
-      ...ext.flatMap((e) => ['-addext', e]),
-    ]);
+  const newCert = await certificateWriter(dir, pki);
   await newCert(
     '/CN=elevate-testenv-idp-ca',
     pki.caCert,
