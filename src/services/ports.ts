@@ -127,7 +127,10 @@ export interface Store {
     at: Date,
     events: AuditEventInput[],
   ): Promise<ApiTokenRecord | null>;
-  /** Records a use (lastUsedAt), with audit events when given (the first use is audited). */
+  /**
+   * Records a use (lastUsedAt). With events it records the first use: only while no use is recorded yet, so
+   * of servers seeing a token's first calls at once, one writes the events and the others nothing.
+   */
   recordApiTokenUse(name: string, at: Date, events: AuditEventInput[]): Promise<void>;
 
   getMfaEnrolment(user: string): Promise<MfaEnrolment | null>;

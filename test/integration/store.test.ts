@@ -275,3 +275,88 @@ describe("the PostgreSQL store's audit chain lock", () => {
     await store.close();
   });
 });
+
+describe.each(dialects)('the $name store: API tokens and TOTP enrolments', (dialect) => {
+  const token = {
+    name: 'ci-bot',
+    digest: 'a'.repeat(64),
+    groups: ['ci'],
+    createdAt: t0,
+    createdBy: 'root',
+    expiresAt: new Date('2026-04-01T00:00:00Z'),
+    lastUsedAt: null,
+    revokedAt: null,
+    revokedBy: null,
+  };
+  const tokenEvent = (action: string) => ({ ...ev(action), requestId: null, cluster: null });
+
+  it('keeps a token by digest, never reuses a name, audits its first use once and its revocation', async () => {
+    const { store } = await dialect.fresh();
+    await store.createApiToken(token, [tokenEvent('ApiTokenCreated')]);
+    expect(await store.findApiTokenByDigest(token.digest)).toEqual(token);
+    expect(await store.findApiTokenByDigest('b'.repeat(64))).toBeNull();
+    await expect(store.createApiToken({ ...token, digest: 'c'.repeat(64) }, [])).rejects.toThrow(
+      /exists or existed/,
+    );
+
+    // Two servers seeing the first use at once: one records it with its event, the other writes nothing.
+    const used = new Date('2026-01-02T00:00:00Z');
+    await Promise.all([
+      store.recordApiTokenUse('ci-bot', used, [tokenEvent('ApiTokenFirstUsed')]),
+      store.recordApiTokenUse('ci-bot', used, [tokenEvent('ApiTokenFirstUsed')]),
+    ]);
+    const later = new Date('2026-01-03T00:00:00Z');
+    await store.recordApiTokenUse('ci-bot', later, []);
+    expect((await store.findApiTokenByDigest(token.digest))?.lastUsedAt).toEqual(later);
+
+    const revokedAt = new Date('2026-01-04T00:00:00Z');
+    const revoked = await store.revokeApiToken('ci-bot', 'root', revokedAt, [tokenEvent('ApiTokenRevoked')]);
+    expect(revoked).toMatchObject({ revokedAt, revokedBy: 'root' });
+    // Revoking again changes nothing and writes no event.
+    expect(await store.revokeApiToken('ci-bot', 'bob', later, [tokenEvent('ApiTokenRevoked')])).toMatchObject(
+      {
+        revokedAt,
+        revokedBy: 'root',
+      },
+    );
+    expect(await store.revokeApiToken('nobody', 'root', later, [])).toBeNull();
+    expect((await store.listApiTokens()).map((t) => t.name)).toEqual(['ci-bot']);
+    expect((await store.listAudit()).map((e) => e.action)).toEqual([
+      'ApiTokenCreated',
+      'ApiTokenFirstUsed',
+      'ApiTokenRevoked',
+    ]);
+    expect(await store.verifyAuditChain()).toBeNull();
+  });
+
+  it('saves an enrolment at its version, refuses a stale save, and forgets it', async () => {
+    const { store } = await dialect.fresh();
+    const enrolment = {
+      user: 'bob',
+      sealedSecret: 'v1:iv:tag:ciphertext',
+      createdAt: t0,
+      confirmedAt: null,
+      lastStep: null,
+      failures: 0,
+      lockedUntil: null,
+      version: 0,
+    };
+    const saved = await store.saveMfaEnrolment(enrolment, [tokenEvent('MfaEnrolled')]);
+    expect(saved.version).toBe(1);
+    await expect(store.saveMfaEnrolment(enrolment, [])).rejects.toThrow(StaleWrite);
+    const confirmed = await store.saveMfaEnrolment(
+      { ...saved, confirmedAt: t0, lastStep: 59_000_000, failures: 2, lockedUntil: t0 },
+      [tokenEvent('MfaConfirmed')],
+    );
+    expect(await store.getMfaEnrolment('bob')).toEqual(confirmed);
+    await expect(store.saveMfaEnrolment(saved, [])).rejects.toThrow(StaleWrite);
+    expect(await store.deleteMfaEnrolment('bob', [tokenEvent('MfaReset')])).toBe(true);
+    expect(await store.deleteMfaEnrolment('bob', [tokenEvent('MfaReset')])).toBe(false);
+    expect(await store.getMfaEnrolment('bob')).toBeNull();
+    expect((await store.listAudit()).map((e) => e.action)).toEqual([
+      'MfaEnrolled',
+      'MfaConfirmed',
+      'MfaReset',
+    ]);
+  });
+});

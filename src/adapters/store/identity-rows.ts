@@ -70,12 +70,13 @@ export function identityRows(db: Kysely<Database>, appendEvents: AppendEvents): 
 
     async recordApiTokenUse(name, at, events) {
       await db.transaction().execute(async (trx) => {
-        await trx
+        let update = trx
           .updateTable('api_tokens')
           .set({ last_used_at: at.toISOString() })
-          .where('name', '=', name)
-          .execute();
-        await appendEvents(trx, events);
+          .where('name', '=', name);
+        if (events.length > 0) update = update.where('last_used_at', 'is', null);
+        const result = await update.executeTakeFirst();
+        if (Number(result.numUpdatedRows) === 1) await appendEvents(trx, events);
       });
     },
 
