@@ -12,6 +12,8 @@ export function describeDecision(d: DecisionView): string[] {
     const frees = d.refusal.freesAt ? ` (frees up at ${d.refusal.freesAt})` : '';
     lines.push(`  refused (${d.refusal.kind}): ${d.refusal.message}${frees}`);
   }
+  if (d.requireMfa) lines.push('  the requester sends a one-time code (--otp) with the request');
+  if (d.approvalRequiresMfa) lines.push('  each approver sends a one-time code (--otp) with their approval');
   for (const note of d.notes) lines.push(`  note: ${note}`);
   return lines;
 }

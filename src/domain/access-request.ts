@@ -97,7 +97,10 @@ export interface PolicyDecisionRecord {
 }
 
 /** A decision as recorded and shown (status.decision): which policy, and why each before it did not match. */
-export type DecisionExplanation = Pick<Decision, 'outcome' | 'policy' | 'trace' | 'refusal' | 'notes'>;
+export type DecisionExplanation = Pick<
+  Decision,
+  'outcome' | 'policy' | 'trace' | 'refusal' | 'notes' | 'requireMfa' | 'approvalRequiresMfa'
+>;
 
 export interface Approval {
   user: string;

@@ -114,6 +114,12 @@ export const decisionResource = z
       })
       .nullable(),
     notes: z.array(z.string()).describe('What could not be judged'),
+    requireMfa: z
+      .boolean()
+      .describe('The requester sends a fresh one-time code with the request (Elevate-OTP)'),
+    approvalRequiresMfa: z
+      .boolean()
+      .describe('Each approver sends a fresh one-time code with their approval'),
   })
   .meta({ id: 'Decision' });
 
@@ -139,6 +145,8 @@ export function decisionOf(d: DecisionExplanation): z.infer<typeof decisionResou
         }
       : null,
     notes: d.notes,
+    requireMfa: d.requireMfa === true,
+    approvalRequiresMfa: d.approvalRequiresMfa === true,
   };
 }
 
@@ -152,6 +160,8 @@ function decisionOfRequest(r: AccessRequest): z.infer<typeof decisionResource> {
     trace: [],
     refusal: null,
     notes: [],
+    requireMfa: false,
+    approvalRequiresMfa: r.policy.approvalRequiresMfa === true,
   };
 }
 

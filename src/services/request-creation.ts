@@ -84,7 +84,15 @@ export function decisionRecord(
 }
 
 export function explanationOf(d: Decision): DecisionExplanation {
-  return { outcome: d.outcome, policy: d.policy, trace: d.trace, refusal: d.refusal, notes: d.notes };
+  return {
+    outcome: d.outcome,
+    policy: d.policy,
+    trace: d.trace,
+    refusal: d.refusal,
+    notes: d.notes,
+    ...(d.requireMfa ? { requireMfa: true } : {}),
+    ...(d.approvalRequiresMfa ? { approvalRequiresMfa: true } : {}),
+  };
 }
 
 /**

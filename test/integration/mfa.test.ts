@@ -117,6 +117,7 @@ describe('step-up with TOTP', () => {
     );
     expect(dryRun.status).toBe(200);
     expect(dryRun.body.status.decision.policy).toBe('prod-view-mfa');
+    expect(dryRun.body.status.decision).toMatchObject({ requireMfa: true, approvalRequiresMfa: false });
 
     const fresh = await code(secret, 1);
     const { ns, res } = await viewRequest('alice', 'mreq', fresh);

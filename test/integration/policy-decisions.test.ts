@@ -123,6 +123,8 @@ describe('priority order', () => {
       source: source(3),
       refusal: null,
       notes: [],
+      requireMfa: false,
+      approvalRequiresMfa: false,
       trace: [
         {
           policy: 'nobody-only',

@@ -171,6 +171,8 @@ describe('escalating roles', () => {
         trace: [],
         refusal: { kind: 'guardrail', message },
         notes: [],
+        requireMfa: false,
+        approvalRequiresMfa: false,
       });
       expect((await recorded(res.body.request)).status.phase).toBe('Denied');
     }

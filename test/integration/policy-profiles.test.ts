@@ -178,6 +178,8 @@ describe('a profile across both clusters', () => {
       ],
       refusal: null,
       notes: [],
+      requireMfa: false,
+      approvalRequiresMfa: false,
     });
     const refusedDry = await profileRequest('half-allowed', '10m', '?dryRun=All');
     expect(refusedDry.status).toBe(200);
