@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { PolicyWarning } from '../domain/policy/lint.js';
 import type { PolicySet } from '../domain/policy/types.js';
 import type { SubjectNaming } from '../domain/subject.js';
-import { configSchema } from './config-schema.js';
+import { configSchema, type ParsedConfig } from './config-schema.js';
 import { buildPolicySet } from './policy-set.js';
 
 export type StorageConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -115,13 +115,7 @@ export function parseConfig(text: string, file: string): Config {
       : { kind: 'postgres', url: c.storage },
     auth: {
       tokenFile: c.auth.tokenFile ? rel(c.auth.tokenFile) : null,
-      oidc: c.auth.oidc
-        ? {
-            ...c.auth.oidc,
-            caFile: c.auth.oidc.caFile ? rel(c.auth.oidc.caFile) : null,
-            clockSkewMs: c.auth.oidc.clockSkew,
-          }
-        : null,
+      oidc: c.auth.oidc ? oidcConfig(c.auth.oidc, rel) : null,
       kubernetes: c.auth.kubernetes
         ? {
             cluster: c.auth.kubernetes.cluster,
@@ -145,6 +139,13 @@ export function parseConfig(text: string, file: string): Config {
     policySet,
     policyWarnings,
   };
+}
+
+function oidcConfig(
+  { clockSkew, caFile, ...oidc }: NonNullable<ParsedConfig['auth']['oidc']>,
+  rel: (p: string) => string,
+): OidcConfig {
+  return { ...oidc, caFile: caFile ? rel(caFile) : null, clockSkewMs: clockSkew };
 }
 
 function splitHostPort(listen: string): [string, number] {
