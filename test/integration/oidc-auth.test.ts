@@ -125,11 +125,14 @@ ${testPolicies}`,
       });
       expect(JSON.stringify(res.body)).not.toMatch(/stack|at .*\.ts/);
     }
-    // Another issuer's JWT is not this source's: no source knows it.
+    // Another issuer's JWT is not this source's: no source knows it, and the answer says whose it is not.
     const otherIssuer = await new SignJWT({ ...claims, iss: 'https://elsewhere.example.com' })
       .setProtectedHeader({ alg: 'RS256' })
       .sign(foreign.privateKey);
-    expect((await as(otherIssuer).get('/api/v1/whoami')).body.detail).toBe('the bearer token is not valid');
+    expect((await as(otherIssuer).get('/api/v1/whoami')).body.detail).toBe(
+      'the token was issued by an issuer this server does not trust',
+    );
+    expect((await as('not-a-jwt').get('/api/v1/whoami')).body.detail).toBe('the bearer token is not valid');
   });
 
   it('keeps validating with the last keys while the provider is down, and /readyz says so', async () => {

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { decodeJwt } from 'jose';
 import { Invalid, Unauthenticated } from '../../domain/errors.js';
 import type { Identity } from '../../domain/identity.js';
 import type { Authenticator } from '../../services/ports.js';
@@ -20,10 +21,24 @@ export function authenticateWith(authenticator: Authenticator) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) throw new Unauthenticated('a bearer token is required');
     const outcome = await authenticator.authenticate(match[1]);
-    if (!outcome) throw new Unauthenticated('the bearer token is not valid');
+    if (!outcome) throw new Unauthenticated(unknownTokenDetail(match[1]));
     if ('refused' in outcome) throw new Unauthenticated(outcome.refused);
     identities.set(req, outcome.identity);
   };
+}
+
+/**
+ * Why no source knew the token. A JWT naming an issuer is most likely an ID token of an identity provider
+ * Elevate is not configured to trust: say that (without echoing the issuer, which the caller controls).
+ */
+function unknownTokenDetail(token: string): string {
+  try {
+    if (typeof decodeJwt(token).iss === 'string')
+      return 'the token was issued by an issuer this server does not trust';
+  } catch {
+    // Not a JWT: an opaque token nobody issued.
+  }
+  return 'the bearer token is not valid';
 }
 
 export function identityOf(req: FastifyRequest): Identity {
