@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createApiTokenAuthenticator } from '../adapters/auth/api-token-authenticator.js';
@@ -40,7 +41,7 @@ export function openAuthenticators(
   const oidc = config.auth.oidc;
   if (oidc) {
     const caFile = oidc.caFile;
-    const ca = caFile ? inConfig(config, 'auth.oidc.caFile', () => readFileSync(caFile)) : null;
+    const ca = caFile ? inConfig(config, 'auth.oidc.caFile', () => readCertificates(caFile)) : null;
     // An unreachable issuer does not stop the start: its tokens wait for the keys, other sources work.
     const keys = createOidcKeys({ issuer: oidc.issuer, ca, log: logger });
     void keys.start();
@@ -76,6 +77,20 @@ export function authSourceKinds(config: Config): IdentitySource['kind'][] {
     ...(config.auth.oidc ? (['oidc'] as const) : []),
     ...(config.auth.kubernetes ? (['kubernetes'] as const) : []),
   ];
+}
+
+/**
+ * A PEM bundle that holds at least one certificate. Checked at start: a broken file would otherwise only
+ * show later as an issuer that cannot be reached.
+ */
+function readCertificates(file: string): Buffer {
+  const pem = readFileSync(file);
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new Error(`${file} holds no PEM certificate`);
+  }
+  return pem;
 }
 
 /** Runs a step that reads a file the config names; a failure names the config file and field. */

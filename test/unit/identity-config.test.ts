@@ -1,4 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { openAuthenticators } from '../../src/composition/open-authenticators.js';
 import { ConfigError, parseConfig } from '../../src/config/load-config.js';
 import { Forbidden } from '../../src/domain/errors.js';
 import type { Identity } from '../../src/domain/identity.js';
@@ -125,6 +130,22 @@ describe('the subject a binding names', () => {
     expect(() => clusterSubject(sa, 'prod', naming)).toThrow(Forbidden);
     expect(() => clusterSubject(sa, 'prod', naming)).toThrow(
       'system:serviceaccount:ci:deployer is a ServiceAccount of cluster dev; it cannot be granted access in cluster prod',
+    );
+  });
+});
+
+describe('files the identity sources read', () => {
+  it('refuses to start on an OIDC caFile that holds no certificate, naming the field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'elevate-ca-'));
+    writeFileSync(join(dir, 'idp-ca.pem'), 'not a certificate\n');
+    const configFile = join(dir, 'elevate.yaml');
+    const c = parseConfig(
+      config('  oidc: { issuer: "https://idp.example.com", clientId: elevate, caFile: ./idp-ca.pem }'),
+      configFile,
+    );
+    const store = { findApiTokenByDigest: async () => null, recordApiTokenUse: async () => {} };
+    expect(() => openAuthenticators(c, pino({ level: 'silent' }), store)).toThrow(
+      `${configFile}: auth.oidc.caFile: ${join(dir, 'idp-ca.pem')} holds no PEM certificate`,
     );
   });
 });
