@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Authenticator, AuthOutcome } from '../../services/ports.js';
 import { callWithin } from '../kube/kube-clients.js';
+import { sha256 } from './token-file.js';
 
 export interface TokenReviewOptions {
   /** The cluster whose API server checks the tokens (auth.kubernetes.cluster). */
@@ -98,7 +98,7 @@ export function createTokenReviewAuthenticator(
   return {
     async authenticate(token) {
       if (!jwtShape.test(token)) return null;
-      const key = createHash('sha256').update(token).digest('hex');
+      const key = sha256(token).toString('hex');
       const cached = cache.get(key);
       if (cached && cached.until > Date.now()) return cached.outcome;
       const outcome = await review(token);
