@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from '../domain/duration.js';
+import { breakglassSchema, integrationSchema, ticketsSchema } from './integration-schema.js';
 import { checkPolicyReferences } from './policy-references.js';
 import { durationText, labels, name, policy, principals, profile } from './policy-schema.js';
 
@@ -126,6 +127,11 @@ export const configSchema = z
         maxScheduleAhead: durationText.prefault('168h'),
       })
       .prefault({}),
+    tickets: ticketsSchema,
+    /** Identities that may ask for access on someone else's behalf (ticket systems, chat bots). */
+    integrations: z.array(integrationSchema).default([]),
+    /** Emergency access without ticket or approver; absent: nobody may pull the glass. */
+    breakglass: breakglassSchema.optional(),
     secrets: z
       .strictObject({
         /** 32 random bytes (raw, or 64 hex / 44 base64 characters) that encrypt TOTP secrets at rest. */

@@ -6,6 +6,12 @@ import type { PolicyWarning } from '../domain/policy/lint.js';
 import type { PolicySet } from '../domain/policy/types.js';
 import type { SubjectNaming } from '../domain/subject.js';
 import { configSchema, type ParsedConfig } from './config-schema.js';
+import {
+  type BreakglassConfig,
+  type IntegrationConfig,
+  resolveIntegrations,
+  type TicketsConfig,
+} from './integration-config.js';
 import { buildPolicySet } from './policy-set.js';
 
 export type StorageConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -59,6 +65,12 @@ export interface Config {
   logLevel: string;
   /** The key file that encrypts secrets at rest (TOTP); null when none is configured. */
   secretsKeyFile: string | null;
+  /** Ticket systems that validate tickets, and how often live grants' tickets are checked again. */
+  tickets: TicketsConfig;
+  /** Identities that may ask on someone else's behalf. */
+  integrations: IntegrationConfig[];
+  /** Emergency access; null: nobody may pull the glass (ticket-system-down mode is still the admins'). */
+  breakglass: BreakglassConfig | null;
   /**
    * The policy language as the engine judges it (policies in evaluation order, profiles, guardrails,
    * limits, cluster labels, digest). A config reload replaces it whole.
@@ -136,6 +148,7 @@ export function parseConfig(text: string, file: string): Config {
     metrics: metrics ? { host: metrics[0], port: metrics[1] } : null,
     logLevel: c.logLevel,
     secretsKeyFile: c.secrets ? rel(c.secrets.keyFile) : null,
+    ...resolveIntegrations(c, rel),
     policySet,
     policyWarnings,
   };

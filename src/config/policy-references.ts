@@ -8,6 +8,24 @@ interface ParsedConfig {
   policies: PolicyInput[];
   profiles: ProfileInput[];
   limits: { minDuration: number; maxDuration: number };
+  tickets: { providers: { name: string }[] };
+  integrations: { name: string }[];
+  breakglass?: { profiles: string[]; maxDuration: number } | undefined;
+}
+
+/** Names in `list` (at `path`) that must be unique. */
+function checkUnique(
+  list: { name: string }[],
+  path: string,
+  issue: (path: (string | number)[], message: string) => void,
+): Set<string> {
+  const at = new Map<string, number>();
+  list.forEach((x, i) => {
+    const first = at.get(x.name);
+    if (first !== undefined) issue([path, i, 'name'], `duplicate name ${x.name} (also ${path}[${first}])`);
+    else at.set(x.name, i);
+  });
+  return new Set(at.keys());
 }
 
 /**
@@ -19,6 +37,10 @@ export function checkPolicyReferences(c: ParsedConfig, ctx: z.RefinementCtx): vo
   const issue = (path: (string | number)[], message: string) =>
     ctx.addIssue({ code: 'custom', path, message });
 
+  const providers = checkUnique(c.tickets.providers, 'tickets.providers', (p, m) =>
+    issue(['tickets', 'providers', ...p.slice(1)], m),
+  );
+  const integrations = checkUnique(c.integrations, 'integrations', issue);
   const policyAt = new Map<string, number>();
   c.policies.forEach((p, i) => {
     const first = policyAt.get(p.name);
@@ -28,6 +50,19 @@ export function checkPolicyReferences(c: ParsedConfig, ctx: z.RefinementCtx): vo
     for (const cl of p.match.clusters ?? []) {
       if (!cl.includes('*') && !clusters.has(cl))
         issue(['policies', i, 'match', 'clusters'], `unknown cluster ${cl}`);
+    }
+    const ticket = p.requireTicket;
+    if (typeof ticket === 'object' && ticket.provider !== undefined && !providers.has(ticket.provider))
+      issue(
+        ['policies', i, 'requireTicket', 'provider'],
+        `unknown ticket provider ${ticket.provider} (tickets.providers: ${[...providers].join(', ') || 'none'})`,
+      );
+    for (const via of p.match.via ?? []) {
+      if (!integrations.has(via))
+        issue(
+          ['policies', i, 'match', 'via'],
+          `unknown integration ${via} (integrations: ${[...integrations].join(', ') || 'none'})`,
+        );
     }
     if (p.defaultDuration !== undefined && p.defaultDuration < c.limits.minDuration)
       issue(
@@ -47,4 +82,17 @@ export function checkPolicyReferences(c: ParsedConfig, ctx: z.RefinementCtx): vo
         issue(['profiles', i, 'targets', j, 'cluster'], `unknown cluster ${t.cluster} (not in clusters)`);
     });
   });
+
+  const bg = c.breakglass;
+  if (bg) {
+    bg.profiles.forEach((name, i) => {
+      if (!profileAt.has(name))
+        issue(['breakglass', 'profiles', i], `unknown profile ${name} (not in profiles)`);
+    });
+    if (bg.maxDuration > c.limits.maxDuration)
+      issue(
+        ['breakglass', 'maxDuration'],
+        `exceeds limits.maxDuration (${formatDuration(c.limits.maxDuration)}); no grant is longer`,
+      );
+  }
 }

@@ -132,6 +132,8 @@ export const policy = z
         profiles: z.array(name).optional(),
         when: timeWindow.optional(),
         ticket: regexText.optional(),
+        /** Integration names (integrations[].name): matches only requests made through one of them. */
+        via: z.array(name).optional(),
       })
       .default({}),
     decision: z.enum(['auto', 'approval', 'deny']),
@@ -150,8 +152,20 @@ export const policy = z
     maxDuration: durationText.optional(),
     /** Used when a request gives no duration; above maxDuration it is capped (policy check warns). */
     defaultDuration: durationText.optional(),
-    /** true, or a regular expression the ticket must match; false is the same as leaving it out. */
-    requireTicket: z.union([z.boolean(), z.strictObject({ pattern: regexText })]).optional(),
+    /**
+     * true, or what the ticket must be: matching a pattern, known and open in a ticket provider
+     * (tickets.providers[].name), assigned to the requester. false is the same as leaving it out.
+     */
+    requireTicket: z
+      .union([
+        z.boolean(),
+        z.strictObject({
+          pattern: regexText.optional(),
+          provider: name.optional(),
+          assignedToRequester: z.boolean().default(false),
+        }),
+      ])
+      .optional(),
     cooldown: durationText.optional(),
     maxActivePerUser: positiveInt.optional(),
     maxActive: positiveInt.optional(),
@@ -161,6 +175,14 @@ export const policy = z
     message: z.string().optional(),
   })
   .superRefine((p, ctx) => {
+    const ticket = p.requireTicket;
+    if (typeof ticket === 'object' && ticket.assignedToRequester && ticket.provider === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requireTicket', 'assignedToRequester'],
+        message: 'needs a provider: only a ticket system knows who a ticket is assigned to',
+      });
+    }
     if (p.decision === 'approval' && !p.approval) {
       ctx.addIssue({ code: 'custom', path: ['approval'], message: 'required when decision is approval' });
     }

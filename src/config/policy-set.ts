@@ -88,12 +88,21 @@ function toPolicy(p: PolicyInput, source: string, fallbackMax: number, warnings:
     maxDurationMs,
     ...(defaultDurationMs !== undefined ? { defaultDurationMs } : {}),
     ...(p.requireTicket === true ? { requireTicket: { pattern: null } } : {}),
-    ...(typeof p.requireTicket === 'object' ? { requireTicket: { pattern: p.requireTicket.pattern } } : {}),
+    ...(typeof p.requireTicket === 'object' ? { requireTicket: ticketRequirement(p.requireTicket) } : {}),
     ...(p.cooldown !== undefined ? { cooldownMs: p.cooldown } : {}),
     ...(p.maxActivePerUser !== undefined ? { maxActivePerUser: p.maxActivePerUser } : {}),
     ...(p.maxActive !== undefined ? { maxActive: p.maxActive } : {}),
     allowEscalatingRoles: p.allowEscalatingRoles,
     ...(p.requireMfa ? { requireMfa: true } : {}),
+  };
+}
+
+/** Only what is set, so a policy written as before tickets had providers digests as it did. */
+function ticketRequirement(t: Exclude<NonNullable<PolicyInput['requireTicket']>, boolean>) {
+  return {
+    pattern: t.pattern ?? null,
+    ...(t.provider !== undefined ? { provider: t.provider } : {}),
+    ...(t.assignedToRequester ? { assignedToRequester: true } : {}),
   };
 }
 

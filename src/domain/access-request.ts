@@ -1,9 +1,11 @@
+import type { Emergency } from './breakglass.js';
 import { formatDuration } from './duration.js';
 import { Conflict, Forbidden, Invalid } from './errors.js';
 import { type Identity, type IdentitySource, isAmong, type Principals } from './identity.js';
 import type { Decision } from './policy/types.js';
 import type { BindingSubject } from './subject.js';
 import type { RoleKind, Target } from './target.js';
+import type { TicketStatus } from './ticket.js';
 
 export type { RoleKind, Target };
 
@@ -68,6 +70,18 @@ export interface AccessRequestSpec {
    * clusters[].subjects does not rename a grant). Absent: User named like the requester.
    */
   subjects?: Record<string, BindingSubject>;
+  /**
+   * The integration identity that asked on the requester's behalf (integrations[]: a ticket system, a chat
+   * bot); absent: the requester asked themselves.
+   */
+  requestedBy?: string;
+  /** The name of that integration (integrations[].name), which policies match with `match.via`. */
+  via?: string;
+  /**
+   * What makes a request from outside unique, so the same call made twice creates it once (a Rafay
+   * BreakGlassAccess entry: `breakglassaccess:USER:PROFILE:START`).
+   */
+  externalKey?: string;
 }
 
 /** What the deciding policy said, frozen on the request so later config edits don't rewrite history. */
@@ -187,6 +201,10 @@ export interface AccessRequest {
   /** Asked-for extensions of an Active grant, oldest first; at most one is Pending at a time. */
   extensions: Extension[];
   message: string;
+  /** The ticket a provider validated, as last checked (status.ticket); absent: no provider judged one. */
+  ticket?: TicketStatus | null;
+  /** Made by break-glass or while tickets were waived: it has a post-incident review (status.emergency). */
+  emergency?: Emergency | null;
 }
 
 export function transition(request: AccessRequest, to: Phase, now: Date, message: string): AccessRequest {

@@ -6,9 +6,11 @@ import {
   extensionStates,
   phases,
 } from '../domain/access-request.js';
+import type { Emergency } from '../domain/breakglass.js';
 import { formatDuration } from '../domain/duration.js';
 import type { BindingSubject } from '../domain/subject.js';
 import type { Target } from '../domain/target.js';
+import type { TicketStatus } from '../domain/ticket.js';
 
 export const apiVersion = 'elevate.dev/v1' as const;
 
@@ -218,6 +220,48 @@ function extensionOf(e: Extension): z.infer<typeof extensionResource> {
   };
 }
 
+const ticketResource = z
+  .object({
+    provider: z.string(),
+    id: z.string(),
+    checkedAt: z.string(),
+    valid: z.boolean(),
+    status: z.string().describe('The ticket system’s own words for its state'),
+    notAfter: z.string().nullable().describe('The end of the ticket’s window: the grant never outlives it'),
+    url: z.string().optional(),
+    reason: z.string().optional().describe('Why the ticket is no longer valid'),
+  })
+  .meta({ id: 'TicketStatus' });
+
+const emergencyResource = z
+  .object({
+    kind: z.enum(['breakglass', 'tickets-waived']),
+    review: z.string().describe('The post-incident review it opened'),
+    modeSince: z.string().optional().describe('For tickets-waived: when ticket-system-down mode went on'),
+  })
+  .meta({ id: 'Emergency' });
+
+function ticketOf(t: TicketStatus): z.infer<typeof ticketResource> {
+  return {
+    provider: t.provider,
+    id: t.id,
+    checkedAt: t.checkedAt.toISOString(),
+    valid: t.valid,
+    status: t.status,
+    notAfter: t.notAfter?.toISOString() ?? null,
+    ...(t.url ? { url: t.url } : {}),
+    ...(t.reason ? { reason: t.reason } : {}),
+  };
+}
+
+function emergencyOf(e: Emergency): z.infer<typeof emergencyResource> {
+  return {
+    kind: e.kind,
+    review: e.reviewId,
+    ...(e.kind === 'tickets-waived' ? { modeSince: e.modeSince.toISOString() } : {}),
+  };
+}
+
 const bindingSubject = z.object({
   kind: z.enum(['User', 'ServiceAccount']),
   name: z.string(),
@@ -260,6 +304,11 @@ export const accessRequestResource = z
       requesterSource: z
         .string()
         .describe('How the requester signed in: token-file, oidc, kubernetes or api-token'),
+      requestedBy: z
+        .string()
+        .nullable()
+        .describe('The integration identity that asked on the requester’s behalf; null: the requester did'),
+      via: z.string().nullable().describe('That integration’s name (integrations[].name)'),
     }),
     status: z.object({
       phase: z.enum(phases),
@@ -282,6 +331,10 @@ export const accessRequestResource = z
       extensions: z.array(extensionResource).describe('Extensions asked for, oldest first'),
       conditions: z.array(condition),
       message: z.string(),
+      ticket: ticketResource.nullable().describe('The ticket as its provider last judged it'),
+      emergency: emergencyResource
+        .nullable()
+        .describe('Set on break-glass grants and grants made while tickets were waived; each has a review'),
     }),
   })
   .meta({ id: 'AccessRequest' });
@@ -316,6 +369,8 @@ export function toResource(r: AccessRequest): AccessRequestResource {
       startTime: r.spec.startTime?.toISOString() ?? null,
       subjects: subjectsOf(r),
       requesterSource: (r.spec.requesterSource ?? { kind: 'token-file' }).kind,
+      requestedBy: r.spec.requestedBy ?? null,
+      via: r.spec.via ?? null,
     },
     status: {
       phase: r.phase,
@@ -342,6 +397,8 @@ export function toResource(r: AccessRequest): AccessRequestResource {
       extensions: r.extensions.map(extensionOf),
       conditions: conditionsOf(r),
       message: r.message,
+      ticket: r.ticket ? ticketOf(r.ticket) : null,
+      emergency: r.emergency ? emergencyOf(r.emergency) : null,
     },
   };
 }

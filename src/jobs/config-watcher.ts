@@ -185,6 +185,9 @@ export function fieldsNeedingRestart(running: Config, next: Config): string[] {
     ['reconcile', (c) => c.reconcileIntervalMs],
     ['logLevel', (c) => c.logLevel],
     ['secrets', (c) => c.secretsKeyFile],
+    ['tickets', (c) => c.tickets],
+    ['integrations', (c) => c.integrations],
+    ['breakglass', (c) => c.breakglass],
   ];
   return fields.filter(([, of]) => JSON.stringify(of(running)) !== JSON.stringify(of(next))).map(([f]) => f);
 }

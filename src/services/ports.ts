@@ -5,8 +5,10 @@
 import type { AccessRequest, BindingRef, Phase } from '../domain/access-request.js';
 import type { AuditEvent, AuditEventInput } from '../domain/audit-event.js';
 import type { DesiredBinding, ObservedSubject } from '../domain/binding.js';
-import type { Identity } from '../domain/identity.js';
+import type { BreakglassMode, Review } from '../domain/breakglass.js';
+import type { Identity, IdentitySource } from '../domain/identity.js';
 import type { PolicySet, RoleRule } from '../domain/policy/types.js';
+import type { TicketState } from '../domain/ticket.js';
 
 /**
  * What an authenticator made of a bearer token: who it proves, why it is refused (a token this source
@@ -78,9 +80,23 @@ export interface RequestChange {
   events: AuditEventInput[];
 }
 
+/** The last identity a user signed in with: what an integration's request for them is judged with. */
+export interface KnownIdentity {
+  user: string;
+  groups: string[];
+  source: IdentitySource;
+  seenAt: Date;
+}
+
 export interface Store {
-  /** Inserts a new request and its audit events in one transaction. */
-  createRequest(request: AccessRequest, events: AuditEventInput[]): Promise<void>;
+  /**
+   * Inserts a new request and its audit events in one transaction; with a review (an emergency grant's
+   * post-incident review) that too, so no emergency grant exists without its review. Conflict when another
+   * request holds the same spec.externalKey.
+   */
+  createRequest(request: AccessRequest, events: AuditEventInput[], review?: Review): Promise<void>;
+  /** The request made with this spec.externalKey, whatever its phase; null when none. */
+  findRequestByExternalKey(key: string): Promise<AccessRequest | null>;
   /**
    * Saves a changed request and its audit events in one transaction, as the next version: `request.version`
    * is the version it was read at, and if the store holds another by now the save fails with StaleWrite.
@@ -141,7 +157,60 @@ export interface Store {
   saveMfaEnrolment(enrolment: MfaEnrolment, events: AuditEventInput[]): Promise<MfaEnrolment>;
   /** Forgets the enrolment with its audit events; false when there was none (nothing written). */
   deleteMfaEnrolment(user: string, events: AuditEventInput[]): Promise<boolean>;
+
+  getReview(id: string): Promise<Review | null>;
+  findReviewByRequest(requestId: string): Promise<Review | null>;
+  /** Oldest first. */
+  listReviews(filter: { state?: Review['state'] }): Promise<Review[]>;
+  /** Saves the review at `review.version` with its events; StaleWrite when changed meanwhile. Returns it as saved. */
+  saveReview(review: Review, events: AuditEventInput[]): Promise<Review>;
+
+  /** The ticket-system-down mode as stored (offMode, version 0, when never turned on). */
+  getBreakglassMode(): Promise<BreakglassMode>;
+  /** Saves the mode at `mode.version` with its events; StaleWrite when changed meanwhile. */
+  saveBreakglassMode(mode: BreakglassMode, events: AuditEventInput[]): Promise<BreakglassMode>;
+
+  /**
+   * Remembers a signed callback by the digest of its signature; false when it was taken before (a replay).
+   * Entries older than `forgetBefore` are dropped on the way (the signature's timestamp bounds replays).
+   */
+  rememberCallback(provider: string, digest: string, at: Date, forgetBefore: Date): Promise<boolean>;
+
+  /** How far an outbox consumer has delivered: the seq of the last audit event it is done with (0: none). */
+  getOutboxCursor(consumer: string): Promise<number>;
+  saveOutboxCursor(consumer: string, seq: number, at: Date): Promise<void>;
+
+  /** Records who signed in with what groups (upsert). */
+  recordIdentitySeen(identity: KnownIdentity): Promise<void>;
+  getKnownIdentity(user: string): Promise<KnownIdentity | null>;
   close(): Promise<void>;
+}
+
+/** Why a ticket system could not answer: down, slow, refusing Elevate's credentials, or answering garbage. */
+export class TicketProviderError extends Error {
+  constructor(
+    readonly provider: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Who a ticket lookup is for (the generic http provider passes these on; the others ignore them). */
+export interface TicketLookupContext {
+  user: string;
+  clusters: string[];
+}
+
+/** One ticket system (tickets.providers[]): ServiceNow, Jira, or a generic HTTP lookup. */
+export interface TicketProvider {
+  readonly name: string;
+  readonly type: 'servicenow' | 'jira' | 'http';
+  /**
+   * What the system says about the ticket now. A ticket it does not have is `found: false`; a system that
+   * cannot answer (down, timeout, auth refused, garbage) throws TicketProviderError.
+   */
+  lookup(ticket: string, context: TicketLookupContext): Promise<TicketState>;
 }
 
 /** A binding Elevate finds in a cluster carrying its managed-by label. */

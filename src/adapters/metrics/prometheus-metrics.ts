@@ -117,8 +117,8 @@ export function createMetrics(store: Pick<Store, 'countByPhase' | 'auditHead'>) 
 export function observeAuditWrites(store: Store, observe: (events: AuditEventInput[]) => void): Store {
   return {
     ...store,
-    async createRequest(request, events) {
-      await store.createRequest(request, events);
+    async createRequest(request, events, review) {
+      await store.createRequest(request, events, review);
       observe(events);
     },
     async updateRequest(request, events) {

@@ -2,9 +2,13 @@ import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { AccessRequest, AccessRequestSpec, BindingRef, Extension } from '../../domain/access-request.js';
 import type { AuditEvent, AuditEventInput } from '../../domain/audit-event.js';
-import { StaleWrite } from '../../domain/errors.js';
+import type { Emergency } from '../../domain/breakglass.js';
+import { Conflict, StaleWrite } from '../../domain/errors.js';
+import type { TicketStatus } from '../../domain/ticket.js';
 import type { RequestChange, RequestFilter, Store } from '../../services/ports.js';
+import { emergencyRows, reviewToRow } from './emergency-rows.js';
 import { identityRows } from './identity-rows.js';
+import { relayRows } from './relay-rows.js';
 import type { AccessRequestsTable, AuditEventsTable, Database } from './schema.js';
 
 const genesisHash = '0'.repeat(64);
@@ -68,11 +72,31 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
   }
 
   return {
-    async createRequest(request, events) {
+    async createRequest(request, events, review) {
       await db.transaction().execute(async (trx) => {
+        const key = request.spec.externalKey;
+        if (key !== undefined) {
+          // Checked first so the usual case gets a clear Conflict; the unique index settles a race.
+          const taken = await trx
+            .selectFrom('access_requests')
+            .select('id')
+            .where('external_key', '=', key)
+            .executeTakeFirst();
+          if (taken) throw new Conflict(`request ${taken.id} was already made for ${key}`);
+        }
         await trx.insertInto('access_requests').values(toRow(request)).execute();
+        if (review) await trx.insertInto('reviews').values(reviewToRow(review)).execute();
         await appendEvents(trx, events);
       });
+    },
+
+    async findRequestByExternalKey(key) {
+      const row = await db
+        .selectFrom('access_requests')
+        .selectAll()
+        .where('external_key', '=', key)
+        .executeTakeFirst();
+      return row ? fromRow(row) : null;
     },
 
     async updateRequest(request, events) {
@@ -149,6 +173,8 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     },
 
     ...identityRows(db, appendEvents),
+    ...emergencyRows(db, appendEvents),
+    ...relayRows(db),
 
     async close() {
       await db.destroy();
@@ -216,6 +242,9 @@ function toRow(r: AccessRequest): AccessRequestsTable {
     revocation_json: r.revocation ? JSON.stringify(r.revocation) : null,
     extensions_json: JSON.stringify(r.extensions),
     message: r.message,
+    external_key: r.spec.externalKey ?? null,
+    ticket_json: r.ticket ? JSON.stringify(r.ticket) : null,
+    emergency_json: r.emergency ? JSON.stringify(r.emergency) : null,
   };
 }
 
@@ -286,5 +315,17 @@ function fromRow(row: AccessRequestsTable): AccessRequest {
     revocation: revocation ? { ...revocation, at: new Date(revocation.at) } : null,
     extensions: extensionsFromJson(row.extensions_json),
     message: row.message,
+    ...(row.ticket_json ? { ticket: ticketFromJson(row.ticket_json) } : {}),
+    ...(row.emergency_json ? { emergency: emergencyFromJson(row.emergency_json) } : {}),
   };
+}
+
+function ticketFromJson(json: string): TicketStatus {
+  const t = JSON.parse(json);
+  return { ...t, checkedAt: new Date(t.checkedAt), notAfter: t.notAfter ? new Date(t.notAfter) : null };
+}
+
+function emergencyFromJson(json: string): Emergency {
+  const e = JSON.parse(json);
+  return e.kind === 'tickets-waived' ? { ...e, modeSince: new Date(e.modeSince) } : e;
 }

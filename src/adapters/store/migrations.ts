@@ -80,6 +80,70 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Tickets and emergencies: the request's validated ticket, its emergency (break-glass, tickets waived) and
+  // the key that makes a request from outside idempotent; post-incident reviews; the fleet-wide
+  // ticket-system-down mode; callbacks already seen (replay guard); the outbox relay's cursors; and the
+  // identities seen signing in (whose groups an integration's request for someone is judged with).
+  '0004_tickets_breakglass': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('access_requests').addColumn('external_key', 'text').execute();
+      await db.schema.alterTable('access_requests').addColumn('ticket_json', 'text').execute();
+      await db.schema.alterTable('access_requests').addColumn('emergency_json', 'text').execute();
+      await db.schema
+        .createIndex('access_requests_external_key')
+        .on('access_requests')
+        .column('external_key')
+        .unique()
+        .execute();
+      await db.schema
+        .createTable('reviews')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('request_id', 'text', (c) => c.notNull().unique())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('opened_at', 'text', (c) => c.notNull())
+        .addColumn('due_at', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text')
+        .addColumn('notes', 'text')
+        .addColumn('completed_by', 'text')
+        .addColumn('completed_at', 'text')
+        .addColumn('overdue_notified_at', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('reviews_state').on('reviews').columns(['state', 'due_at']).execute();
+      await db.schema
+        .createTable('breakglass_mode')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('is_on', 'integer', (c) => c.notNull())
+        .addColumn('since', 'text')
+        .addColumn('until', 'text')
+        .addColumn('by_user', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('ticket_callbacks')
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('ticket_callbacks_pk', ['provider', 'digest'])
+        .execute();
+      await db.schema
+        .createTable('outbox_cursors')
+        .addColumn('consumer', 'text', (c) => c.primaryKey())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('known_identities')
+        .addColumn('user_name', 'text', (c) => c.primaryKey())
+        .addColumn('groups_json', 'text', (c) => c.notNull())
+        .addColumn('source_json', 'text', (c) => c.notNull())
+        .addColumn('seen_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -16,6 +16,10 @@ export interface AccessRequestsTable {
   /** Added by migration 0002; '[]' on rows saved before. */
   extensions_json: string;
   message: string;
+  /** Added by migration 0004; null on rows saved before, and on requests without them. */
+  external_key: string | null;
+  ticket_json: string | null;
+  emergency_json: string | null;
 }
 
 export interface AuditEventsTable {
@@ -55,9 +59,65 @@ export interface MfaEnrolmentsTable {
   version: number;
 }
 
+/** Migration 0004: post-incident reviews of emergency grants. */
+export interface ReviewsTable {
+  id: string;
+  request_id: string;
+  user_name: string;
+  kind: string;
+  state: string;
+  opened_at: string;
+  due_at: string;
+  outcome: string | null;
+  notes: string | null;
+  completed_by: string | null;
+  completed_at: string | null;
+  overdue_notified_at: string | null;
+  version: number;
+}
+
+/** Migration 0004: the one row (id 1) of the ticket-system-down mode; absent: never turned on. */
+export interface BreakglassModeTable {
+  id: number;
+  /** 0 or 1 (SQLite has no boolean). */
+  is_on: number;
+  since: string | null;
+  until: string | null;
+  by_user: string | null;
+  reason: string | null;
+  version: number;
+}
+
+/** Migration 0004: signed ticket-system callbacks already taken, by the digest of their signature. */
+export interface TicketCallbacksTable {
+  provider: string;
+  digest: string;
+  received_at: string;
+}
+
+/** Migration 0004: how far in the audit trail each outbox consumer has delivered. */
+export interface OutboxCursorsTable {
+  consumer: string;
+  seq: number;
+  updated_at: string;
+}
+
+/** Migration 0004: the last identity each user signed in with. */
+export interface KnownIdentitiesTable {
+  user_name: string;
+  groups_json: string;
+  source_json: string;
+  seen_at: string;
+}
+
 export interface Database {
   access_requests: AccessRequestsTable;
   audit_events: AuditEventsTable;
   api_tokens: ApiTokensTable;
   mfa_enrolments: MfaEnrolmentsTable;
+  reviews: ReviewsTable;
+  breakglass_mode: BreakglassModeTable;
+  ticket_callbacks: TicketCallbacksTable;
+  outbox_cursors: OutboxCursorsTable;
+  known_identities: KnownIdentitiesTable;
 }

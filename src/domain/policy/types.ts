@@ -6,6 +6,7 @@
  */
 import type { Principals } from '../identity.js';
 import type { RoleKind, Target } from '../target.js';
+import type { TicketState } from '../ticket.js';
 
 /** Kubernetes label selector semantics (metav1.LabelSelector): every given requirement must hold. */
 export interface LabelSelector {
@@ -47,6 +48,8 @@ export interface PolicyMatch {
   when?: TimeWindow;
   /** A regular expression (JavaScript syntax, unanchored unless written with ^…$) the ticket must match. */
   ticket?: string;
+  /** Integration names: the policy only matches requests made through one of them (spec.via). */
+  via?: string[];
 }
 
 export interface ApprovalRule {
@@ -77,8 +80,11 @@ export interface Policy {
   maxDurationMs: number;
   /** Used when the request gives no duration; never above maxDurationMs (the loader checks). */
   defaultDurationMs?: number;
-  /** A ticket is required; with a pattern it must also match it. */
-  requireTicket?: { pattern: string | null };
+  /**
+   * A ticket is required; with a pattern it must also match it; with a provider that system must know it
+   * as open (and, with assignedToRequester, assigned to the requester). See domain/ticket.ts.
+   */
+  requireTicket?: { pattern: string | null; provider?: string; assignedToRequester?: boolean };
   /** A user's next request for the same target under this policy waits this long after the last one ended. */
   cooldownMs?: number;
   /** Live grants (Approved, Scheduled, Active) one user may hold under this policy at once. */
@@ -167,6 +173,10 @@ export interface DecisionInput {
   /** null: the policy's defaultDuration (or its maxDuration when it has none). */
   durationMs: number | null;
   ticket: string | null;
+  /** The integration the request came through (spec.via); absent: the requester asked themselves. */
+  via?: string;
+  /** Ticket-system-down mode is on: ticket requirements are waived (the decision notes it). */
+  ticketsWaived?: boolean;
 }
 
 export interface DecisionFacts {
@@ -181,7 +191,21 @@ export interface DecisionFacts {
   roleRules?: ReadonlyMap<string, RoleRule[] | null>;
   /** Grants that count toward limits and cooldowns (the request being judged is not among them). */
   usage?: UsageRecord[];
+  /**
+   * The ticket as its provider judged it, for a policy whose requireTicket names a provider. Absent: not
+   * looked up yet (the service decides, looks the ticket up with the deciding policy's provider, and
+   * decides again), or offline; the decision then notes the ticket was not checked.
+   */
+  ticket?: TicketFacts;
 }
+
+/**
+ * What the request's ticket provider said about the ticket (judged by the engine with judgeTicket), or why
+ * it could not answer (the request is then refused: fail closed).
+ */
+export type TicketFacts =
+  | { provider: string; state: TicketState }
+  | { provider: string; unavailable: string };
 
 /** Why one policy did not decide: the first matcher that failed, and for which target. */
 export interface TraceEntry {
