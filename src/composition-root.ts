@@ -10,6 +10,7 @@ import { systemClock } from './domain/clock.js';
 import { isAmong } from './domain/identity.js';
 import type { HttpApp } from './http/create-http-app.js';
 import { createConfigWatcher } from './jobs/config-watcher.js';
+import type { LeaderLoop } from './jobs/periodic-loop.js';
 import { createApiTokenService } from './services/api-token-service.js';
 import { createAuditService } from './services/audit-service.js';
 import { createExtensionJudge } from './services/extension-judge.js';
@@ -79,7 +80,18 @@ export async function composeElevate(
       },
       r.message,
     );
-  const jobs = buildLeaderJobs({ config, adapters, grants, clock, logger, logChange });
+  // Leader-only loops (ticket re-checks, overdue reviews, the outbox relay) register their factories here
+  // as their services are built below; each leadership term builds them afresh.
+  const loopFactories: (() => LeaderLoop)[] = [];
+  const jobs = buildLeaderJobs({
+    config,
+    adapters,
+    grants,
+    clock,
+    logger,
+    logChange,
+    newLoops: () => loopFactories.map((newLoop) => newLoop()),
+  });
   metrics.countTimersWith(() => jobs.timerCount());
   // Every server reloads the policy set on its own, leader or not (each audits its own reload).
   const configWatcher = createConfigWatcher({

@@ -7,6 +7,7 @@ import type { Clock } from '../domain/clock.js';
 import { createDriftReconciler } from '../jobs/drift-reconciler.js';
 import { createGrantScheduler } from '../jobs/grant-scheduler.js';
 import { createLeaderJobs } from '../jobs/leader-jobs.js';
+import type { LeaderLoop } from '../jobs/periodic-loop.js';
 import type { GrantService } from '../services/grant-service.js';
 import type { Adapters } from './open-adapters.js';
 
@@ -17,10 +18,20 @@ export interface LeaderJobsParts {
   clock: Clock;
   logger: Logger;
   logChange: (request: AccessRequest) => void;
+  /** The other leader-only loops, built afresh for each term (see composition/build-*.ts). */
+  newLoops?: () => LeaderLoop[];
 }
 
 /** The timers and drift repair, run by whichever server holds the lease (always this one with SQLite). */
-export function buildLeaderJobs({ config, adapters, grants, clock, logger, logChange }: LeaderJobsParts) {
+export function buildLeaderJobs({
+  config,
+  adapters,
+  grants,
+  clock,
+  logger,
+  logChange,
+  newLoops,
+}: LeaderJobsParts) {
   const { store, clusters, metrics } = adapters;
   const clusterNames = config.clusters.map((c) => c.name);
   const newScheduler = () =>
@@ -56,6 +67,7 @@ export function buildLeaderJobs({ config, adapters, grants, clock, logger, logCh
     clock,
     newScheduler,
     newDrift,
+    ...(newLoops ? { newLoops } : {}),
     catchUpWithinMs: 10_000,
     pollEveryMs: shared ? 1000 : null,
     clusterNames,

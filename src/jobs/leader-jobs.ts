@@ -3,6 +3,7 @@ import type { Clock } from '../domain/clock.js';
 import type { Lease, Store } from '../services/ports.js';
 import type { DriftReconciler, DriftReport } from './drift-reconciler.js';
 import type { GrantScheduler } from './grant-scheduler.js';
+import type { LeaderLoop } from './periodic-loop.js';
 
 const livePhases: Phase[] = ['Pending', 'Approved', 'Scheduled', 'Active'];
 
@@ -13,6 +14,8 @@ export interface LeaderJobsDeps {
   /** Each leadership term gets fresh jobs; a lost term's timers and loops are stopped. */
   newScheduler: () => GrantScheduler;
   newDrift: () => DriftReconciler;
+  /** The other leader-only loops (ticket re-checks, overdue reviews, the outbox relay), fresh each term. */
+  newLoops?: () => LeaderLoop[];
   /** How long start-up (or a new term) waits for overdue grants to be settled before going on. */
   catchUpWithinMs: number;
   /**
@@ -31,10 +34,19 @@ export interface LeaderJobsDeps {
  * starts with the same catch-up as a restart: whatever fell due meanwhile is settled first.
  */
 export function createLeaderJobs(deps: LeaderJobsDeps) {
-  let term: { scheduler: GrantScheduler; drift: DriftReconciler; poll?: NodeJS.Timeout } | null = null;
+  let term: {
+    scheduler: GrantScheduler;
+    drift: DriftReconciler;
+    loops: LeaderLoop[];
+    poll?: NodeJS.Timeout;
+  } | null = null;
 
   async function lead(): Promise<void> {
-    const current: NonNullable<typeof term> = { scheduler: deps.newScheduler(), drift: deps.newDrift() };
+    const current: NonNullable<typeof term> = {
+      scheduler: deps.newScheduler(),
+      drift: deps.newDrift(),
+      loops: deps.newLoops?.() ?? [],
+    };
     term = current;
     deps.onLeadershipChange(true);
     // The lease can be lost while this term is still starting; each step after a wait checks it still runs.
@@ -57,6 +69,7 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
     });
     if (ended()) return;
     current.drift.start();
+    for (const loop of current.loops) loop.start();
     const pollEveryMs = deps.pollEveryMs;
     if (pollEveryMs === null) return;
     const poll = () => {
@@ -88,6 +101,7 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
     term = null;
     clearTimeout(ending.poll);
     ending.drift.stop();
+    for (const loop of ending.loops) void loop.stop();
     ending.scheduler.stop();
     deps.onLeadershipChange(false);
     return ending.scheduler;
@@ -106,6 +120,8 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
       term?.scheduler.track(request);
     },
     isLeader: () => term !== null,
+    /** The leader's loops this term (empty on a follower), e.g. to poke the outbox relay. */
+    loops: () => term?.loops ?? [],
     /** How many requests this server has a timer for (none on a follower). */
     timerCount: () => term?.scheduler.pendingCount() ?? 0,
     /** One drift pass over every cluster now; null on a follower, which runs no drift repair. */
