@@ -1,11 +1,12 @@
 /**
- * What the matched policy and the global limits demand of the request itself: its duration and a ticket.
+ * What the matched policy and the global limits demand of the request itself: its duration and a ticket
+ * (ticket-check.ts).
  * Each refusal names the bound and where it comes from (the policy's field or `limits.…`), so the requester
  * knows what to change. Room under cooldowns and live-grant limits is limits.ts.
  */
 import { formatDuration } from '../duration.js';
-import { ticketMatches } from './ticket-pattern.js';
-import type { DecisionInput, Limits, Policy, Refusal } from './types.js';
+import { checkTicket } from './ticket-check.js';
+import type { DecisionFacts, DecisionInput, Limits, Policy, Refusal } from './types.js';
 
 /**
  * The request's duration, or the policy's default. A policy without a default grants its maxDuration, but
@@ -46,29 +47,16 @@ export function checkDuration(policy: Policy, input: DecisionInput, limits: Limi
   return null;
 }
 
-export function checkTicket(policy: Policy, input: DecisionInput): Refusal | null {
-  const rule = policy.requireTicket;
-  if (rule === undefined) return null;
-  if (input.ticket === null || input.ticket === '') {
-    return {
-      kind: 'constraint',
-      field: 'spec.ticket',
-      message: `policy ${policy.name} requires a ticket (requireTicket)`,
-    };
-  }
-  if (rule.pattern !== null && !ticketMatches(rule.pattern, input.ticket)) {
-    return {
-      kind: 'constraint',
-      field: 'spec.ticket',
-      message: `ticket ${input.ticket} does not match /${rule.pattern}/ required by policy ${policy.name} (requireTicket.pattern)`,
-    };
-  }
-  return null;
-}
-
-export function checkConstraints(policy: Policy, input: DecisionInput, limits: Limits): Refusal | null {
-  return checkDuration(policy, input, limits) ?? checkTicket(policy, input);
+export function checkConstraints(
+  policy: Policy,
+  input: DecisionInput,
+  limits: Limits,
+  facts: Pick<DecisionFacts, 'now' | 'ticket'>,
+  notes: Set<string>,
+): Refusal | null {
+  return checkDuration(policy, input, limits) ?? checkTicket(policy, input, facts, notes);
 }
 
 // Limits used to live here; services import them from this file.
 export { checkLimits } from './limits.js';
+export { checkTicket } from './ticket-check.js';

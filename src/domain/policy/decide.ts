@@ -18,6 +18,7 @@ import {
   type TargetFailure,
   targetFailure,
 } from './matching.js';
+import { fitTicketWindow } from './ticket-check.js';
 import type {
   Decision,
   DecisionFacts,
@@ -164,15 +165,17 @@ export function decide(set: PolicySet, input: DecisionInput, facts: DecisionFact
   }
   const refusal =
     checkTargets(set, policy, input, ctx) ??
-    checkConstraints(policy, input, set.limits) ??
+    checkConstraints(policy, input, set.limits, facts, ctx.notes) ??
     checkLimits(policy, input, set.limits, facts.usage, facts.now);
   if (refusal !== null) return refused(refusal, policy, trace, durationMs, ctx.notes);
+  const fitted = fitTicketWindow(durationMs, input, facts, set.limits, ctx.notes);
+  if ('refusal' in fitted) return refused(fitted.refusal, policy, trace, durationMs, ctx.notes);
   return {
     outcome: policy.decision,
     policy: { name: policy.name, source: policy.source },
     refusal: null,
     trace,
-    durationMs,
+    durationMs: fitted.durationMs,
     approval: policy.decision === 'approval' ? (policy.approval ?? null) : null,
     ...(policy.requireMfa ? { requireMfa: true } : {}),
     ...(policy.decision === 'approval' && policy.approval?.requireMfa ? { approvalRequiresMfa: true } : {}),

@@ -177,6 +177,8 @@ export interface DecisionInput {
   via?: string;
   /** Ticket-system-down mode is on: ticket requirements are waived (the decision notes it). */
   ticketsWaived?: boolean;
+  /** When access is to begin (spec.startTime); absent or null: now. A ticket's window is counted from it. */
+  startTime?: Date | null;
 }
 
 export interface DecisionFacts {

@@ -8,6 +8,9 @@ const limits: Limits = { minDurationMs: MINUTE, maxDurationMs: 8 * HOUR, maxSche
 const now = new Date('2026-05-06T10:00:00Z');
 const at = (hhmm: string) => new Date(`2026-05-06T${hhmm}:00Z`);
 
+/** What a decision knows when no ticket provider was asked. */
+const noFacts = { now: new Date('2026-01-01T00:00:00Z') };
+
 describe('duration', () => {
   it.each<[string, Partial<Policy>, number | null, number]>([
     ['the request’s own', {}, 2 * HOUR, 2 * HOUR],
@@ -40,7 +43,13 @@ describe('duration', () => {
       'the default duration 12h of policy p (defaultDuration) exceeds the maximum 8h (limits.maxDuration)',
     ],
   ])('%s', (_name, over, requested, message) => {
-    const r = checkConstraints(policy('p', over), input({ durationMs: requested }), limits);
+    const r = checkConstraints(
+      policy('p', over),
+      input({ durationMs: requested }),
+      limits,
+      noFacts,
+      new Set(),
+    );
     expect(r).toEqual(message === null ? null : { kind: 'constraint', field: 'spec.duration', message });
   });
 });
@@ -59,7 +68,7 @@ describe('requireTicket', () => {
       'ticket INC-x does not match /^INC-\\d+$/ required by policy p (requireTicket.pattern)',
     ],
   ])('%s', (_name, requireTicket, ticket, message) => {
-    const r = checkConstraints(policy('p', { requireTicket }), input({ ticket }), limits);
+    const r = checkConstraints(policy('p', { requireTicket }), input({ ticket }), limits, noFacts, new Set());
     expect(r).toEqual(message === null ? null : { kind: 'constraint', field: 'spec.ticket', message });
   });
 
@@ -68,6 +77,8 @@ describe('requireTicket', () => {
       policy('p', { requireTicket: { pattern: null } }),
       input({ durationMs: 1 }),
       limits,
+      noFacts,
+      new Set(),
     );
     expect(r?.field).toBe('spec.duration');
   });
