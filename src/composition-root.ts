@@ -4,6 +4,7 @@ import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { openAdapters } from './composition/open-adapters.js';
 import { authSourceKinds } from './composition/open-authenticators.js';
 import { openSecretBox, policiesRequireMfa } from './composition/open-secret-box.js';
+import { openTicketProviders } from './composition/open-ticket-providers.js';
 import { type Config, ConfigError } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
@@ -21,6 +22,7 @@ import { createMfaService, mfaNotConfigured } from './services/mfa-service.js';
 import { createPolicyHolder } from './services/policy-holder.js';
 import { createReconcileService } from './services/reconcile-service.js';
 import { createRequestService } from './services/request-service.js';
+import { createTicketCheck } from './services/ticket-check.js';
 import { version } from './version.js';
 
 export interface Elevate {
@@ -63,6 +65,7 @@ export async function composeElevate(
   const clock = systemClock;
   // Before anything is opened: a bad secrets.keyFile fails the start with nothing to close.
   const secretBox = await openSecretBox(config);
+  const ticketProviders = await openTicketProviders(config);
   const adapters = await openAdapters(config, logger);
   const { authenticator, tls, clusters, metrics, store } = adapters;
   const clusterNames = config.clusters.map((c) => c.name);
@@ -131,8 +134,16 @@ export async function composeElevate(
         isAdmin: (who) => isAmong(who, config.auth.admins),
       })
     : mfaNotConfigured();
+  const ticketCheck = createTicketCheck({
+    providers: ticketProviders,
+    onLookup: (provider, outcome, err) => {
+      metrics.ticketLookup(provider, outcome);
+      if (err) logger.warn({ provider, err: err.message }, 'ticket provider could not answer');
+    },
+  });
   const requests = createRequestService({
     mfa,
+    tickets: ticketCheck,
     store,
     clusters,
     grants,

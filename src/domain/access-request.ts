@@ -293,8 +293,18 @@ function approvalUsers(approvals: Approval[]): string[] {
 }
 
 /** Starts the clock on a grant once its bindings exist. */
+/**
+ * When a grant activated at `now` ends: after its duration, but never after its ticket's window (a request
+ * approved late would otherwise outlive the change it was for).
+ */
+export function grantEnd(request: AccessRequest, now: Date): Date {
+  const end = now.getTime() + request.spec.durationMs;
+  const notAfter = request.ticket?.notAfter?.getTime();
+  return new Date(notAfter === undefined ? end : Math.min(end, notAfter));
+}
+
 export function activate(request: AccessRequest, bindings: BindingRef[], now: Date): AccessRequest {
-  const expiresAt = new Date(now.getTime() + request.spec.durationMs);
+  const expiresAt = grantEnd(request, now);
   return {
     ...transition(request, 'Active', now, `active until ${expiresAt.toISOString()}`),
     grant: { bindings, activatedAt: now, expiresAt },

@@ -2,6 +2,7 @@ import {
   type AccessRequest,
   activate,
   type BindingRef,
+  grantEnd,
   isDueForRemoval,
   lapseExtension,
   pendingExtension,
@@ -62,7 +63,7 @@ export function createGrantService({ store, clusters, policySource, clock, withL
   async function activateNow(request: AccessRequest): Promise<AccessRequest> {
     const refusal = await guardrailRefusal(request);
     if (refusal) return refuseAtActivation(request, refusal);
-    const bindings = desiredBindings(request, new Date(clock.now().getTime() + request.spec.durationMs));
+    const bindings = desiredBindings(request, grantEnd(request, clock.now()));
     for (const binding of bindings) {
       try {
         await clusters.applyBinding(binding.ref.cluster, binding);

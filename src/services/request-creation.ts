@@ -11,7 +11,7 @@ import { Invalid, NotFound, RequestRefused } from '../domain/errors.js';
 import { type Identity, sourceOf } from '../domain/identity.js';
 import { decide } from '../domain/policy/decide.js';
 import { checkLimits } from '../domain/policy/limits.js';
-import type { Decision, Policy, PolicySet, Refusal } from '../domain/policy/types.js';
+import type { Decision, DecisionFacts, Policy, PolicySet, Refusal } from '../domain/policy/types.js';
 import { type BindingSubject, clusterSubject, noPrefixes, type SubjectNaming } from '../domain/subject.js';
 import { namespaceKey, type Target, targetKey } from '../domain/target.js';
 import { gatherDecisionFacts, gatherUsage, hasLimits } from './decision-facts.js';
@@ -19,6 +19,7 @@ import type { KeyedLock } from './keyed-lock.js';
 import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
 import { newRequestId } from './request-id.js';
+import { createTicketCheck, requirementOf, type TicketCheck, ticketStatusOf } from './ticket-check.js';
 
 /** What a requester asks for; who asks comes from authentication. */
 export interface NewRequestInput {
@@ -47,6 +48,8 @@ export interface RequestCreationDeps {
   clock: Clock;
   /** Checks (and uses up) one-time codes; absent: MFA is not configured, and a policy requiring it refuses. */
   mfa?: MfaVerifier;
+  /** Looks tickets up in their providers; absent: no provider is configured (the config refuses policies naming one). */
+  tickets?: TicketCheck;
 }
 
 const limitsLockKey = 'elevate:request-limits';
@@ -171,7 +174,24 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     const now = clock.now();
     const facts = await gatherDecisionFacts(deps, set, who.user, targets, now);
     requireExisting(targets, facts);
-    return { set, targets, now, facts };
+    const prepared = { set, targets, now, facts };
+    const ticket = await lookUpTicket(who, input, prepared);
+    return ticket ? { ...prepared, facts: { ...facts, ticket } } : prepared;
+  }
+
+  /**
+   * The ticket as the provider of the policy that decides says it is, when that policy names one: decided
+   * once without it to learn which policy that is, then asked (before any lock is taken: a slow ticket
+   * system must not hold up other requests' decisions).
+   */
+  async function lookUpTicket(who: Identity, input: NewRequestInput, prepared: Prepared) {
+    if (input.ticket === null || input.ticket === '') return undefined;
+    const { decision, policy } = judge(who, input, prepared);
+    const provider = policy?.requireTicket?.provider;
+    if (decision.refusal || provider === undefined) return undefined;
+    const check = deps.tickets ?? createTicketCheck({ providers: new Map() });
+    const clusters = [...new Set(prepared.targets.map((t) => t.cluster))];
+    return check.lookup(provider, input.ticket, { user: who.user, clusters });
   }
 
   /** Judges the request with what `prepare` read; nothing is stored. */
@@ -185,6 +205,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
         profile: input.profile,
         durationMs: input.durationMs,
         ticket: input.ticket,
+        startTime: input.startTime,
       },
       facts,
     );
@@ -201,7 +222,9 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       subjects: subjectsOf(who, targets),
     };
     const policy = set.policies.find((p) => p.name === decision.policy?.name);
-    return { spec, decision, now, allowEscalatingRoles: policy?.allowEscalatingRoles ?? [] };
+    const requirement = policy?.requireTicket ? requirementOf(policy.requireTicket) : null;
+    const ticket = requirement ? ticketStatusOf(facts.ticket, requirement, who.user, now) : null;
+    return { spec, decision, now, allowEscalatingRoles: policy?.allowEscalatingRoles ?? [], policy, ticket };
   }
 
   async function evaluate(who: Identity, input: NewRequestInput) {
@@ -268,11 +291,16 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     return checkLimits(policy, input, set.limits, usage, now);
   }
 
-  type Prepared = Awaited<ReturnType<typeof prepare>>;
+  interface Prepared {
+    set: PolicySet;
+    targets: Target[];
+    now: Date;
+    facts: DecisionFacts;
+  }
   type Evaluation = ReturnType<typeof judge>;
 
   /** The request as it would be stored: Pending, or Approved by policy, or Denied when refused. */
-  function requestFor({ spec, decision, now, allowEscalatingRoles }: Evaluation): AccessRequest {
+  function requestFor({ spec, decision, now, allowEscalatingRoles, ticket }: Evaluation): AccessRequest {
     const pending: AccessRequest = {
       id: newRequestId(),
       createdAt: now,
@@ -286,6 +314,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       revocation: null,
       extensions: [],
       message: decision.approval ? `waiting for ${decision.approval.required} approval(s)` : '',
+      ...(ticket ? { ticket } : {}),
     };
     if (decision.refusal) return transition(pending, 'Denied', now, decision.refusal.message);
     if (decision.outcome === 'auto') {
@@ -317,6 +346,10 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       trace: decision.trace,
     });
     const events = [created];
+    if (request.ticket) {
+      const { provider, id, status, notAfter } = request.ticket;
+      events.push(event('TicketValidated', { provider, ticket: id, status, notAfter }));
+    }
     if (decision.outcome === 'auto') {
       events.push({
         ...event('RequestApproved', { policy: decision.policy?.name }),

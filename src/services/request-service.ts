@@ -17,6 +17,7 @@ import type { KeyedLock } from './keyed-lock.js';
 import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
 import { createRequestCreation, type NewRequestInput } from './request-creation.js';
+import type { TicketCheck } from './ticket-check.js';
 
 export type { NewRequestInput };
 
@@ -35,6 +36,8 @@ export interface RequestServiceDeps {
   withLock: KeyedLock;
   /** Checks (and uses up) one-time codes for policies that require MFA; absent: MFA is not configured. */
   mfa?: MfaVerifier;
+  /** Looks tickets up in their providers (tickets.providers). */
+  tickets?: TicketCheck;
   /** Told of every saved change, so timers can follow the request. */
   onChange: (request: AccessRequest) => void;
   /** Logs a failed attempt to settle right away (the scheduler retries it). */

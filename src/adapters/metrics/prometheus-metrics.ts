@@ -3,6 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { phases } from '../../domain/access-request.js';
 import type { AuditEventInput } from '../../domain/audit-event.js';
 import type { Store } from '../../services/ports.js';
+import { createTicketMetrics } from './ticket-metrics.js';
 
 /**
  * Prometheus metrics. Counts come from the audit events as they are committed, so every number matches
@@ -73,6 +74,7 @@ export function createMetrics(store: Pick<Store, 'countByPhase' | 'auditHead'>) 
 
   return {
     registry,
+    ...createTicketMetrics(registry),
     observeAudit(events: AuditEventInput[]): void {
       for (const e of events) {
         auditEvents.inc({ action: e.action });
