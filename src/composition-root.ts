@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
+import { buildTickets } from './composition/build-tickets.js';
 import { openAdapters } from './composition/open-adapters.js';
 import { authSourceKinds } from './composition/open-authenticators.js';
 import { openSecretBox, policiesRequireMfa } from './composition/open-secret-box.js';
@@ -157,6 +158,17 @@ export async function composeElevate(
     onSettleError: (r, err) =>
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
   });
+  const tickets = await buildTickets({
+    config,
+    store,
+    check: ticketCheck,
+    grants,
+    withLock,
+    clock,
+    logger,
+    onChange,
+  });
+  if (tickets.hasProviders) loopFactories.push(tickets.newLoop);
   const extensions = createExtensionService({
     mfa,
     store,
@@ -198,6 +210,7 @@ export async function composeElevate(
         isAdmin: requests.isAdmin,
       }),
       mfa,
+      ticketCallbacks: tickets.callbacks,
       apiTokens: createApiTokenService({ store, isAdmin: requests.isAdmin, clock }),
       isLeader: jobs.isLeader,
       tls,

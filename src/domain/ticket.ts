@@ -52,6 +52,11 @@ export interface TicketStatus {
   url?: string;
   /** Why the ticket is no longer valid, once it is not. */
   reason?: string;
+  /**
+   * The policy asked for the ticket to be assigned to the requester (frozen when the request was made, so
+   * re-checks judge it by the same rule).
+   */
+  assignedToRequester?: boolean;
 }
 
 export type TicketVerdict = { valid: true; notAfter: Date | null } | { valid: false; reason: string };

@@ -8,6 +8,7 @@ import type { MfaService } from '../services/mfa-service.js';
 import type { Authenticator } from '../services/ports.js';
 import type { ReconcileService } from '../services/reconcile-service.js';
 import type { RequestService } from '../services/request-service.js';
+import type { TicketCallbacks } from '../services/ticket-callback.js';
 import { type AuthThrottleOptions, throttleFailedAuth } from './auth-throttle.js';
 import { onClientError, onFrameworkError } from './framework-errors.js';
 import { acceptOnlyUtf8Json } from './json-body.js';
@@ -23,6 +24,7 @@ import { healthRoutes } from './routes/health-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
 import { reconcileRoutes } from './routes/reconcile-routes.js';
+import { ticketEventRoutes } from './routes/ticket-event-routes.js';
 
 export interface HttpAppDeps {
   logger: FastifyBaseLogger;
@@ -32,6 +34,8 @@ export interface HttpAppDeps {
   audit: AuditService;
   reconcile: ReconcileService;
   apiTokens: ApiTokenService;
+  /** Signed callbacks from ticket systems (POST /api/v1/tickets/events). */
+  ticketCallbacks: TicketCallbacks;
   /** TOTP enrolment (answers 409 throughout when secrets.keyFile is not set). */
   mfa: Pick<MfaService, 'enroll' | 'confirm' | 'status' | 'reset'>;
   /** Whether this server holds the lease (runs the timers and drift repair); shown by /readyz. */
@@ -75,6 +79,14 @@ export async function createHttpApp(deps: HttpAppDeps) {
   );
   // Outside the authenticated scope: a client reads it before it has a token.
   await app.register(authConfigRoutes(deps.authConfig), { prefix: '/api/v1' });
+  // Signed by the ticket system instead of a bearer token; bad signatures are throttled like bad tokens.
+  await app.register(
+    async (signed) => {
+      throttleFailedAuth(signed, deps.contract.authThrottle);
+      await signed.register(ticketEventRoutes(deps.ticketCallbacks));
+    },
+    { prefix: '/api/v1' },
+  );
   await app.register(
     async (api) => {
       throttleFailedAuth(api, deps.contract.authThrottle);

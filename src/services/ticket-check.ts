@@ -51,6 +51,16 @@ export function ticketStatusOf(
     notAfter: state.notAfter,
     ...(state.url ? { url: state.url } : {}),
     ...(verdict.valid ? {} : { reason: verdict.reason }),
+    ...(requirement.assignedToRequester ? { assignedToRequester: true } : {}),
+  };
+}
+
+/** The requirement a recorded ticket is re-checked by. */
+export function recordedRequirement(ticket: TicketStatus): TicketRequirement {
+  return {
+    provider: ticket.provider,
+    pattern: null,
+    assignedToRequester: ticket.assignedToRequester === true,
   };
 }
 
