@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
+import { buildOutbox } from './composition/build-outbox.js';
 import { buildTickets } from './composition/build-tickets.js';
 import { openAdapters } from './composition/open-adapters.js';
 import { authSourceKinds } from './composition/open-authenticators.js';
@@ -169,6 +170,8 @@ export async function composeElevate(
     onChange,
   });
   if (tickets.hasProviders) loopFactories.push(tickets.newLoop);
+  const outbox = buildOutbox({ config, store, metrics, clock, logger });
+  if (outbox.hasConsumers) loopFactories.push(outbox.newLoop);
   const extensions = createExtensionService({
     mfa,
     store,

@@ -3,6 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { phases } from '../../domain/access-request.js';
 import type { AuditEventInput } from '../../domain/audit-event.js';
 import type { Store } from '../../services/ports.js';
+import { createOutboxMetrics } from './outbox-metrics.js';
 import { createTicketMetrics } from './ticket-metrics.js';
 
 /**
@@ -72,10 +73,18 @@ export function createMetrics(store: Pick<Store, 'countByPhase' | 'auditHead'>) 
     },
   });
 
+  const auditWriteListeners: (() => void)[] = [];
+
   return {
     registry,
     ...createTicketMetrics(registry),
+    ...createOutboxMetrics(registry),
+    /** Called after each committed write with audit events on this server (the outbox relay's poke). */
+    whenAuditWritten(listener: () => void): void {
+      auditWriteListeners.push(listener);
+    },
     observeAudit(events: AuditEventInput[]): void {
+      if (events.length > 0) for (const listener of auditWriteListeners) listener();
       for (const e of events) {
         auditEvents.inc({ action: e.action });
         const expiresAt = e.details.expiresAt;
