@@ -118,6 +118,8 @@ export interface Store {
   /** For events that are not a request's state change (drift repairs). */
   appendAudit(events: AuditEventInput[]): Promise<void>;
   listAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditEvent[]>;
+  /** One request's audit events, oldest first: its timeline. */
+  listAuditForRequest(requestId: string): Promise<AuditEvent[]>;
   /** Recomputes the hash chain; returns the first broken seq, or null when intact. */
   verifyAuditChain(): Promise<number | null>;
   /**

@@ -6,7 +6,9 @@ import {
   transition,
 } from '../domain/access-request.js';
 import { requestEvent, systemActor } from '../domain/audit-event.js';
+import { modeInForce } from '../domain/breakglass.js';
 import type { Clock } from '../domain/clock.js';
+import { openReview } from '../domain/emergency-request.js';
 import { Invalid, NotFound, RequestRefused } from '../domain/errors.js';
 import { type Identity, sourceOf } from '../domain/identity.js';
 import { decide } from '../domain/policy/decide.js';
@@ -18,7 +20,7 @@ import { gatherDecisionFacts, gatherUsage, hasLimits } from './decision-facts.js
 import type { KeyedLock } from './keyed-lock.js';
 import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
-import { newRequestId } from './request-id.js';
+import { newRequestId, newReviewId } from './request-id.js';
 import { createTicketCheck, requirementOf, type TicketCheck, ticketStatusOf } from './ticket-check.js';
 
 /** What a requester asks for; who asks comes from authentication. */
@@ -37,7 +39,7 @@ export interface NewRequestInput {
 }
 
 export interface RequestCreationDeps {
-  store: Pick<Store, 'createRequest' | 'listRequests' | 'lockAcrossServers'>;
+  store: Pick<Store, 'createRequest' | 'listRequests' | 'lockAcrossServers' | 'getBreakglassMode'>;
   /** The in-process half of the lock that serialises decisions under limits (see decideAndRecord). */
   withLock: KeyedLock;
   clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
@@ -50,7 +52,11 @@ export interface RequestCreationDeps {
   mfa?: MfaVerifier;
   /** Looks tickets up in their providers; absent: no provider is configured (the config refuses policies naming one). */
   tickets?: TicketCheck;
+  /** How long a review of a grant made in ticket-system-down mode may stay open (breakglass.reviewDeadline). */
+  reviewDeadlineMs?: number;
 }
+
+const defaultReviewDeadlineMs = 72 * 3_600_000;
 
 const limitsLockKey = 'elevate:request-limits';
 
@@ -174,7 +180,15 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     const now = clock.now();
     const facts = await gatherDecisionFacts(deps, set, who.user, targets, now);
     requireExisting(targets, facts);
-    const prepared = { set, targets, now, facts };
+    // Ticket-system-down mode, as stored now: while it is in force tickets are waived and grants flagged.
+    const mode = await deps.store.getBreakglassMode();
+    const prepared: Prepared = {
+      set,
+      targets,
+      now,
+      facts,
+      waivedSince: modeInForce(mode, now) ? mode.since : null,
+    };
     const ticket = await lookUpTicket(who, input, prepared);
     return ticket ? { ...prepared, facts: { ...facts, ticket } } : prepared;
   }
@@ -185,7 +199,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
    * system must not hold up other requests' decisions).
    */
   async function lookUpTicket(who: Identity, input: NewRequestInput, prepared: Prepared) {
-    if (input.ticket === null || input.ticket === '') return undefined;
+    if (input.ticket === null || input.ticket === '' || prepared.waivedSince !== null) return undefined;
     const { decision, policy } = judge(who, input, prepared);
     const provider = policy?.requireTicket?.provider;
     if (decision.refusal || provider === undefined) return undefined;
@@ -195,7 +209,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
   }
 
   /** Judges the request with what `prepare` read; nothing is stored. */
-  function judge(who: Identity, input: NewRequestInput, { set, targets, now, facts }: Prepared) {
+  function judge(who: Identity, input: NewRequestInput, { set, targets, now, facts, waivedSince }: Prepared) {
     const decision = decide(
       set,
       {
@@ -206,6 +220,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
         durationMs: input.durationMs,
         ticket: input.ticket,
         startTime: input.startTime,
+        ...(waivedSince !== null ? { ticketsWaived: true } : {}),
       },
       facts,
     );
@@ -224,7 +239,15 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     const policy = set.policies.find((p) => p.name === decision.policy?.name);
     const requirement = policy?.requireTicket ? requirementOf(policy.requireTicket) : null;
     const ticket = requirement ? ticketStatusOf(facts.ticket, requirement, who.user, now) : null;
-    return { spec, decision, now, allowEscalatingRoles: policy?.allowEscalatingRoles ?? [], policy, ticket };
+    return {
+      spec,
+      decision,
+      now,
+      allowEscalatingRoles: policy?.allowEscalatingRoles ?? [],
+      policy,
+      ticket,
+      waivedSince,
+    };
   }
 
   async function evaluate(who: Identity, input: NewRequestInput) {
@@ -296,13 +319,28 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     targets: Target[];
     now: Date;
     facts: DecisionFacts;
+    /** When ticket-system-down mode went on, while it is in force; null: tickets are required as usual. */
+    waivedSince: Date | null;
   }
   type Evaluation = ReturnType<typeof judge>;
 
   /** The request as it would be stored: Pending, or Approved by policy, or Denied when refused. */
-  function requestFor({ spec, decision, now, allowEscalatingRoles, ticket }: Evaluation): AccessRequest {
+  function requestFor({
+    spec,
+    decision,
+    now,
+    allowEscalatingRoles,
+    ticket,
+    waivedSince,
+  }: Evaluation): AccessRequest {
+    const id = newRequestId();
+    // Every grant made while tickets are waived is flagged, and gets a post-incident review.
+    const emergency =
+      waivedSince !== null && !decision.refusal
+        ? { kind: 'tickets-waived' as const, reviewId: newReviewId(), modeSince: waivedSince }
+        : null;
     const pending: AccessRequest = {
-      id: newRequestId(),
+      id,
       createdAt: now,
       updatedAt: now,
       version: 1,
@@ -315,6 +353,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       extensions: [],
       message: decision.approval ? `waiting for ${decision.approval.required} approval(s)` : '',
       ...(ticket ? { ticket } : {}),
+      ...(emergency ? { emergency } : {}),
     };
     if (decision.refusal) return transition(pending, 'Denied', now, decision.refusal.message);
     if (decision.outcome === 'auto') {
@@ -340,6 +379,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       throw new RequestRefused(decision.refusal.message, decision.refusal.field, request.id, explanation);
     }
     const created = event('RequestCreated', {
+      ...(request.emergency ? { ticketsWaived: true } : {}),
       spec: { ...spec, requesterGroups: undefined },
       policy: decision.policy?.name,
       decision: decision.outcome,
@@ -356,7 +396,21 @@ export function createRequestCreation(deps: RequestCreationDeps) {
         actor: systemActor,
       });
     }
-    await deps.store.createRequest(request, events);
+    const review = request.emergency
+      ? openReview(
+          request.emergency.reviewId,
+          request,
+          request.emergency.kind,
+          now,
+          deps.reviewDeadlineMs ?? defaultReviewDeadlineMs,
+        )
+      : undefined;
+    if (review) {
+      events.push(
+        event('ReviewOpened', { review: review.id, kind: review.kind, dueAt: review.dueAt.toISOString() }),
+      );
+    }
+    await deps.store.createRequest(request, events, review);
     return request;
   }
 

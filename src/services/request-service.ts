@@ -22,7 +22,15 @@ import type { TicketCheck } from './ticket-check.js';
 export type { NewRequestInput };
 
 export interface RequestServiceDeps {
-  store: Pick<Store, 'createRequest' | 'updateRequest' | 'getRequest' | 'listRequests' | 'lockAcrossServers'>;
+  store: Pick<
+    Store,
+    | 'createRequest'
+    | 'updateRequest'
+    | 'getRequest'
+    | 'listRequests'
+    | 'lockAcrossServers'
+    | 'getBreakglassMode'
+  >;
   clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
   grants: Pick<GrantService, 'settle' | 'cancelScheduled'>;
   clusterNames: string[];
@@ -95,6 +103,9 @@ export function createRequestService(deps: RequestServiceDeps) {
 
   return {
     isAdmin,
+
+    /** Activates a request stored already Approved (break-glass) before answering, as create does. */
+    settleApproved: settleNow,
 
     /** Makes a request; an auto-approved one is activated before this returns. Refusals throw RequestRefused. */
     async create(who: Identity, input: NewRequestInput): Promise<AccessRequest> {

@@ -152,6 +152,16 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
       return (await q.execute()).map(eventFromRow);
     },
 
+    async listAuditForRequest(requestId) {
+      const rows = await db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('request_id', '=', requestId)
+        .orderBy('seq')
+        .execute();
+      return rows.map(eventFromRow);
+    },
+
     async auditHead() {
       const last = await db
         .selectFrom('audit_events')
