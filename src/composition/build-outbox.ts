@@ -14,8 +14,9 @@ export interface OutboxParts {
   metrics: Adapters['metrics'];
   clock: Clock;
   logger: Logger;
-  /** Defaults to every 1s; tests may pass their own. */
+  /** Defaults to a pass every 1s and retries from 1s up to 60s; tests may pass their own. */
   everyMs?: number;
+  retry?: { minMs: number; maxMs: number };
 }
 
 /**
@@ -23,7 +24,7 @@ export interface OutboxParts {
  * its own cursor so a dead URL holds up no other. The relay runs on the lease holder only, poked by every
  * audit write this server commits.
  */
-export function buildOutbox({ config, store, metrics, clock, logger, everyMs }: OutboxParts) {
+export function buildOutbox({ config, store, metrics, clock, logger, everyMs, retry }: OutboxParts) {
   const origins = new Map<string, string>();
   const consumers: OutboxConsumer[] = (config.breakglass?.notify ?? []).map((url) => {
     const notifier = createWebhookNotifier(url);
@@ -39,6 +40,7 @@ export function buildOutbox({ config, store, metrics, clock, logger, everyMs }: 
       store,
       consumers,
       clock,
+      retry,
       onDelivered: (consumer, count) => metrics.outboxDelivered(consumer, count),
       onLag: (consumer, events) => metrics.outboxLag(consumer, events),
       onFailure: (consumer, err, failures, retryInMs) => {
