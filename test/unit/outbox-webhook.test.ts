@@ -74,9 +74,9 @@ describe('webhook payload', () => {
       '[elevate] Break-glass mode off (expired by system:elevate)',
     ],
     [
-      event('ReviewOverdue', { review: 'rev-3', dueAt: '2026-03-04T12:00:00Z' }),
+      event('ReviewOverdue', { review: 'rev-3', user: 'bob', dueAt: '2026-03-04T12:00:00Z' }),
       'warning',
-      '[elevate] Post-incident review rev-3 is overdue (due 2026-03-04T12:00:00Z) (request req-7)',
+      '[elevate] Post-incident review rev-3 of bob is overdue (due 2026-03-04T12:00:00Z) (request req-7)',
     ],
     [
       event('TicketInvalidated', { provider: 'snow', ticket: 'CHG0001', reason: 'closed' }),

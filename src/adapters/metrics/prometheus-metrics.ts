@@ -170,5 +170,15 @@ export function observeAuditWrites(store: Store, observe: (events: AuditEventInp
       if (deleted) observe(events);
       return deleted;
     },
+    async saveReview(review, events) {
+      const saved = await store.saveReview(review, events);
+      observe(events);
+      return saved;
+    },
+    async saveBreakglassMode(mode, events) {
+      const saved = await store.saveBreakglassMode(mode, events);
+      observe(events);
+      return saved;
+    },
   };
 }

@@ -76,7 +76,7 @@ export function webhookText(e: AuditEvent): string {
     case 'BreakGlassModeOff':
       return `Break-glass mode off (${str(d.reason) ?? 'turned off'}${str(d.by) ? ` by ${str(d.by)}` : ''})`;
     case 'ReviewOverdue':
-      return `Post-incident review ${str(d.review) ?? ''} is overdue${str(d.dueAt) ? ` (due ${str(d.dueAt)})` : ''}${request}`;
+      return `Post-incident review ${str(d.review) ?? ''}${str(d.user) ? ` of ${str(d.user)}` : ''} is overdue${str(d.dueAt) ? ` (due ${str(d.dueAt)})` : ''}${request}`;
     case 'TicketInvalidated':
       return `Ticket ${str(d.ticket) ?? ''} no longer valid${str(d.provider) ? ` in ${str(d.provider)}` : ''}${on}${request}${reason}`;
     default:
