@@ -41,6 +41,7 @@ export function buildOutbox({ config, store, metrics, clock, logger, everyMs, re
       consumers,
       clock,
       retry,
+      wake: () => current?.poke(),
       onDelivered: (consumer, count) => metrics.outboxDelivered(consumer, count),
       onLag: (consumer, events) => metrics.outboxLag(consumer, events),
       onFailure: (consumer, err, failures, retryInMs) => {

@@ -30,6 +30,8 @@ export interface OutboxRelayParts {
   batchSize?: number;
   /** Retry delays of a failing consumer: doubling from minMs, capped at maxMs, with jitter. */
   retry?: { minMs: number; maxMs: number };
+  /** Asks for a pass when a consumer's retry falls due, rather than at the next tick. */
+  wake?: () => void;
   /** In [0, 1); Math.random unless a test fixes it. */
   random?: () => number;
   onDelivered?: (consumer: string, count: number) => void;
@@ -141,6 +143,7 @@ export function createOutboxRelay(parts: OutboxRelayParts): OutboxRelay {
           const base = backoffMs(state.failures, retry);
           const delay = Math.round(base / 2 + (random() * base) / 2);
           state.retryAt = clock.now().getTime() + delay;
+          if (parts.wake) setTimeout(parts.wake, delay).unref();
           parts.onFailure?.(state.consumer.name, e, state.failures, delay);
         },
       )

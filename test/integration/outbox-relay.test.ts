@@ -1,6 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createMetrics, observeAuditWrites } from '../../src/adapters/metrics/prometheus-metrics.js';
@@ -12,7 +12,8 @@ import type { Config } from '../../src/config/load-config.js';
 import type { AuditEventInput } from '../../src/domain/audit-event.js';
 import { systemClock } from '../../src/domain/clock.js';
 import type { Store } from '../../src/services/ports.js';
-import { waitFor } from '../support/kube.js';
+import { startElevate } from '../support/elevate.js';
+import { elevateKubeconfig, waitFor } from '../support/kube.js';
 import { createDatabase } from '../support/postgres-server.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -193,5 +194,27 @@ describe.each(dialects)('outbox relay on $name', (dialect) => {
     await waitFor(() => down.received.length === 2);
     await loop.stop();
     expect(down.received.map((r) => r.body.seq)).toEqual(up.received.map((r) => r.body.seq));
+  });
+});
+
+describe('break-glass webhooks in a running Elevate', () => {
+  it('are delivered by the leader for events any server writes, from breakglass.notify', async () => {
+    const hook = await startWebhookReceiver();
+    cleanups.push(() => hook.close());
+    const server = await startElevate({
+      clusters: { dev: elevateKubeconfig('dev') },
+      extra: `breakglass:\n  roster: { users: [bob] }\n  notify: ['${hook.url}/hook']\n`,
+    });
+    cleanups.push(() => server.stop());
+    // Another server on the same database: the leader's relay finds its events at the next tick.
+    const other = await openSqliteStore(join(dirname(server.configFile), 'elevate.db'));
+    cleanups.push(() => other.close());
+    const consumer = webhookConsumerName(`${hook.url}/hook`);
+    await waitFor(async () => (await other.getOutboxCursor(`${consumer}#placed`)) === 1);
+    await other.appendAudit([routine(), breakGlassUsed()]);
+
+    await waitFor(() => hook.received.length === 1);
+    expect(hook.received[0]?.body).toMatchObject({ type: 'BreakGlassActivated', actor: 'alice' });
+    await waitFor(async () => (await other.getOutboxCursor(consumer)) === (await other.auditHead())?.seq);
   });
 });

@@ -189,6 +189,24 @@ describe('outbox relay', () => {
     expect(trail.cursors.get('dead')).toBe(6);
   });
 
+  it('asks for a pass when a retry falls due, rather than waiting for the next tick', async () => {
+    const trail = memoryTrail();
+    trail.append('BreakGlassActivated');
+    let calls = 0;
+    const hook = recorder('hook', { fail: () => ++calls === 1 });
+    const relay: ReturnType<typeof createOutboxRelay> = createOutboxRelay({
+      store: trail.store,
+      consumers: [hook.consumer],
+      clock: { now: () => new Date() },
+      retry: { minMs: 20, maxMs: 20 },
+      wake: () => void relay.pass(),
+    });
+    await passAndSettle(relay);
+    expect(hook.seqs()).toEqual([]);
+    await waitFor(() => hook.seqs().length === 1);
+    expect(hook.attempts()).toBe(2);
+  });
+
   it('does not wait for a hung consumer before delivering to the others', async () => {
     const trail = memoryTrail();
     trail.append('BreakGlassActivated');
