@@ -16,7 +16,7 @@ export function createOutboxRelayLoop(
     poke: () => loop.poke(),
     async stop() {
       await loop.stop();
-      await relay.idle();
+      await relay.stop();
     },
   };
 }

@@ -48,6 +48,11 @@ export interface OutboxRelay {
   pass(): Promise<void>;
   /** Resolves once every delivery under way has ended. */
   idle(): Promise<void>;
+  /**
+   * Starts no more deliveries (a drain under way ends after its current one) and resolves once those under
+   * way have ended: a server losing the lease stops writing cursors before long.
+   */
+  stop(): Promise<void>;
 }
 
 interface ConsumerState {
@@ -71,6 +76,7 @@ export function createOutboxRelay(parts: OutboxRelayParts): OutboxRelay {
   const batchSize = parts.batchSize ?? 100;
   const retry = parts.retry ?? { minMs: 1_000, maxMs: 60_000 };
   const random = parts.random ?? Math.random;
+  let stopped = false;
   const states: ConsumerState[] = parts.consumers.map((consumer) => ({
     consumer,
     cursor: null,
@@ -109,13 +115,14 @@ export function createOutboxRelay(parts: OutboxRelayParts): OutboxRelay {
     const { consumer } = state;
     const perDelivery = Math.max(1, consumer.maxEventsPerDelivery ?? batchSize);
     let cursor = await cursorOf(state);
-    for (;;) {
+    while (!stopped) {
       state.again = false;
       const batch = await store.listAudit({ afterSeq: cursor, limit: batchSize });
       const last = batch.at(-1);
       if (!last) return;
       const wanted = batch.filter((e) => consumer.wants(e));
       for (let i = 0; i < wanted.length; i += perDelivery) {
+        if (stopped) return;
         const chunk = wanted.slice(i, i + perDelivery);
         await consumer.deliver(chunk);
         parts.onDelivered?.(consumer.name, chunk.length);
@@ -143,7 +150,8 @@ export function createOutboxRelay(parts: OutboxRelayParts): OutboxRelay {
           const base = backoffMs(state.failures, retry);
           const delay = Math.round(base / 2 + (random() * base) / 2);
           state.retryAt = clock.now().getTime() + delay;
-          if (parts.wake) setTimeout(parts.wake, delay).unref();
+          // A little late on purpose: timers may fire a millisecond before the clock says the retry is due.
+          if (parts.wake) setTimeout(parts.wake, delay + 10).unref();
           parts.onFailure?.(state.consumer.name, e, state.failures, delay);
         },
       )
@@ -154,6 +162,7 @@ export function createOutboxRelay(parts: OutboxRelayParts): OutboxRelay {
 
   return {
     async pass() {
+      if (stopped) return;
       const now = clock.now().getTime();
       for (const state of states) {
         if (state.running) state.again = true;
@@ -167,6 +176,10 @@ export function createOutboxRelay(parts: OutboxRelayParts): OutboxRelay {
       }
     },
     async idle() {
+      await Promise.all(states.map((s) => s.running));
+    },
+    async stop() {
+      stopped = true;
       await Promise.all(states.map((s) => s.running));
     },
   };

@@ -207,6 +207,32 @@ describe('outbox relay', () => {
     expect(hook.attempts()).toBe(2);
   });
 
+  it('once stopped, ends a backlog after the delivery under way, its cursor saved there', async () => {
+    const trail = memoryTrail();
+    trail.append('BreakGlassActivated', 5);
+    let release: (() => void) | undefined;
+    const hook = recorder('hook', { maxEventsPerDelivery: 1 });
+    const slow = {
+      ...hook.consumer,
+      async deliver(events: AuditEvent[]) {
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        await hook.consumer.deliver(events);
+      },
+    };
+    const relay = createOutboxRelay({ store: trail.store, consumers: [slow], clock: manualClock() });
+    await relay.pass();
+    const releaseFirst = await waitFor(() => release);
+    const stopped = relay.stop();
+    releaseFirst();
+    await stopped;
+    expect(hook.seqs()).toEqual([1]);
+    expect(trail.cursors.get('hook')).toBe(1);
+    await relay.pass();
+    expect(hook.seqs()).toEqual([1]);
+  });
+
   it('does not wait for a hung consumer before delivering to the others', async () => {
     const trail = memoryTrail();
     trail.append('BreakGlassActivated');
