@@ -59,17 +59,12 @@ interface ConsumerState {
   consumer: OutboxConsumer;
   /** The last cursor known, for the lag. */
   cursor: number | null;
-  placed: boolean;
   /** A pass came while delivering: look for newer events once done rather than at the next tick. */
   again: boolean;
   failures: number;
   retryAt: number;
   running: Promise<void> | null;
 }
-
-// A cursor row beside each consumer's own that says it has been placed: a cursor of 0 alone cannot tell a
-// consumer placed on an empty trail (which must get every event from the first) from one never placed.
-const placedSuffix = '#placed';
 
 export function createOutboxRelay(parts: OutboxRelayParts): OutboxRelay {
   const { store, clock } = parts;
@@ -80,7 +75,6 @@ export function createOutboxRelay(parts: OutboxRelayParts): OutboxRelay {
   const states: ConsumerState[] = parts.consumers.map((consumer) => ({
     consumer,
     cursor: null,
-    placed: false,
     again: false,
     failures: 0,
     retryAt: 0,
@@ -94,13 +88,10 @@ export function createOutboxRelay(parts: OutboxRelayParts): OutboxRelay {
   async function cursorOf(state: ConsumerState): Promise<number> {
     const { name, startAt } = state.consumer;
     let cursor = await store.getOutboxCursor(name);
-    if (cursor === 0 && !state.placed && (await store.getOutboxCursor(name + placedSuffix)) === 0) {
+    if (cursor === null) {
       cursor = startAt === 'head' ? ((await store.auditHead())?.seq ?? 0) : 0;
-      const now = clock.now();
-      await store.saveOutboxCursor(name, cursor, now);
-      await store.saveOutboxCursor(name + placedSuffix, 1, now);
+      await store.saveOutboxCursor(name, cursor, clock.now());
     }
-    state.placed = true;
     state.cursor = cursor;
     return cursor;
   }

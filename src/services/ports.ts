@@ -178,8 +178,11 @@ export interface Store {
    */
   rememberCallback(provider: string, digest: string, at: Date, forgetBefore: Date): Promise<boolean>;
 
-  /** How far an outbox consumer has delivered: the seq of the last audit event it is done with (0: none). */
-  getOutboxCursor(consumer: string): Promise<number>;
+  /**
+   * How far an outbox consumer has delivered: the seq of the last audit event it is done with; null when it
+   * was never placed (a cursor of 0 is a consumer placed on an empty trail, owed every event).
+   */
+  getOutboxCursor(consumer: string): Promise<number | null>;
   saveOutboxCursor(consumer: string, seq: number, at: Date): Promise<void>;
 
   /** Records who signed in with what groups (upsert). */

@@ -11,7 +11,7 @@ function memoryTrail() {
   const reads: { afterSeq?: number; limit?: number }[] = [];
   const store: OutboxRelayParts['store'] = {
     async getOutboxCursor(name) {
-      return cursors.get(name) ?? 0;
+      return cursors.get(name) ?? null;
     },
     async saveOutboxCursor(name, seq) {
       cursors.set(name, seq);

@@ -16,7 +16,7 @@ export function relayRows(db: Kysely<Database>): RelayRows {
         .select('seq')
         .where('consumer', '=', consumer)
         .executeTakeFirst();
-      return row ? Number(row.seq) : 0;
+      return row ? Number(row.seq) : null;
     },
 
     async saveOutboxCursor(consumer, seq, at) {
