@@ -1,7 +1,7 @@
 /**
  * Does one policy match a request, and if not, the first matcher that failed. The order is fixed, so a
  * trace reads the same every time and the cheap, most selective checks run first:
- *   who (users/groups/serviceAccounts: any one suffices; none given: anyone), profiles, when, ticket,
+ *   who (users/groups/serviceAccounts: any one suffices; none given: anyone), via, profiles, when, ticket,
  *   then for each target in turn: clusters, clusterSelector, namespaces, namespaceSelector, roles, roleKinds.
  * A policy matches only when the request-wide matchers hold and EVERY target matches.
  */
@@ -101,9 +101,14 @@ export function targetFailure(c: CompiledPolicy, t: Target, ctx: MatchContext): 
   return null;
 }
 
-/** The request-wide matchers after who: profiles, when, ticket. */
+/** The request-wide matchers after who: via, profiles, when, ticket. */
 function requestFailure(c: CompiledPolicy, ctx: MatchContext): TargetFailure | null {
   const { input, facts } = ctx;
+  const via = c.policy.match.via;
+  if (via !== undefined && (input.via === undefined || !via.includes(input.via))) {
+    const how = input.via === undefined ? 'made directly' : `made through ${input.via}`;
+    return failAll(c, 'via', `the request was ${how}, not through ${via.join(' or ')}`);
+  }
   if (c.profiles !== null) {
     if (input.profile === null) {
       return failAll(
