@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { buildBreakglass } from './composition/build-breakglass.js';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { buildOutbox } from './composition/build-outbox.js';
 import { buildTickets } from './composition/build-tickets.js';
@@ -153,6 +154,7 @@ export async function composeElevate(
     subjectNaming: new Map(config.clusters.map((c) => [c.name, c.subjects])),
     policySource,
     admins: config.auth.admins,
+    ...(config.breakglass ? { reviewDeadlineMs: config.breakglass.reviewDeadlineMs } : {}),
     clock,
     withLock,
     onChange,
@@ -170,6 +172,19 @@ export async function composeElevate(
     onChange,
   });
   if (tickets.hasProviders) loopFactories.push(tickets.newLoop);
+  const emergency = buildBreakglass({
+    config,
+    store,
+    clusters,
+    policySource,
+    mfa,
+    clock,
+    logger,
+    isAdmin: requests.isAdmin,
+    settle: requests.settleApproved,
+  });
+  loopFactories.push(emergency.newLoop);
+  metrics.countReviewsWith(emergency.reviews.counts);
   const outbox = buildOutbox({ config, store, metrics, clock, logger });
   if (outbox.hasConsumers) loopFactories.push(outbox.newLoop);
   const extensions = createExtensionService({
@@ -214,6 +229,7 @@ export async function composeElevate(
       }),
       mfa,
       ticketCallbacks: tickets.callbacks,
+      emergency,
       apiTokens: createApiTokenService({ store, isAdmin: requests.isAdmin, clock }),
       isLeader: jobs.isLeader,
       tls,

@@ -3,11 +3,14 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { DurationLimits } from '../domain/policy/types.js';
 import type { ApiTokenService } from '../services/api-token-service.js';
 import type { AuditService } from '../services/audit-service.js';
+import type { BreakglassModeService } from '../services/breakglass-mode-service.js';
+import type { BreakglassService } from '../services/breakglass-service.js';
 import type { ExtensionService } from '../services/extension-service.js';
 import type { MfaService } from '../services/mfa-service.js';
 import type { Authenticator } from '../services/ports.js';
 import type { ReconcileService } from '../services/reconcile-service.js';
 import type { RequestService } from '../services/request-service.js';
+import type { ReviewService } from '../services/review-service.js';
 import type { TicketCallbacks } from '../services/ticket-callback.js';
 import { type AuthThrottleOptions, throttleFailedAuth } from './auth-throttle.js';
 import { onClientError, onFrameworkError } from './framework-errors.js';
@@ -19,11 +22,13 @@ import { apiTokenRoutes } from './routes/api-token-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { type AuthConfigInfo, authConfigRoutes } from './routes/auth-config-routes.js';
 import { authenticateWith } from './routes/authenticate.js';
+import { breakglassRoutes } from './routes/breakglass-routes.js';
 import { extensionRoutes } from './routes/extension-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
 import { reconcileRoutes } from './routes/reconcile-routes.js';
+import { reviewRoutes } from './routes/review-routes.js';
 import { ticketEventRoutes } from './routes/ticket-event-routes.js';
 
 export interface HttpAppDeps {
@@ -34,6 +39,8 @@ export interface HttpAppDeps {
   audit: AuditService;
   reconcile: ReconcileService;
   apiTokens: ApiTokenService;
+  /** Emergency access: break-glass, ticket-system-down mode, post-incident reviews. */
+  emergency: { breakglass: BreakglassService; mode: BreakglassModeService; reviews: ReviewService };
   /** Signed callbacks from ticket systems (POST /api/v1/tickets/events). */
   ticketCallbacks: TicketCallbacks;
   /** TOTP enrolment (answers 409 throughout when secrets.keyFile is not set). */
@@ -104,6 +111,8 @@ export async function createHttpApp(deps: HttpAppDeps) {
       await api.register(reconcileRoutes(deps.reconcile));
       await api.register(apiTokenRoutes(deps.apiTokens));
       await api.register(mfaRoutes(deps.mfa));
+      await api.register(breakglassRoutes(deps.emergency, deps.contract.clusterNames));
+      await api.register(reviewRoutes(deps.emergency.reviews));
     },
     { prefix: '/api/v1' },
   );

@@ -46,6 +46,8 @@ export interface RequestServiceDeps {
   mfa?: MfaVerifier;
   /** Looks tickets up in their providers (tickets.providers). */
   tickets?: TicketCheck;
+  /** How long a review of a grant made in ticket-system-down mode may stay open (breakglass.reviewDeadline). */
+  reviewDeadlineMs?: number;
   /** Told of every saved change, so timers can follow the request. */
   onChange: (request: AccessRequest) => void;
   /** Logs a failed attempt to settle right away (the scheduler retries it). */

@@ -4,6 +4,7 @@ import { phases } from '../../domain/access-request.js';
 import type { AuditEventInput } from '../../domain/audit-event.js';
 import type { Store } from '../../services/ports.js';
 import { createOutboxMetrics } from './outbox-metrics.js';
+import { createReviewMetrics } from './review-metrics.js';
 import { createTicketMetrics } from './ticket-metrics.js';
 
 /**
@@ -78,6 +79,7 @@ export function createMetrics(store: Pick<Store, 'countByPhase' | 'auditHead'>) 
   return {
     registry,
     ...createTicketMetrics(registry),
+    ...createReviewMetrics(registry),
     ...createOutboxMetrics(registry),
     /** Called after each committed write with audit events on this server (the outbox relay's poke). */
     whenAuditWritten(listener: () => void): void {
