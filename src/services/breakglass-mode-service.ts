@@ -51,7 +51,8 @@ export function createBreakglassModeService(deps: BreakglassModeDeps) {
       requireAdmin(who);
       if (reason.trim() === '') throw new Invalid('a reason is required', 'reason');
       if (forMs <= 0 || forMs > maxModeMs) {
-        throw new Invalid(
+        // Forbidden, like a request's duration outside the configured bounds: well formed, not allowed.
+        throw new Forbidden(
           `the mode lasts more than 0 and at most ${formatDuration(maxModeMs)}; switch it on again to go on`,
           'for',
         );

@@ -44,13 +44,19 @@ const modeState = z
   })
   .meta({ id: 'BreakglassMode' });
 
-const modeBody = z.strictObject({
-  on: z.boolean(),
-  for: durationField({ min: '1s', max: formatDuration(maxModeMs) })
-    .optional()
-    .describe(`How long it stays on (required to turn it on; at most ${formatDuration(maxModeMs)})`),
-  reason: plainText(2000, { required: true, what: 'a reason' }).optional(),
-});
+const modeBody = z.discriminatedUnion('on', [
+  z.strictObject({
+    on: z.literal(true),
+    for: durationField({ min: '1s', max: formatDuration(maxModeMs) }).describe(
+      `How long it stays on: at most ${formatDuration(maxModeMs)} (longer is refused with 403; switch it on again to go on)`,
+    ),
+    reason: plainText(2000, { required: true, what: 'a reason' }).describe('Which ticket system is down'),
+  }),
+  z.strictObject({
+    on: z.literal(false),
+    reason: plainText(2000, { required: true, what: 'a reason' }).optional(),
+  }),
+]);
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 const modeView = (m: ModeState): z.infer<typeof modeState> => ({
@@ -133,9 +139,9 @@ export function breakglassRoutes(
       },
       async (req) => {
         const who = identityOf(req);
-        const { on, reason } = req.body;
-        if (!on) return modeView(await deps.mode.turnOff(who, reason ?? null));
-        return modeView(await deps.mode.turnOn(who, req.body.for ?? 0, reason ?? ''));
+        const body = req.body;
+        if (!body.on) return modeView(await deps.mode.turnOff(who, body.reason ?? null));
+        return modeView(await deps.mode.turnOn(who, body.for, body.reason));
       },
     );
   };
