@@ -17,11 +17,14 @@ import { createConfigWatcher } from './jobs/config-watcher.js';
 import type { LeaderLoop } from './jobs/periodic-loop.js';
 import { createApiTokenService } from './services/api-token-service.js';
 import { createAuditService } from './services/audit-service.js';
+import { createBreakGlassAccessService } from './services/breakglass-access-service.js';
 import { createExtensionJudge } from './services/extension-judge.js';
 import { createExtensionService } from './services/extension-service.js';
 import { createGrantService } from './services/grant-service.js';
 import { createKeyedLock } from './services/keyed-lock.js';
 import { createMfaService, mfaNotConfigured } from './services/mfa-service.js';
+import { createOnBehalf } from './services/on-behalf.js';
+import { createPeopleDirectory } from './services/people-directory.js';
 import { createPolicyHolder } from './services/policy-holder.js';
 import { createReconcileService } from './services/reconcile-service.js';
 import { createRequestService } from './services/request-service.js';
@@ -70,7 +73,22 @@ export async function composeElevate(
   const secretBox = await openSecretBox(config);
   const ticketProviders = await openTicketProviders(config);
   const adapters = await openAdapters(config, logger);
-  const { authenticator, tls, clusters, metrics, store } = adapters;
+  const { tls, clusters, metrics, store } = adapters;
+  const people = createPeopleDirectory({
+    store,
+    clock,
+    isIntegration: (user) => config.integrations.some((i) => i.users.includes(user)),
+    onError: (err) => logger.warn({ err: err.message }, 'could not record who signed in'),
+  });
+  const onBehalf = createOnBehalf({
+    integrations: config.integrations,
+    people,
+    defaultSource: config.auth.oidc
+      ? { kind: 'oidc', issuer: config.auth.oidc.issuer }
+      : { kind: 'token-file' },
+  });
+  // Every identity proven is remembered (groups, source): what an integration's request for them is judged with.
+  const authenticator = people.recording(adapters.authenticator);
   const clusterNames = config.clusters.map((c) => c.name);
   const withLock = createKeyedLock();
   const policySource = createPolicyHolder(config.policySet);
@@ -145,6 +163,7 @@ export async function composeElevate(
     },
   });
   const requests = createRequestService({
+    onBehalf,
     mfa,
     tickets: ticketCheck,
     store,
@@ -230,6 +249,7 @@ export async function composeElevate(
       mfa,
       ticketCallbacks: tickets.callbacks,
       emergency,
+      breakGlassAccess: createBreakGlassAccessService({ requests, onBehalf, store, policySource, clock }),
       apiTokens: createApiTokenService({ store, isAdmin: requests.isAdmin, clock }),
       isLeader: jobs.isLeader,
       tls,

@@ -3,6 +3,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { DurationLimits } from '../domain/policy/types.js';
 import type { ApiTokenService } from '../services/api-token-service.js';
 import type { AuditService } from '../services/audit-service.js';
+import type { BreakGlassAccessService } from '../services/breakglass-access-service.js';
 import type { BreakglassModeService } from '../services/breakglass-mode-service.js';
 import type { BreakglassService } from '../services/breakglass-service.js';
 import type { ExtensionService } from '../services/extension-service.js';
@@ -22,6 +23,7 @@ import { apiTokenRoutes } from './routes/api-token-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { type AuthConfigInfo, authConfigRoutes } from './routes/auth-config-routes.js';
 import { authenticateWith } from './routes/authenticate.js';
+import { breakGlassAccessRoutes } from './routes/breakglass-access-routes.js';
 import { breakglassRoutes } from './routes/breakglass-routes.js';
 import { extensionRoutes } from './routes/extension-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -41,6 +43,8 @@ export interface HttpAppDeps {
   apiTokens: ApiTokenService;
   /** Emergency access: break-glass, ticket-system-down mode, post-incident reviews. */
   emergency: { breakglass: BreakglassService; mode: BreakglassModeService; reviews: ReviewService };
+  /** Rafay-compatible BreakGlassAccess for ticket systems (/apis/system.k8smgmt.io/v3). */
+  breakGlassAccess: BreakGlassAccessService;
   /** Signed callbacks from ticket systems (POST /api/v1/tickets/events). */
   ticketCallbacks: TicketCallbacks;
   /** TOTP enrolment (answers 409 throughout when secrets.keyFile is not set). */
@@ -115,6 +119,15 @@ export async function createHttpApp(deps: HttpAppDeps) {
       await api.register(reviewRoutes(deps.emergency.reviews));
     },
     { prefix: '/api/v1' },
+  );
+  // Rafay's API path, for ticket systems already wired to it: authenticated like /api/v1.
+  await app.register(
+    async (rafay) => {
+      throttleFailedAuth(rafay, deps.contract.authThrottle);
+      rafay.addHook('onRequest', authenticateWith(deps.authenticator));
+      await rafay.register(breakGlassAccessRoutes(deps.breakGlassAccess));
+    },
+    { prefix: '/apis/system.k8smgmt.io/v3' },
   );
   return app;
 }

@@ -9,7 +9,7 @@ import { requestEvent, systemActor } from '../domain/audit-event.js';
 import { modeInForce } from '../domain/breakglass.js';
 import type { Clock } from '../domain/clock.js';
 import { openReview } from '../domain/emergency-request.js';
-import { Invalid, NotFound, RequestRefused } from '../domain/errors.js';
+import { Forbidden, Invalid, NotFound, RequestRefused } from '../domain/errors.js';
 import { type Identity, sourceOf } from '../domain/identity.js';
 import { decide } from '../domain/policy/decide.js';
 import { checkLimits } from '../domain/policy/limits.js';
@@ -36,6 +36,10 @@ export interface NewRequestInput {
   startTime: Date | null;
   /** A fresh one-time code (Elevate-OTP), for a policy that requires MFA; used up when the request is made. */
   otp?: string;
+  /** Made by an integration for the person (who is then the person): judged with `via` = the integration. */
+  onBehalf?: { integration: string; requestedBy: string };
+  /** What makes a request from outside unique (spec.externalKey): the same call twice creates it once. */
+  externalKey?: string;
 }
 
 export interface RequestCreationDeps {
@@ -221,6 +225,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
         ticket: input.ticket,
         startTime: input.startTime,
         ...(waivedSince !== null ? { ticketsWaived: true } : {}),
+        ...(input.onBehalf ? { via: input.onBehalf.integration } : {}),
       },
       facts,
     );
@@ -235,6 +240,8 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       startTime: input.startTime,
       requesterSource: sourceOf(who),
       subjects: subjectsOf(who, targets),
+      ...(input.onBehalf ? { requestedBy: input.onBehalf.requestedBy, via: input.onBehalf.integration } : {}),
+      ...(input.externalKey ? { externalKey: input.externalKey } : {}),
     };
     const policy = set.policies.find((p) => p.name === decision.policy?.name);
     const requirement = policy?.requireTicket ? requirementOf(policy.requireTicket) : null;
@@ -275,6 +282,12 @@ export function createRequestCreation(deps: RequestCreationDeps) {
    */
   async function stepUpAndRecord(who: Identity, input: NewRequestInput, evaluation: Evaluation) {
     const { decision } = evaluation;
+    if (decision.requireMfa && !decision.refusal && input.onBehalf) {
+      throw new Forbidden(
+        `policy ${decision.policy?.name} requires the requester's own one-time code: a request made on their behalf (by ${input.onBehalf.integration}) cannot carry it`,
+        'spec.requester',
+      );
+    }
     if (decision.requireMfa && !decision.refusal) {
       await (deps.mfa ?? mfaUnavailable).verify(who.user, input.otp, {
         what: `request under policy ${decision.policy?.name}`,
@@ -369,8 +382,10 @@ export function createRequestCreation(deps: RequestCreationDeps) {
   async function record(who: Identity, evaluation: Evaluation): Promise<AccessRequest> {
     const { spec, decision, now } = evaluation;
     const request = requestFor(evaluation);
+    // On someone's behalf, the integration is who acted.
+    const actor = spec.requestedBy ?? who.user;
     const event = (action: string, details: Record<string, unknown>) =>
-      requestEvent(request, who.user, action, now, details);
+      requestEvent(request, actor, action, now, details);
     const explanation = explanationOf(decision);
     if (decision.refusal) {
       await deps.store.createRequest(request, [
@@ -380,6 +395,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     }
     const created = event('RequestCreated', {
       ...(request.emergency ? { ticketsWaived: true } : {}),
+      ...(spec.via ? { via: spec.via, requestedBy: spec.requestedBy, requester: spec.requester } : {}),
       spec: { ...spec, requesterGroups: undefined },
       policy: decision.policy?.name,
       decision: decision.outcome,

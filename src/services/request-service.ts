@@ -15,11 +15,15 @@ import type { SubjectNaming } from '../domain/subject.js';
 import type { GrantService } from './grant-service.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
+import type { OnBehalf } from './on-behalf.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
 import { createRequestCreation, type NewRequestInput } from './request-creation.js';
 import type { TicketCheck } from './ticket-check.js';
 
 export type { NewRequestInput };
+
+/** A request as asked for over the API: for the caller, or for `onBehalfOf` (integrations only). */
+export type RequestInput = Omit<NewRequestInput, 'onBehalf'> & { onBehalfOf?: string };
 
 export interface RequestServiceDeps {
   store: Pick<
@@ -48,6 +52,8 @@ export interface RequestServiceDeps {
   tickets?: TicketCheck;
   /** How long a review of a grant made in ticket-system-down mode may stay open (breakglass.reviewDeadline). */
   reviewDeadlineMs?: number;
+  /** Integrations asking on people's behalf (integrations[]); absent: nobody may. */
+  onBehalf?: Pick<OnBehalf, 'actFor'>;
   /** Told of every saved change, so timers can follow the request. */
   onChange: (request: AccessRequest) => void;
   /** Logs a failed attempt to settle right away (the scheduler retries it). */
@@ -62,7 +68,27 @@ export function createRequestService(deps: RequestServiceDeps) {
 
   const isAdmin = (who: Identity) => isAmong(who, deps.admins);
   const canView = (who: Identity, r: AccessRequest) =>
-    isAdmin(who) || r.spec.requester === who.user || isApprover(r, who);
+    isAdmin(who) || r.spec.requester === who.user || r.spec.requestedBy === who.user || isApprover(r, who);
+
+  /**
+   * Who the request is for: the caller, or (spec.requester naming someone else) the person an integration
+   * asks for, judged as theirs.
+   */
+  async function requesterOf(who: Identity, input: RequestInput): Promise<[Identity, NewRequestInput]> {
+    const { onBehalfOf, ...rest } = input;
+    if (onBehalfOf === undefined || onBehalfOf === who.user) return [who, rest];
+    if (!deps.onBehalf) {
+      throw new Forbidden(
+        `${who.user} may not ask on someone else's behalf: no integrations are configured`,
+        'spec.requester',
+      );
+    }
+    const acting = await deps.onBehalf.actFor(who, onBehalfOf, 'spec.requester');
+    return [
+      acting.person,
+      { ...rest, onBehalf: { integration: acting.integration, requestedBy: acting.requestedBy } },
+    ];
+  }
 
   const event = (who: Identity, r: AccessRequest, action: string, details: Record<string, unknown> = {}) =>
     requestEvent(r, who.user, action, clock.now(), details);
@@ -110,16 +136,18 @@ export function createRequestService(deps: RequestServiceDeps) {
     settleApproved: settleNow,
 
     /** Makes a request; an auto-approved one is activated before this returns. Refusals throw RequestRefused. */
-    async create(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
-      checkStart(input);
+    async create(caller: Identity, requested: RequestInput): Promise<AccessRequest> {
+      checkStart(requested);
+      const [who, input] = await requesterOf(caller, requested);
       const created = await creation.create(who, input);
       if (created.phase === 'Approved') return settleNow(created);
       deps.onChange(created);
       return created;
     },
 
-    dryRun(who: Identity, input: NewRequestInput): Promise<AccessRequest> {
-      checkStart(input);
+    async dryRun(caller: Identity, requested: RequestInput): Promise<AccessRequest> {
+      checkStart(requested);
+      const [who, input] = await requesterOf(caller, requested);
       return creation.dryRun(who, input);
     },
 
@@ -170,8 +198,10 @@ export function createRequestService(deps: RequestServiceDeps) {
     async cancel(who: Identity, id: string): Promise<AccessRequest> {
       const canceled = await withLock(id, async () => {
         const r = await load(who, id);
-        if (r.spec.requester !== who.user && !isAdmin(who)) {
-          throw new Forbidden('only the requester or an admin may cancel a request');
+        if (r.spec.requester !== who.user && r.spec.requestedBy !== who.user && !isAdmin(who)) {
+          throw new Forbidden(
+            'only the requester (or the integration that asked for them) or an admin may cancel a request',
+          );
         }
         // A scheduled one is canceled by the grant service, under the lock its activation takes.
         if (r.phase === 'Scheduled') return null;
@@ -187,7 +217,8 @@ export function createRequestService(deps: RequestServiceDeps) {
     async revoke(who: Identity, id: string, reason: string | null): Promise<AccessRequest> {
       const intent = await withLock(id, async () => {
         const r = await load(who, id);
-        if (r.spec.requester !== who.user && !isApprover(r, who) && !isAdmin(who)) {
+        const asker = r.spec.requester === who.user || r.spec.requestedBy === who.user;
+        if (!asker && !isApprover(r, who) && !isAdmin(who)) {
           throw new Forbidden('only the requester, an approver of the request or an admin may revoke it');
         }
         if (r.phase !== 'Active' && r.phase !== 'Approved' && r.phase !== 'Scheduled') {

@@ -18,6 +18,8 @@ export interface PolicyServerOptions {
   policyText: string;
   /** Extra lines under `limits:` (e.g. `maxActivePerUser: 2`). */
   limits?: string[];
+  /** More token-file identities (name → groups) beside `people`; their tokens are `token-<name>`. */
+  extraPeople?: Record<string, readonly string[]>;
 }
 
 /** The whole config file for these options: everything but the policy language stays the same across rewrites. */
@@ -56,7 +58,7 @@ export async function startPolicyElevate(opts: PolicyServerOptions): Promise<Pol
   const dir = mkdtempSync(join(tmpdir(), 'elevate-policy-'));
   writeFileSync(
     join(dir, 'tokens.csv'),
-    Object.entries(people)
+    Object.entries({ ...people, ...opts.extraPeople })
       .map(([name, groups]) => `token-${name},${name},uid-${name},"${groups.join(',')}"`)
       .join('\n'),
   );

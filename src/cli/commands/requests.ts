@@ -48,6 +48,7 @@ export function addRequestCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why you need it')
     .option('--ticket <id>', 'ticket or incident reference')
     .option('--start <time>', 'when access is to begin, RFC 3339 (e.g. 2026-03-01T09:00:00+01:00)', timeArg)
+    .option('--for <user>', 'ask for this person (integrations only: integrations[].mayRequestFor)')
     .option('--dry-run', 'show the decision and why, creating nothing')
     .addOption(otpOption())
     .addOption(outputOption())
@@ -57,6 +58,7 @@ export function addRequestCommands(program: Command): void {
         reason: opts.reason,
         ...(opts.ticket ? { ticket: opts.ticket } : {}),
         ...(opts.start ? { startTime: opts.start } : {}),
+        ...(opts.for ? { requester: opts.for } : {}),
       };
       const post = async (spec: object) => {
         const r = await withOtp(opts.otp, (headers) =>

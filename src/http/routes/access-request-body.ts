@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { formatDuration } from '../../domain/duration.js';
 import type { DurationLimits } from '../../domain/policy/types.js';
 import type { Target } from '../../domain/target.js';
-import type { NewRequestInput } from '../../services/request-service.js';
+import type { RequestInput } from '../../services/request-service.js';
 import { durationField, namespaceName, plainText, requestId, roleName } from '../request-fields.js';
 import { apiVersion } from '../resources.js';
 
@@ -70,6 +70,12 @@ export function createBody({ clusterNames, limits }: AccessRequestContract) {
       .optional()
       .describe('Ticket or incident reference'),
     startTime: startTimeField,
+    requester: plainText(256, { required: true, what: 'a user name' })
+      .optional()
+      .describe(
+        'Ask for this person instead of the caller: integrations only (integrations[]), for the people their ' +
+          'mayRequestFor names; judged as the person’s request, with match.via naming the integration',
+      ),
   };
   const oneTarget = z.discriminatedUnion('clusterWide', [
     z.strictObject({ ...namespaced, ...grant }),
@@ -105,8 +111,9 @@ export function createBody({ clusterNames, limits }: AccessRequestContract) {
 type BodySpec = z.infer<ReturnType<typeof createBody>>['spec'];
 
 /** What a valid body asks for: its targets (none when a profile names them), profile and the grant's fields. */
-export function requestInput(spec: BodySpec): NewRequestInput {
+export function requestInput(spec: BodySpec): RequestInput {
   return {
+    ...(spec.requester !== undefined ? { onBehalfOf: spec.requester } : {}),
     targets: 'profile' in spec ? [] : targetsOf(spec),
     profile: 'profile' in spec ? spec.profile : null,
     durationMs: spec.duration ?? null,
