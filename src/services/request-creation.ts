@@ -1,26 +1,18 @@
-import {
-  type AccessRequest,
-  type AccessRequestSpec,
-  type DecisionExplanation,
-  type PolicyDecisionRecord,
-  transition,
-} from '../domain/access-request.js';
-import { requestEvent, systemActor } from '../domain/audit-event.js';
+import type { AccessRequest, AccessRequestSpec } from '../domain/access-request.js';
 import { modeInForce } from '../domain/breakglass.js';
 import type { Clock } from '../domain/clock.js';
-import { openReview } from '../domain/emergency-request.js';
-import { Forbidden, Invalid, NotFound, RequestRefused } from '../domain/errors.js';
+import { Forbidden, Invalid, NotFound } from '../domain/errors.js';
 import { type Identity, sourceOf } from '../domain/identity.js';
 import { decide } from '../domain/policy/decide.js';
 import { checkLimits } from '../domain/policy/limits.js';
-import type { Decision, DecisionFacts, Policy, PolicySet, Refusal } from '../domain/policy/types.js';
+import type { DecisionFacts, Policy, PolicySet, Refusal } from '../domain/policy/types.js';
 import { type BindingSubject, clusterSubject, noPrefixes, type SubjectNaming } from '../domain/subject.js';
 import { namespaceKey, type Target, targetKey } from '../domain/target.js';
 import { gatherDecisionFacts, gatherUsage, hasLimits } from './decision-facts.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
 import type { ClusterGateway, PolicySource, Store } from './ports.js';
-import { newRequestId, newReviewId } from './request-id.js';
+import { createRequestRecorder, type Evaluation, requestFor } from './request-record.js';
 import { createTicketCheck, requirementOf, type TicketCheck, ticketStatusOf } from './ticket-check.js';
 
 /** What a requester asks for; who asks comes from authentication. */
@@ -60,8 +52,6 @@ export interface RequestCreationDeps {
   reviewDeadlineMs?: number;
 }
 
-const defaultReviewDeadlineMs = 72 * 3_600_000;
-
 const limitsLockKey = 'elevate:request-limits';
 
 /** A policy that sets no limit, for a request whose deciding policy a reload removed. */
@@ -74,39 +64,6 @@ const unlimitedPolicy: Policy = {
   maxDurationMs: Number.POSITIVE_INFINITY,
   allowEscalatingRoles: [],
 };
-
-/** The decision frozen on the request: later config edits do not rewrite why it was decided so. */
-export function decisionRecord(
-  decision: Decision,
-  now: Date,
-  allowEscalatingRoles: string[],
-): PolicyDecisionRecord {
-  const { approval } = decision;
-  return {
-    name: decision.policy?.name ?? '',
-    decision: decision.outcome,
-    approvers: approval?.approvers ?? { users: [], groups: [] },
-    required: approval?.required ?? 0,
-    approvalDeadline: approval ? new Date(now.getTime() + approval.timeoutMs) : null,
-    denyEnds: approval?.denyEnds ?? true,
-    requireComment: approval?.requireComment ?? false,
-    allowEscalatingRoles,
-    explanation: explanationOf(decision),
-    ...(decision.approvalRequiresMfa ? { approvalRequiresMfa: true } : {}),
-  };
-}
-
-export function explanationOf(d: Decision): DecisionExplanation {
-  return {
-    outcome: d.outcome,
-    policy: d.policy,
-    trace: d.trace,
-    refusal: d.refusal,
-    notes: d.notes,
-    ...(d.requireMfa ? { requireMfa: true } : {}),
-    ...(d.approvalRequiresMfa ? { approvalRequiresMfa: true } : {}),
-  };
-}
 
 /**
  * Making a request: the targets (asked for one by one, or a profile's), the facts about them read from
@@ -335,100 +292,8 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     /** When ticket-system-down mode went on, while it is in force; null: tickets are required as usual. */
     waivedSince: Date | null;
   }
-  type Evaluation = ReturnType<typeof judge>;
 
-  /** The request as it would be stored: Pending, or Approved by policy, or Denied when refused. */
-  function requestFor({
-    spec,
-    decision,
-    now,
-    allowEscalatingRoles,
-    ticket,
-    waivedSince,
-  }: Evaluation): AccessRequest {
-    const id = newRequestId();
-    // Every grant made while tickets are waived is flagged, and gets a post-incident review.
-    const emergency =
-      waivedSince !== null && !decision.refusal
-        ? { kind: 'tickets-waived' as const, reviewId: newReviewId(), modeSince: waivedSince }
-        : null;
-    const pending: AccessRequest = {
-      id,
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-      spec,
-      policy: decisionRecord(decision, now, allowEscalatingRoles),
-      phase: 'Pending',
-      approvals: [],
-      grant: null,
-      revocation: null,
-      extensions: [],
-      message: decision.approval ? `waiting for ${decision.approval.required} approval(s)` : '',
-      ...(ticket ? { ticket } : {}),
-      ...(emergency ? { emergency } : {}),
-    };
-    if (decision.refusal) return transition(pending, 'Denied', now, decision.refusal.message);
-    if (decision.outcome === 'auto') {
-      return transition(pending, 'Approved', now, `approved by policy ${decision.policy?.name}`);
-    }
-    return pending;
-  }
-
-  /**
-   * Stores the request as judged. A refused one is stored Denied and audited (RequestRefused) before the
-   * caller gets 403; an auto-approved one is returned Approved for the caller to settle.
-   */
-  async function record(who: Identity, evaluation: Evaluation): Promise<AccessRequest> {
-    const { spec, decision, now } = evaluation;
-    const request = requestFor(evaluation);
-    // On someone's behalf, the integration is who acted.
-    const actor = spec.requestedBy ?? who.user;
-    const event = (action: string, details: Record<string, unknown>) =>
-      requestEvent(request, actor, action, now, details);
-    const explanation = explanationOf(decision);
-    if (decision.refusal) {
-      await deps.store.createRequest(request, [
-        event('RequestRefused', { spec: { ...spec, requesterGroups: undefined }, decision: explanation }),
-      ]);
-      throw new RequestRefused(decision.refusal.message, decision.refusal.field, request.id, explanation);
-    }
-    const created = event('RequestCreated', {
-      ...(request.emergency ? { ticketsWaived: true } : {}),
-      ...(spec.via ? { via: spec.via, requestedBy: spec.requestedBy, requester: spec.requester } : {}),
-      spec: { ...spec, requesterGroups: undefined },
-      policy: decision.policy?.name,
-      decision: decision.outcome,
-      trace: decision.trace,
-    });
-    const events = [created];
-    if (request.ticket) {
-      const { provider, id, status, notAfter } = request.ticket;
-      events.push(event('TicketValidated', { provider, ticket: id, status, notAfter }));
-    }
-    if (decision.outcome === 'auto') {
-      events.push({
-        ...event('RequestApproved', { policy: decision.policy?.name }),
-        actor: systemActor,
-      });
-    }
-    const review = request.emergency
-      ? openReview(
-          request.emergency.reviewId,
-          request,
-          request.emergency.kind,
-          now,
-          deps.reviewDeadlineMs ?? defaultReviewDeadlineMs,
-        )
-      : undefined;
-    if (review) {
-      events.push(
-        event('ReviewOpened', { review: review.id, kind: review.kind, dueAt: review.dueAt.toISOString() }),
-      );
-    }
-    await deps.store.createRequest(request, events, review);
-    return request;
-  }
+  const { record } = createRequestRecorder(deps);
 
   return {
     /** `elevate request --dry-run`: the request as it would be made, with its decision; nothing stored. */

@@ -70,7 +70,7 @@ export function createTicketRevalidation(deps: TicketRevalidationDeps) {
   async function invalidate(id: string, now: Date, fresh: TicketStatus, reason: string): Promise<boolean> {
     const intent = await deps.withLock(id, async () => {
       const r = await store.getRequest(id);
-      if (!r || r.phase !== 'Active' || r.revocation || !r.ticket) return null;
+      if (r?.phase !== 'Active' || r.revocation || !r.ticket) return null;
       const next: AccessRequest = {
         ...r,
         ticket: { ...fresh, reason },
