@@ -1,19 +1,21 @@
 import type { Server } from 'node:http';
-import { type DestinationStream, type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { buildBreakglass } from './composition/build-breakglass.js';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { buildOutbox } from './composition/build-outbox.js';
+import { buildPeople } from './composition/build-people.js';
 import { buildTickets } from './composition/build-tickets.js';
+import { createLogger, requestChangeLogger } from './composition/logging.js';
 import { openAdapters } from './composition/open-adapters.js';
 import { authSourceKinds } from './composition/open-authenticators.js';
 import { openSecretBox, policiesRequireMfa } from './composition/open-secret-box.js';
 import { openTicketProviders } from './composition/open-ticket-providers.js';
+import { watchConfig } from './composition/watch-config.js';
 import { type Config, ConfigError } from './config/load-config.js';
 import type { AccessRequest } from './domain/access-request.js';
 import { systemClock } from './domain/clock.js';
 import { isAmong } from './domain/identity.js';
 import type { HttpApp } from './http/create-http-app.js';
-import { createConfigWatcher } from './jobs/config-watcher.js';
 import type { LeaderLoop } from './jobs/periodic-loop.js';
 import { createApiTokenService } from './services/api-token-service.js';
 import { createAuditService } from './services/audit-service.js';
@@ -23,8 +25,6 @@ import { createExtensionService } from './services/extension-service.js';
 import { createGrantService } from './services/grant-service.js';
 import { createKeyedLock } from './services/keyed-lock.js';
 import { createMfaService, mfaNotConfigured } from './services/mfa-service.js';
-import { createOnBehalf } from './services/on-behalf.js';
-import { createPeopleDirectory } from './services/people-directory.js';
 import { createPolicyHolder } from './services/policy-holder.js';
 import { createReconcileService } from './services/reconcile-service.js';
 import { createRequestService } from './services/request-service.js';
@@ -37,31 +37,7 @@ export interface Elevate {
   stop(): Promise<void>;
 }
 
-/**
- * JSON logs to stdout (or `destination`). Request logs carry the method and the path, never headers or the
- * query string: a token pasted into a URL must not reach a log.
- */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
-    {
-      level,
-      redact: { paths: ['req.headers.authorization', '*.token', '*.kubeconfig'], censor: '[redacted]' },
-      serializers: { req: requestForLog },
-    },
-    destination,
-  );
-}
-
-/** Replaces Fastify's request serializer, which logs the whole URL. */
-function requestForLog(req: { method?: string; url?: string; ip?: string }) {
-  const url = req.url ?? '';
-  const query = url.indexOf('?');
-  return {
-    method: req.method,
-    url: query === -1 ? url : `${url.slice(0, query)}?[redacted]`,
-    remoteAddress: req.ip,
-  };
-}
+export { createLogger };
 
 /** The one place where Elevate's parts are built and wired together. */
 export async function composeElevate(
@@ -74,36 +50,18 @@ export async function composeElevate(
   const ticketProviders = await openTicketProviders(config);
   const adapters = await openAdapters(config, logger);
   const { tls, clusters, metrics, store } = adapters;
-  const people = createPeopleDirectory({
+  const { onBehalf, authenticator } = buildPeople(config, {
     store,
     clock,
-    isIntegration: (user) => config.integrations.some((i) => i.users.includes(user)),
-    onError: (err) => logger.warn({ err: err.message }, 'could not record who signed in'),
+    logger,
+    authenticator: adapters.authenticator,
   });
-  const onBehalf = createOnBehalf({
-    integrations: config.integrations,
-    people,
-    defaultSource: config.auth.oidc
-      ? { kind: 'oidc', issuer: config.auth.oidc.issuer }
-      : { kind: 'token-file' },
-  });
-  // Every identity proven is remembered (groups, source): what an integration's request for them is judged with.
-  const authenticator = people.recording(adapters.authenticator);
   const clusterNames = config.clusters.map((c) => c.name);
   const withLock = createKeyedLock();
   const policySource = createPolicyHolder(config.policySet);
   for (const w of config.policyWarnings) logger.warn({ where: w.where }, `config: ${w.message}`);
   const grants = createGrantService({ store, clusters, policySource, clock, withLock });
-  const logChange = (r: AccessRequest) =>
-    logger.info(
-      {
-        request: r.id,
-        phase: r.phase,
-        user: r.spec.requester,
-        clusters: [...new Set(r.spec.targets.map((t) => t.cluster))],
-      },
-      r.message,
-    );
+  const logChange = requestChangeLogger(logger);
   // Leader-only loops (ticket re-checks, overdue reviews, the outbox relay) register their factories here
   // as their services are built below; each leadership term builds them afresh.
   const loopFactories: (() => LeaderLoop)[] = [];
@@ -118,26 +76,7 @@ export async function composeElevate(
   });
   metrics.countTimersWith(() => jobs.timerCount());
   // Every server reloads the policy set on its own, leader or not (each audits its own reload).
-  const configWatcher = createConfigWatcher({
-    file: config.file,
-    running: config,
-    holder: policySource,
-    store,
-    clock,
-    onReloaded: (r) => logger.info({ file: config.file, ...r }, 'config changed: policy set reloaded'),
-    onInvalid: (reason) =>
-      logger.warn(
-        { file: config.file, reason },
-        'config change not applied: keeping the policy set in force',
-      ),
-    onRestartNeeded: (fields) =>
-      logger.warn({ file: config.file, fields }, 'config change needs a restart to apply these fields'),
-    onError: (err) =>
-      logger.error(
-        { file: config.file, err: err.message },
-        'could not check or apply a config change; will retry',
-      ),
-  });
+  const configWatcher = watchConfig(config, { holder: policySource, store, clock, logger });
   /** Every saved change is logged and timed from then on. */
   const onChange = (r: AccessRequest) => {
     logChange(r);
