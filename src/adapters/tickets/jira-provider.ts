@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { TicketProvider } from '../../services/ports.js';
-import { garbage, getFromTicketSystem, type ProviderConnection } from './provider-call.js';
+import { garbage, getFromTicketSystem, notFound, type ProviderConnection } from './provider-call.js';
 import { jsonOf } from './ticket-http.js';
 
 const issue = z.object({
@@ -21,19 +21,11 @@ export function createJiraProvider(conn: ProviderConnection, siteUrl: string): T
     name: conn.name,
     type: 'jira',
     async lookup(ticket) {
-      const notFound = {
-        id: ticket,
-        found: false,
-        open: false,
-        status: 'not found',
-        assignees: [],
-        notBefore: null,
-        notAfter: null,
-      };
-      if (!issueKey.test(ticket)) return notFound;
+      const missing = notFound(ticket);
+      if (!issueKey.test(ticket)) return missing;
       const url = `${base}/rest/api/3/issue/${encodeURIComponent(ticket)}?fields=status,assignee`;
       const answer = await getFromTicketSystem(conn, url, [200, 404]);
-      if (answer.status === 404) return notFound;
+      if (answer.status === 404) return missing;
       const parsed = issue.safeParse(jsonOf(answer));
       if (!parsed.success) throw garbage(conn.name, 'a Jira issue');
       const { key, fields } = parsed.data;

@@ -1,3 +1,4 @@
+import type { TicketState } from '../../domain/ticket.js';
 import { TicketProviderError } from '../../services/ports.js';
 import type { ProviderCredentials } from './provider-auth.js';
 import { callTicketSystem, type HttpAnswer } from './ticket-http.js';
@@ -52,3 +53,16 @@ export async function getFromTicketSystem(
 /** A TicketProviderError for an answer that is not the documented shape. */
 export const garbage = (name: string, what: string) =>
   new TicketProviderError(name, `${name} answered something that is not ${what}`);
+
+/** What a provider says of a ticket it does not have (or a text that cannot name one of its tickets). */
+export function notFound(id: string): TicketState {
+  return {
+    id,
+    found: false,
+    open: false,
+    status: 'not found',
+    assignees: [],
+    notBefore: null,
+    notAfter: null,
+  };
+}

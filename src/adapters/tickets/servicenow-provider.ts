@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { TicketState } from '../../domain/ticket.js';
 import type { TicketProvider } from '../../services/ports.js';
-import { garbage, getFromTicketSystem, type ProviderConnection } from './provider-call.js';
+import { garbage, getFromTicketSystem, notFound, type ProviderConnection } from './provider-call.js';
 import { jsonOf } from './ticket-http.js';
 
 /** Incidents are INC…, change requests CHG…: the number says which table to read. */
@@ -44,17 +43,9 @@ export function createServiceNowProvider(conn: ProviderConnection, instanceUrl: 
     type: 'servicenow',
     async lookup(ticket) {
       const kind = tables.find((t) => ticket.toUpperCase().startsWith(t.prefix));
-      const notFound: TicketState = {
-        id: ticket,
-        found: false,
-        open: false,
-        status: 'not found',
-        assignees: [],
-        notBefore: null,
-        notAfter: null,
-      };
+      const missing = notFound(ticket);
       // Not an incident or change number: no such ticket in ServiceNow.
-      if (!kind) return notFound;
+      if (!kind) return missing;
       const query = new URLSearchParams({
         sysparm_query: `number=${ticket}`,
         sysparm_limit: '1',
@@ -66,7 +57,7 @@ export function createServiceNowProvider(conn: ProviderConnection, instanceUrl: 
       const parsed = tableAnswer.safeParse(jsonOf(answer));
       if (!parsed.success) throw garbage(conn.name, 'a Table API result');
       const row = parsed.data.result.find((r) => r.number.toUpperCase() === ticket.toUpperCase());
-      if (!row) return notFound;
+      if (!row) return missing;
       const ended = (kind.ended as Record<string, string>)[row.state];
       const open = row.active === 'true' && ended === undefined;
       const notBefore = kind.table === 'change_request' ? glideDate(row.start_date) : null;
