@@ -10,8 +10,10 @@ import {
   waitFor,
 } from '../support/kube.js';
 import { type PolicyServer, startPolicyElevate } from '../support/policy-config.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
 let server: PolicyServer;
+let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
 /** Reviews fall due after a second here, on a cluster of its own (two Elevates on one cluster fight). */
 let hurried: PolicyServer;
 let metricsUrl: string;
@@ -38,9 +40,11 @@ breakglass:
   maxDuration: 1h
   reviewers: { users: [alice, carol] }
   reviewDeadline: ${reviewDeadline}
+  notify: [${webhook.url}/hooks/elevate]
 ${extra}`;
 
 beforeAll(async () => {
+  webhook = await startWebhookReceiver();
   ns = uniqueName('bg');
   ns2 = uniqueName('bg');
   await createNamespace(testKubeconfig('dev'), ns);
@@ -59,6 +63,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await hurried?.stop();
+  await webhook?.close();
 });
 
 const can = (person: string, namespace = ns, kubeconfig = testKubeconfig('dev')) =>
@@ -90,6 +95,14 @@ describe('break-glass', () => {
       reason: 'prod is down',
       review: res.body.status.emergency.review,
     });
+    // The notify webhook hears of it at once, from the audit trail.
+    const told = await waitFor(() =>
+      webhook.received.find(
+        (w) => w.body.type === 'BreakGlassActivated' && w.body.requestId === res.body.metadata.name,
+      ),
+    );
+    expect(told.body).toMatchObject({ severity: 'high', actor: 'bob' });
+    expect(String(told.body.text)).toMatch(/bob/);
     const review = await server.as('carol').get(`/api/v1/reviews/${res.body.status.emergency.review}`);
     expect(review.body).toMatchObject({ state: 'open', user: 'bob', kind: 'breakglass', overdue: false });
     expect(review.body.accessRequest.metadata.name).toBe(res.body.metadata.name);
@@ -232,7 +245,8 @@ describe('post-incident reviews', () => {
         timeoutMs: 15_000,
       },
     );
-    await new Promise((r) => setTimeout(r, 5500));
+    // Several more passes of the leader's watch (every second) go by: still one notice.
+    await new Promise((r) => setTimeout(r, 2500));
     const notices = (await auditEvents(hurried)).filter(
       (e) => e.action === 'ReviewOverdue' && e.details.review === id,
     );
