@@ -12,9 +12,17 @@ const keyDir = mkdtempSync(join(tmpdir(), 'elevate-mfa-key-'));
 const keyFile = join(keyDir, 'secrets.key');
 writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
 
+const glassNs = uniqueName('mglass');
 const policyText = `
 secrets:
   keyFile: ${keyFile}
+profiles:
+  - name: glass
+    targets: [{ cluster: dev, namespace: ${glassNs}, role: view }]
+breakglass:
+  roster: { users: [dave] }
+  profiles: [glass]
+  requireMfa: true
 policies:
   - name: prod-view-mfa
     match: { groups: [devs], namespaces: ['mreq-*'], roles: [view] }
@@ -34,6 +42,7 @@ const codes: string[] = [];
 
 beforeAll(async () => {
   kubeconfig = testKubeconfig('dev');
+  await createNamespace(kubeconfig, glassNs);
   server = await startPolicyElevate({ clusters: { dev: elevateKubeconfig('dev') }, policyText });
 });
 
@@ -274,5 +283,22 @@ describe('without a usable secrets.keyFile', () => {
     } finally {
       await plain.stop();
     }
+  });
+});
+
+describe('break-glass with breakglass.requireMfa', () => {
+  it('takes a fresh one-time code to pull the glass', async () => {
+    const secret = await enrol('dave');
+    const body = { profile: 'glass', reason: 'prod is down' };
+    const without = await post('dave', '/api/v1/breakglass', body);
+    expect(without.status).toBe(403);
+    expect(without.body.type).toMatch(/otp-required$/);
+    const pulled = await post('dave', '/api/v1/breakglass', body, await code(secret, 1));
+    expect(pulled.status).toBe(201);
+    expect(pulled.body.status.phase).toBe('Active');
+    expect(await canI(kubeconfig, { user: 'dave', verb: 'get', resource: 'pods', namespace: glassNs })).toBe(
+      true,
+    );
+    await server.as('dave').post(`/api/v1/accessrequests/${pulled.body.metadata.name}/revoke`, {});
   });
 });
