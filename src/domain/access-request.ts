@@ -396,6 +396,12 @@ export function assertExtendable(request: AccessRequest, now: Date): void {
   }
   if (request.revocation) throw new Conflict(`request ${request.id} is being revoked`);
   if (request.grant.expiresAt <= now) throw new Conflict(`request ${request.id} has expired`);
+  const notAfter = request.ticket?.notAfter;
+  if (notAfter && request.grant.expiresAt >= notAfter) {
+    throw new Conflict(
+      `request ${request.id} already ends with the window of ticket ${request.ticket?.id} (${notAfter.toISOString()}); a later end needs a ticket that ends later`,
+    );
+  }
   const pending = pendingExtension(request);
   if (pending) {
     throw new Conflict(`extension ${pending.id} of request ${request.id} is still waiting for approval`);
@@ -529,12 +535,16 @@ function decideExtension(
   if (state === 'Denied') {
     return { ...request, extensions, updatedAt: now, message: `extension ${id} denied` };
   }
-  const expiresAt = new Date(grant.expiresAt.getTime() + extension.byMs);
+  // Never past the ticket's window, as at activation.
+  const wanted = grant.expiresAt.getTime() + extension.byMs;
+  const notAfter = request.ticket?.notAfter?.getTime() ?? Number.POSITIVE_INFINITY;
+  const expiresAt = new Date(Math.min(wanted, notAfter));
+  const capped = wanted > notAfter ? `, cut to the window of ticket ${request.ticket?.id}` : '';
   return {
     ...request,
     extensions,
     grant: { ...grant, expiresAt },
     updatedAt: now,
-    message: `active until ${expiresAt.toISOString()} (extended)`,
+    message: `active until ${expiresAt.toISOString()} (extended${capped})`,
   };
 }

@@ -139,6 +139,30 @@ const bob = { user: 'bob', groups: ['sre-leads'] };
 const carol = { user: 'carol', groups: ['sre-leads'] };
 
 describe('extensions', () => {
+  it('never past the ticket window: cut to it, and none once the grant ends with it', () => {
+    const ticket = {
+      provider: 'snow',
+      id: 'CHG1',
+      checkedAt: t0,
+      valid: true,
+      status: 'Open (state -1)',
+      notAfter: at(10 * 60_000),
+    };
+    // Activated with the ticket on record: its 1m duration ends well before the window does.
+    const r = activate({ ...approved(null), ticket }, [binding], t0);
+    expect(r.grant?.expiresAt).toEqual(at(60_000));
+    const extended = requestExtension(r, ask, auto, at(1000));
+    expect(extended.grant?.expiresAt).toEqual(at(10 * 60_000));
+    expect(extended.message).toContain('cut to the window of ticket CHG1');
+    expect(() => requestExtension(extended, ask, auto, at(2000))).toThrow(
+      /already ends with the window of ticket CHG1/,
+    );
+    // Activated late, a grant starts already cut to the window.
+    expect(activate({ ...approved(null), ticket }, [binding], at(9.5 * 60_000)).grant?.expiresAt).toEqual(
+      at(10 * 60_000),
+    );
+  });
+
   it('one the policy approves by itself moves the expiry at once, in place', () => {
     const r = active();
     const extended = requestExtension(r, ask, auto, at(1000));
