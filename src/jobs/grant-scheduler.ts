@@ -6,7 +6,7 @@ import { backoffMs } from './backoff.js';
 const maxTimerMs = 2_147_000_000;
 // A burst of expiries is worked off this many at a time: enough to keep the API server busy, few enough
 // that a few pooled connections carry them instead of a new connection per grant.
-const maxConcurrentSettles = 32;
+const maxConcurrentSettles = 64;
 
 export interface GrantSchedulerDeps {
   settle: (id: string) => Promise<AccessRequest>;

@@ -152,7 +152,7 @@ export function createGrantService({ store, clusters, policySource, clock, withL
   /** Deletes every binding of the request; only when all are gone may it be reported ended. */
   async function deleteAll(request: AccessRequest): Promise<BindingRef[]> {
     const refs = bindingsOf(request);
-    for (const ref of refs) await clusters.deleteBinding(ref.cluster, ref);
+    for (const ref of refs) await clusters.deleteBinding(ref.cluster, ref, request.id);
     return refs;
   }
 

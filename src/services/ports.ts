@@ -240,8 +240,12 @@ export interface ClusterGateway {
     ref: BindingRef,
     annotations: Record<string, string>,
   ): Promise<'updated' | 'absent'>;
-  /** Deletes the binding; 'absent' when it was already gone. Throws Unavailable when the cluster can't be reached. */
-  deleteBinding(cluster: string, ref: BindingRef): Promise<'deleted' | 'absent'>;
+  /**
+   * Deletes the binding; 'absent' when it was already gone. Throws Unavailable when the cluster can't be
+   * reached. `endingRequest` says the binding is one of that request's and the request is ending, so every
+   * binding labelled with it may go in the same call: the deletions of a burst of expiries go together.
+   */
+  deleteBinding(cluster: string, ref: BindingRef, endingRequest?: string): Promise<'deleted' | 'absent'>;
   listManagedBindings(cluster: string): Promise<ManagedBinding[]>;
   /**
    * Reports every change to a binding carrying Elevate's label, so drift is repaired in moments rather

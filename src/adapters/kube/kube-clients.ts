@@ -3,7 +3,7 @@ import type { ClusterConnection } from '../../config/load-config.js';
 import { requestLabel } from '../../domain/binding.js';
 import { DomainError, Refused, Unavailable } from '../../domain/errors.js';
 import type { ManagedBinding } from '../../services/ports.js';
-import { createDeleteByPath, type DeleteByPath } from './delete-by-path.js';
+import { createRawDeletes, type DeleteByPath, type DeleteCollection } from './delete-by-path.js';
 
 export interface ClusterClients {
   rbac: k8s.RbacAuthorizationV1Api;
@@ -13,6 +13,8 @@ export interface ClusterClients {
   watch: k8s.Watch;
   /** DELETE of one binding by its API path, on the same pooled connections (delete-by-path.ts). */
   deleteByPath: DeleteByPath;
+  /** deletecollection with a label selector, on the same pooled connections. */
+  deleteCollection: DeleteCollection;
 }
 
 /**
@@ -39,7 +41,7 @@ function pooledClients(kc: k8s.KubeConfig) {
   const rbac = new k8s.RbacAuthorizationV1Api(configuration);
   return {
     rbac,
-    deleteByPath: createDeleteByPath(configuration, auth, rbac),
+    ...createRawDeletes(configuration, auth, rbac),
     core: new k8s.CoreV1Api(configuration),
     authn: new k8s.AuthenticationV1Api(configuration),
   };

@@ -1,10 +1,12 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ClusterConnection } from '../../config/load-config.js';
 import type { BindingRef } from '../../domain/access-request.js';
-import { grantsSameAccess, managedByLabel, managedByValue } from '../../domain/binding.js';
+import { grantsSameAccess, managedByLabel, managedByValue, requestLabel } from '../../domain/binding.js';
 import { NotFound, Unavailable } from '../../domain/errors.js';
 import type { ClusterGateway } from '../../services/ports.js';
+import { createBindingDeleter } from './binding-deleter.js';
 import { watchBindings } from './binding-watch.js';
+import { CollectionDeleteUnsupported } from './delete-by-path.js';
 import {
   asDomainError,
   type ClusterClients,
@@ -74,6 +76,35 @@ export function createKubeClusterGateway(clusters: ClusterConnection[], timeoutM
         ? `/apis/${rbacGroup}/v1/clusterrolebindings/${name}`
         : `/apis/${rbacGroup}/v1/namespaces/${encodeURIComponent(ref.namespace)}/rolebindings/${name}`;
     return (await call(cluster, `delete ${ref.kind} ${ref.name}`, () => deleteByPath(path))) === 'deleted';
+  }
+
+  /** Per cluster: deletions of ending requests' bindings, gathered into deletecollections. */
+  const deleters = new Map<string, ReturnType<typeof createBindingDeleter>>();
+  function deleterFor(cluster: string) {
+    let deleter = deleters.get(cluster);
+    if (!deleter) {
+      const { deleteCollection } = clientsFor(cluster);
+      deleter = createBindingDeleter({
+        deleteOne: (ref) => deleteRef(cluster, ref).then((d) => (d ? 'deleted' : 'absent')),
+        async deleteMany(namespace, requestIds) {
+          const path =
+            namespace === null
+              ? `/apis/${rbacGroup}/v1/clusterrolebindings`
+              : `/apis/${rbacGroup}/v1/namespaces/${encodeURIComponent(namespace)}/rolebindings`;
+          const selector = `${managedSelector},${requestLabel} in (${requestIds.join(',')})`;
+          const what = `delete ${requestIds.length} bindings${namespace === null ? '' : ` in ${namespace}`}`;
+          try {
+            return await callWithin(timeoutMs, cluster, what, () => deleteCollection(path, selector));
+          } catch (e) {
+            // An identity from an older deploy/elevate-rbac.yaml, without deletecollection: one by one.
+            if (isStatus(e, 403) || e instanceof CollectionDeleteUnsupported) return 'unsupported';
+            throw asDomainError(cluster, what, e);
+          }
+        },
+      });
+      deleters.set(cluster, deleter);
+    }
+    return deleter;
   }
 
   /** Creates the binding; false when one of that name exists (someone wrote it since it was read). */
@@ -156,7 +187,8 @@ export function createKubeClusterGateway(clusters: ClusterConnection[], timeoutM
       return patched === null ? 'absent' : 'updated';
     },
 
-    async deleteBinding(cluster, ref) {
+    async deleteBinding(cluster, ref, endingRequest) {
+      if (endingRequest) return deleterFor(cluster).delete(ref, endingRequest);
       return (await deleteRef(cluster, ref)) ? 'deleted' : 'absent';
     },
 
