@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from '../domain/duration.js';
+import { auditSchema } from './audit-sink-schema.js';
 import { breakglassSchema, integrationSchema, ticketsSchema } from './integration-schema.js';
 import { checkPolicyReferences } from './policy-references.js';
 import { durationText, labels, name, policy, principals, profile } from './policy-schema.js';
@@ -128,6 +129,8 @@ export const configSchema = z
       })
       .prefault({}),
     tickets: ticketsSchema,
+    /** Where the audit trail is streamed (SIEMs, log stores, buckets, syslog). */
+    audit: auditSchema,
     /** Identities that may ask for access on someone else's behalf (ticket systems, chat bots). */
     integrations: z.array(integrationSchema).default([]),
     /** Emergency access without ticket or approver; absent: nobody may pull the glass. */

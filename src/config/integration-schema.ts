@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { durationText, name, principals } from './policy-schema.js';
 
 /** An http(s) URL without credentials in it: secrets come from files, never from the config text. */
-const serviceUrl = z
+export const serviceUrl = z
   .url()
   .refine((u) => /^https?:\/\//.test(u), 'expected an http:// or https:// URL')
   .refine((u) => !new URL(u).username && !new URL(u).password, 'put credentials in auth, not in the URL');

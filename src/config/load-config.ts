@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import type { PolicyWarning } from '../domain/policy/lint.js';
 import type { PolicySet } from '../domain/policy/types.js';
 import type { SubjectNaming } from '../domain/subject.js';
+import { type AuditSinkConfig, resolveAuditSinks } from './audit-sink-schema.js';
 import { configSchema, type ParsedConfig } from './config-schema.js';
 import {
   type BreakglassConfig,
@@ -71,6 +72,8 @@ export interface Config {
   integrations: IntegrationConfig[];
   /** Emergency access; null: nobody may pull the glass (ticket-system-down mode is still the admins'). */
   breakglass: BreakglassConfig | null;
+  /** Where the audit trail is streamed, each sink with its own cursor; file paths absolute. */
+  auditSinks: AuditSinkConfig[];
   /**
    * The policy language as the engine judges it (policies in evaluation order, profiles, guardrails,
    * limits, cluster labels, digest). A config reload replaces it whole.
@@ -149,6 +152,7 @@ export function parseConfig(text: string, file: string): Config {
     logLevel: c.logLevel,
     secretsKeyFile: c.secrets ? rel(c.secrets.keyFile) : null,
     ...resolveIntegrations(c, rel),
+    auditSinks: resolveAuditSinks(c.audit, rel),
     policySet,
     policyWarnings,
   };

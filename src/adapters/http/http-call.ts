@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
-/** What a ticket system may send before Elevate gives up on one answer. */
+/** What a ticket system or a sink may send before Elevate gives up on one answer. */
 const maxBytes = 2 * 1024 * 1024;
 
 export interface HttpAnswer {
@@ -11,21 +11,21 @@ export interface HttpAnswer {
 }
 
 export interface HttpCall {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   url: string;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
   timeoutMs: number;
   /** PEM to trust instead of the system's CAs. */
   ca: Buffer | null;
 }
 
 /**
- * One HTTP(S) exchange with a ticket system, bounded in time and size. node:http(s) rather than fetch:
+ * One HTTP(S) exchange with a system outside (a ticket system, an audit sink), bounded in time and size. node:http(s) rather than fetch:
  * fetch cannot be given a private CA without another library. Errors say what went wrong (refused, timed
  * out, too large), never a header (they carry credentials).
  */
-export function callTicketSystem(call: HttpCall): Promise<HttpAnswer> {
+export function callHttp(call: HttpCall): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const https = call.url.startsWith('https://');
     const send = https ? httpsRequest : httpRequest;
@@ -56,7 +56,7 @@ export function callTicketSystem(call: HttpCall): Promise<HttpAnswer> {
         res.on('error', reject);
       },
     );
-    // Also bounds the whole exchange, not just idle sockets: a system trickling bytes is as good as down.
+    // Also bounds the whole exchange, not just idle sockets: one trickling bytes is as good as down.
     const deadline = setTimeout(
       () => req.destroy(new Error(`no answer within ${call.timeoutMs / 1000}s`)),
       call.timeoutMs,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { TicketProvider } from '../../services/ports.js';
+import { jsonOf } from '../http/http-call.js';
 import { garbage, getFromTicketSystem, notFound, type ProviderConnection } from './provider-call.js';
-import { jsonOf } from './ticket-http.js';
 
 const issue = z.object({
   key: z.string(),

@@ -1,25 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { TicketProviderAuth } from '../../config/integration-config.js';
-import { callTicketSystem, jsonOf } from './ticket-http.js';
+import { callHttp, jsonOf } from '../http/http-call.js';
+import { readSecretFile } from '../secret-file.js';
 
 /** Gives the Authorization header for each call; `refresh` after a 401 (only OAuth2 has anything to renew). */
 export interface ProviderCredentials {
   header(): Promise<string | null>;
   refresh(): void;
-}
-
-/** Reads a secret file; its trailing newline is not part of the secret. */
-async function readSecret(path: string, field: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new Error(`${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  const secret = text.replace(/\r?\n$/, '');
-  if (secret === '') throw new Error(`${field}: ${path} is empty`);
-  return secret;
 }
 
 const tokenAnswer = z.object({
@@ -40,16 +27,16 @@ export async function openCredentials(
 ): Promise<ProviderCredentials> {
   if (auth === null) return { header: async () => null, refresh: () => {} };
   if (auth.type === 'basic') {
-    const password = await readSecret(auth.passwordFile, `${field}.passwordFile`);
+    const password = await readSecretFile(auth.passwordFile, `${field}.passwordFile`);
     const value = `Basic ${Buffer.from(`${auth.username}:${password}`).toString('base64')}`;
     return { header: async () => value, refresh: () => {} };
   }
   if (auth.type === 'bearer') {
-    const token = await readSecret(auth.tokenFile, `${field}.tokenFile`);
+    const token = await readSecretFile(auth.tokenFile, `${field}.tokenFile`);
     return { header: async () => `Bearer ${token}`, refresh: () => {} };
   }
   const oauth = auth;
-  const secret = await readSecret(oauth.clientSecretFile, `${field}.clientSecretFile`);
+  const secret = await readSecretFile(oauth.clientSecretFile, `${field}.clientSecretFile`);
   let cached: { token: string; renewAt: number } | null = null;
   let inFlight: Promise<string> | null = null;
 
@@ -60,7 +47,7 @@ export async function openCredentials(
       client_secret: secret,
     });
     if (oauth.scopes.length > 0) form.set('scope', oauth.scopes.join(' '));
-    const answer = await callTicketSystem({
+    const answer = await callHttp({
       method: 'POST',
       url: oauth.tokenUrl,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -1,7 +1,7 @@
 import type { TicketState } from '../../domain/ticket.js';
 import { TicketProviderError } from '../../services/ports.js';
+import { callHttp, type HttpAnswer } from '../http/http-call.js';
 import type { ProviderCredentials } from './provider-auth.js';
-import { callTicketSystem, type HttpAnswer } from './ticket-http.js';
 
 export interface ProviderConnection {
   name: string;
@@ -22,7 +22,7 @@ export async function getFromTicketSystem(
 ): Promise<HttpAnswer> {
   const attempt = async () => {
     const auth = await conn.credentials.header();
-    return callTicketSystem({
+    return callHttp({
       method: 'GET',
       url,
       headers: auth ? { authorization: auth } : {},

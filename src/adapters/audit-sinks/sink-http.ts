@@ -1,0 +1,74 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { SinkRejected } from '../../services/audit-sink.js';
+import { callHttp, type HttpAnswer } from '../http/http-call.js';
+import { readSecretFile } from '../secret-file.js';
+
+/** How a sink authenticates over HTTP, as configured (files already absolute). */
+export type SinkHttpAuth =
+  | { type: 'basic'; username: string; passwordFile: string }
+  | { type: 'bearer'; tokenFile: string }
+  | { type: 'apiKey'; keyFile: string };
+
+/** The Authorization header's value, its secret read once at start; null without auth. */
+export async function authorizationOf(auth: SinkHttpAuth | undefined, field: string): Promise<string | null> {
+  if (!auth) return null;
+  if (auth.type === 'basic') {
+    const password = await readSecretFile(auth.passwordFile, `${field}.passwordFile`);
+    return `Basic ${Buffer.from(`${auth.username}:${password}`).toString('base64')}`;
+  }
+  if (auth.type === 'bearer') return `Bearer ${await readSecretFile(auth.tokenFile, `${field}.tokenFile`)}`;
+  return `ApiKey ${await readSecretFile(auth.keyFile, `${field}.keyFile`)}`;
+}
+
+/** The PEM bundle of caFile, checked to hold a certificate so a wrong path fails the start, not delivery. */
+export async function caOf(caFile: string | undefined, field: string): Promise<Buffer | null> {
+  if (!caFile) return null;
+  let pem: Buffer;
+  try {
+    pem = await readFile(caFile);
+  } catch (e) {
+    throw new Error(
+      `${field}.caFile: cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new Error(`${field}.caFile: ${caFile} holds no PEM certificate`);
+  }
+  return pem;
+}
+
+export interface SinkRequest {
+  method: 'POST' | 'PUT';
+  url: string;
+  headers: Record<string, string>;
+  body: string | Buffer;
+  timeoutMs: number;
+  ca: Buffer | null;
+}
+
+/** A status the sink may answer differently later: overloaded, throttling, failing, timed out. */
+export const isRetryableStatus = (status: number) => status === 408 || status === 429 || status >= 500;
+
+/**
+ * One request to a sink, its answer judged as the relay needs it: 2xx is returned; a 4xx that will not
+ * change by retrying (bad token, bad data) throws SinkRejected; anything else (5xx, 408/429, no answer)
+ * throws a plain Error, which the relay retries. Messages name the sink's origin and status and a short
+ * excerpt of its answer, never the request's headers (they carry the credentials).
+ */
+export async function sendToSink(request: SinkRequest): Promise<HttpAnswer> {
+  const origin = new URL(request.url).origin;
+  let answer: HttpAnswer;
+  try {
+    answer = await callHttp(request);
+  } catch (e) {
+    throw new Error(`${origin}: ${(e as Error).message}`);
+  }
+  if (answer.status >= 200 && answer.status < 300) return answer;
+  const excerpt = answer.body.replace(/\s+/g, ' ').trim().slice(0, 200);
+  const message = `${origin} answered ${answer.status}${excerpt ? `: ${excerpt}` : ''}`;
+  if (isRetryableStatus(answer.status)) throw new Error(message);
+  throw new SinkRejected(message);
+}
