@@ -8,7 +8,7 @@ export PATH := $(NODE_BIN):$(PATH)
 # Native addons must compile against the Node that runs them, not the machine's Node 20 headers.
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
-.PHONY: all build deps kube postgres schemathesis test lint typecheck unit integration demo demo-down bench clean
+.PHONY: all build deps kube postgres schemathesis moto rsyslog test lint typecheck unit integration demo demo-down bench clean
 
 all: build
 
@@ -35,13 +35,21 @@ postgres:
 schemathesis:
 	@bash scripts/ensure-schemathesis.sh >/dev/null
 
+# The S3 and syslog audit sinks' integration test (test/integration/s3-syslog-sinks.test.ts) writes to a
+# real moto server (PyPI, ignored venv) and a real rsyslogd (Debian's package; its service is not started).
+moto:
+	@bash scripts/ensure-moto.sh >/dev/null
+
+rsyslog:
+	@bash scripts/ensure-rsyslog.sh >/dev/null
+
 lint: deps
 	npx biome check .
 
 typecheck: deps
 	npx tsc --noEmit
 
-test: build kube postgres schemathesis lint typecheck
+test: build kube postgres schemathesis moto rsyslog lint typecheck
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
 
 unit: deps
