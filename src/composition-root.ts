@@ -143,7 +143,7 @@ export async function composeElevate(
   });
   loopFactories.push(emergency.newLoop);
   metrics.countReviewsWith(emergency.reviews.counts);
-  const outbox = buildOutbox({ config, store, metrics, clock, logger });
+  const outbox = await buildOutbox({ config, store, metrics, clock, logger });
   if (outbox.hasConsumers) loopFactories.push(outbox.newLoop);
   const extensions = createExtensionService({
     mfa,
@@ -179,7 +179,12 @@ export async function composeElevate(
       authenticator,
       requests,
       extensions,
-      audit: createAuditService({ store, isAdmin: requests.isAdmin }),
+      audit: createAuditService({
+        store,
+        isAdmin: requests.isAdmin,
+        sinks: outbox.sinks,
+        now: () => clock.now(),
+      }),
       reconcile: createReconcileService({
         reconcileNow: jobs.reconcileNow,
         clusterNames,
@@ -220,6 +225,7 @@ export async function composeElevate(
     ready = false;
     await configWatcher.stop();
     await jobs.stop();
+    await outbox.close();
     await app?.close();
     metricsServer?.close();
     authenticator.stop?.();

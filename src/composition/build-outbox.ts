@@ -4,9 +4,12 @@ import type { Config } from '../config/load-config.js';
 import type { Clock } from '../domain/clock.js';
 import { createOutboxRelayLoop } from '../jobs/outbox-relay.js';
 import type { LeaderLoop } from '../jobs/periodic-loop.js';
+import type { AuditSink } from '../services/audit-sink.js';
+import { sinkConsumer, sinkConsumerName } from '../services/audit-streaming.js';
 import { createOutboxRelay, type OutboxConsumer } from '../services/outbox.js';
 import type { Store } from '../services/ports.js';
 import type { Adapters } from './open-adapters.js';
+import { openAuditSinks } from './open-audit-sinks.js';
 
 export interface OutboxParts {
   config: Config;
@@ -20,18 +23,28 @@ export interface OutboxParts {
 }
 
 /**
- * The one outbox relay and its consumers: today the break-glass webhooks (breakglass.notify), each with
- * its own cursor so a dead URL holds up no other. The relay runs on the lease holder only, poked by every
- * audit write this server commits.
+ * The one outbox relay and its consumers, each with its own cursor so a dead one holds up no other: the
+ * audit sinks (audit.sinks, the whole trail) and the break-glass webhooks (breakglass.notify). The relay
+ * runs on the lease holder only, poked by every audit write this server commits.
  */
-export function buildOutbox({ config, store, metrics, clock, logger, everyMs, retry }: OutboxParts) {
-  const origins = new Map<string, string>();
-  const consumers: OutboxConsumer[] = (config.breakglass?.notify ?? []).map((url) => {
-    const notifier = createWebhookNotifier(url);
-    origins.set(notifier.name, notifier.origin);
-    return notifier;
+export async function buildOutbox({ config, store, metrics, clock, logger, everyMs, retry }: OutboxParts) {
+  const sinks = await openAuditSinks(config.file, config.auditSinks);
+  const consumers: OutboxConsumer[] = [];
+  /** Per consumer, what logs and metrics call it: a sink by name and type, a webhook by its origin only. */
+  const described = new Map<string, { sink?: string; type?: string; url?: string }>();
+  config.auditSinks.forEach((c, i) => {
+    const sink = sinks[i] as AuditSink;
+    const consumer = sinkConsumer(sink, c);
+    consumers.push(consumer);
+    described.set(consumer.name, { sink: sink.name, type: sink.type });
   });
-  const where = (consumer: string) => ({ consumer, url: origins.get(consumer) });
+  for (const url of config.breakglass?.notify ?? []) {
+    const notifier = createWebhookNotifier(url);
+    consumers.push(notifier);
+    described.set(notifier.name, { url: notifier.origin });
+  }
+  const sinkOf = (consumer: string) => described.get(consumer)?.sink;
+  const where = (consumer: string) => ({ consumer, ...described.get(consumer) });
   let current: LeaderLoop | null = null;
   metrics.whenAuditWritten(() => current?.poke());
 
@@ -42,17 +55,36 @@ export function buildOutbox({ config, store, metrics, clock, logger, everyMs, re
       clock,
       retry,
       wake: () => current?.poke(),
-      onDelivered: (consumer, count) => metrics.outboxDelivered(consumer, count),
-      onLag: (consumer, events) => metrics.outboxLag(consumer, events),
+      onDelivered: (consumer, count) => {
+        const sink = sinkOf(consumer);
+        if (sink) metrics.sinkDelivered(sink, count);
+        else metrics.outboxDelivered(consumer, count);
+      },
+      onLag: (consumer, events, seconds) => {
+        const sink = sinkOf(consumer);
+        if (sink) metrics.sinkLag(sink, events, seconds);
+        else metrics.outboxLag(consumer, events);
+      },
       onFailure: (consumer, err, failures, retryInMs) => {
-        metrics.outboxFailed(consumer);
+        const sink = sinkOf(consumer);
+        if (sink) metrics.sinkFailed(sink);
+        else metrics.outboxFailed(consumer);
         logger.warn(
           { ...where(consumer), err: err.message, failures, retryInMs },
-          'could not deliver to an outbox consumer; will retry',
+          sink
+            ? 'could not deliver to an audit sink; will retry'
+            : 'could not deliver to an outbox consumer; will retry',
         );
       },
-      onRecovered: (consumer, failures) =>
-        logger.info({ ...where(consumer), failures }, 'outbox consumer delivering again'),
+      onSkipped: (consumer, seq, error) => {
+        const sink = sinkOf(consumer);
+        if (sink) metrics.sinkSkipped(sink);
+        logger.error(
+          { ...where(consumer), seq, err: error },
+          'gave up on an audit event the sink keeps refusing',
+        );
+      },
+      onRecovered: (consumer, failures) => logger.info({ ...where(consumer), failures }, 'delivering again'),
     });
     const loop = createOutboxRelayLoop(relay, {
       everyMs,
@@ -61,5 +93,12 @@ export function buildOutbox({ config, store, metrics, clock, logger, everyMs, re
     current = loop;
     return loop;
   };
-  return { newLoop, hasConsumers: consumers.length > 0, consumers };
+  return {
+    newLoop,
+    hasConsumers: consumers.length > 0,
+    consumers,
+    /** The sinks with their cursor names, for `elevate audit sinks`. */
+    sinks: sinks.map((s) => ({ name: s.name, type: s.type, consumer: sinkConsumerName(s.name) })),
+    close: () => Promise.all(sinks.map((s) => s.close?.())),
+  };
 }

@@ -188,6 +188,7 @@ export function fieldsNeedingRestart(running: Config, next: Config): string[] {
     ['tickets', (c) => c.tickets],
     ['integrations', (c) => c.integrations],
     ['breakglass', (c) => c.breakglass],
+    ['audit', (c) => c.auditSinks],
   ];
   return fields.filter(([, of]) => JSON.stringify(of(running)) !== JSON.stringify(of(next))).map(([f]) => f);
 }

@@ -4,8 +4,31 @@ import type { Identity } from '../domain/identity.js';
 import type { AuditHead, Store } from './ports.js';
 
 export interface AuditServiceDeps {
-  store: Pick<Store, 'listAudit' | 'verifyAuditChain' | 'auditHead'>;
+  store: Pick<Store, 'listAudit' | 'verifyAuditChain' | 'auditHead' | 'getOutboxStatus' | 'listOutboxSkips'>;
   isAdmin: (who: Identity) => boolean;
+  /** The configured audit sinks and their cursors' names. */
+  sinks?: { name: string; type: string; consumer: string }[];
+  now?: () => Date;
+}
+
+/** How one audit sink is doing, as stored: any server can tell, though only the leader delivers. */
+export interface SinkStatus {
+  name: string;
+  type: string;
+  /** The seq of the last event the sink confirmed; null before its first delivery pass. */
+  cursor: number | null;
+  lagEvents: number;
+  /** Age of the oldest event it has not confirmed; 0 when caught up. */
+  lagSeconds: number;
+  failures: number;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  lastDeliveredAt: string | null;
+  /** The event it keeps refusing and how often it has, until it takes it or it is skipped. */
+  refusing: { seq: number; attempts: number } | null;
+  skipped: number;
+  /** The newest skips (at most 5). */
+  recentSkips: { seq: number; error: string; skippedAt: string }[];
 }
 
 export interface AuditVerification {
@@ -25,7 +48,7 @@ export type AuditService = ReturnType<typeof createAuditService>;
  * anywhere but at its end: deleting the newest events leaves a shorter chain that still verifies. So
  * verify reports the head, and checks a head recorded earlier by someone outside (`expectHead`).
  */
-export function createAuditService({ store, isAdmin }: AuditServiceDeps) {
+export function createAuditService({ store, isAdmin, sinks = [], now = () => new Date() }: AuditServiceDeps) {
   function assertAdmin(who: Identity): void {
     if (!isAdmin(who)) throw new Forbidden(`${who.user} may not read the audit trail (auth.admins only)`);
   }
@@ -34,6 +57,39 @@ export function createAuditService({ store, isAdmin }: AuditServiceDeps) {
     async export(who: Identity): Promise<AuditEvent[]> {
       assertAdmin(who);
       return store.listAudit();
+    },
+
+    async sinks(who: Identity): Promise<SinkStatus[]> {
+      assertAdmin(who);
+      const head = (await store.auditHead())?.seq ?? 0;
+      return Promise.all(
+        sinks.map(async ({ name, type, consumer }): Promise<SinkStatus> => {
+          const status = await store.getOutboxStatus(consumer);
+          // Never placed yet: a sink starting at the beginning owes everything; one starting now, nothing.
+          const cursor = status?.seq ?? null;
+          const lagEvents = Math.max(0, head - (cursor ?? 0));
+          const [oldest] = lagEvents > 0 ? await store.listAudit({ afterSeq: cursor ?? 0, limit: 1 }) : [];
+          const skips = status && status.skipped > 0 ? await store.listOutboxSkips(consumer, 5) : [];
+          return {
+            name,
+            type,
+            cursor,
+            lagEvents,
+            lagSeconds: oldest ? Math.max(0, (now().getTime() - oldest.time.getTime()) / 1000) : 0,
+            failures: status?.failures ?? 0,
+            lastError: status?.lastError ?? null,
+            lastErrorAt: status?.lastErrorAt?.toISOString() ?? null,
+            lastDeliveredAt: status?.deliveredAt?.toISOString() ?? null,
+            refusing: status?.poison ?? null,
+            skipped: status?.skipped ?? 0,
+            recentSkips: skips.map((k) => ({
+              seq: k.seq,
+              error: k.error,
+              skippedAt: k.skippedAt.toISOString(),
+            })),
+          };
+        }),
+      );
     },
 
     async verify(who: Identity, expectHead?: AuditHead): Promise<AuditVerification> {

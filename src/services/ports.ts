@@ -183,12 +183,58 @@ export interface Store {
    * was never placed (a cursor of 0 is a consumer placed on an empty trail, owed every event).
    */
   getOutboxCursor(consumer: string): Promise<number | null>;
+  /** Moves the cursor after a delivery (or placing it): failures in a row are back to 0. */
   saveOutboxCursor(consumer: string, seq: number, at: Date): Promise<void>;
+  /** How the consumer is doing as stored; null when it was never placed. */
+  getOutboxStatus(consumer: string): Promise<OutboxStatus | null>;
+  /**
+   * Records a failed delivery (failures in a row + 1, the error). With `refusedSeq`, the consumer refused
+   * that event for good once more: its attempts + 1 (counting from 1 again for another event). Returns the
+   * counts now on record.
+   */
+  recordOutboxFailure(
+    consumer: string,
+    failure: { error: string; at: Date; refusedSeq?: number },
+  ): Promise<{ failures: number; attempts: number }>;
+  /**
+   * Gives up on an event the consumer refused maxAttempts times: recorded as skipped and the cursor moved
+   * to it, with `events` (the audit of the skip), in one transaction.
+   */
+  skipOutboxEvent(
+    consumer: string,
+    skip: { seq: number; error: string; at: Date },
+    events: AuditEventInput[],
+  ): Promise<void>;
+  /** The events skipped for the consumer, newest first. */
+  listOutboxSkips(consumer: string, limit: number): Promise<OutboxSkip[]>;
 
   /** Records who signed in with what groups (upsert). */
   recordIdentitySeen(identity: KnownIdentity): Promise<void>;
   getKnownIdentity(user: string): Promise<KnownIdentity | null>;
   close(): Promise<void>;
+}
+
+/** How an outbox consumer (an audit sink, a notification channel) is doing, as stored. */
+export interface OutboxStatus {
+  consumer: string;
+  /** The seq of the last audit event it is done with. */
+  seq: number;
+  /** Deliveries failed in a row (0 once one succeeds). */
+  failures: number;
+  lastError: string | null;
+  lastErrorAt: Date | null;
+  /** When a delivery last succeeded (or the cursor was placed). */
+  deliveredAt: Date | null;
+  /** The event it keeps refusing and how many times it has, until delivered or skipped. */
+  poison: { seq: number; attempts: number } | null;
+  /** Events skipped after maxAttempts refusals. */
+  skipped: number;
+}
+
+export interface OutboxSkip {
+  seq: number;
+  error: string;
+  skippedAt: Date;
 }
 
 /** Why a ticket system could not answer: down, slow, refusing Elevate's credentials, or answering garbage. */

@@ -61,8 +61,8 @@ afterEach(async () => {
 async function relayTo(raw: Store, urls: string[]) {
   const metrics = createMetrics(raw);
   const store = observeAuditWrites(raw, metrics.observeAudit);
-  const config = { breakglass: { notify: urls } } as unknown as Config;
-  const outbox = buildOutbox({
+  const config = { file: 'elevate.yaml', auditSinks: [], breakglass: { notify: urls } } as unknown as Config;
+  const outbox = await buildOutbox({
     config,
     store,
     metrics,

@@ -18,8 +18,11 @@ export async function startWebhookReceiver(): Promise<
     /** Calls answered with an error so far. */
     refused: number;
     failNext(count: number, status?: number): void;
+    /** Answers with the status `judge` gives for a body (null: accept), e.g. 400 for one holding a poison event. */
+    refuseWhen(judge: ((body: Record<string, unknown>) => number | null) | null): void;
   }
 > {
+  let judge: ((body: Record<string, unknown>) => number | null) | null = null;
   const failing = { count: 0, status: 500 };
   const state = { refused: 0 };
   const received: ReceivedWebhook[] = [];
@@ -34,11 +37,14 @@ export async function startWebhookReceiver(): Promise<
       res.writeHead(400, { 'content-type': 'text/plain' }).end('invalid_payload');
       return;
     }
-    received.push({
-      path: (req.url ?? '').split('?')[0] ?? '',
-      headers: req.headers,
-      body: JSON.parse(body),
-    });
+    const parsed = JSON.parse(body);
+    const refusal = judge?.(parsed) ?? null;
+    if (refusal !== null) {
+      state.refused += 1;
+      res.writeHead(refusal, { 'content-type': 'text/plain' }).end('refused');
+      return;
+    }
+    received.push({ path: (req.url ?? '').split('?')[0] ?? '', headers: req.headers, body: parsed });
     // What Slack answers.
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
   });
@@ -51,6 +57,9 @@ export async function startWebhookReceiver(): Promise<
     failNext(count: number, status = 500) {
       failing.count = count;
       failing.status = status;
+    },
+    refuseWhen(next) {
+      judge = next;
     },
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/domain/audit-event.js';
 import { createOutboxRelayLoop } from '../../src/jobs/outbox-relay.js';
+import { SinkRejected } from '../../src/services/audit-sink.js';
 import { createOutboxRelay, type OutboxConsumer, type OutboxRelayParts } from '../../src/services/outbox.js';
 import { waitFor } from '../support/kube.js';
 
@@ -9,12 +10,43 @@ function memoryTrail() {
   const events: AuditEvent[] = [];
   const cursors = new Map<string, number>();
   const reads: { afterSeq?: number; limit?: number }[] = [];
+  const failures: { name: string; error: string; refusedSeq?: number }[] = [];
+  const poison = new Map<string, { seq: number; attempts: number }>();
+  const skipped: { name: string; seq: number }[] = [];
+  function append(action: string, count = 1, details: Record<string, unknown> = {}): void {
+    for (let i = 0; i < count; i++) {
+      const seq = events.length + 1;
+      events.push({
+        seq,
+        hash: `h${seq}`,
+        prevHash: `h${seq - 1}`,
+        time: new Date(0),
+        actor: 'alice',
+        action,
+        requestId: null,
+        cluster: null,
+        details,
+      });
+    }
+  }
   const store: OutboxRelayParts['store'] = {
     async getOutboxCursor(name) {
       return cursors.get(name) ?? null;
     },
     async saveOutboxCursor(name, seq) {
       cursors.set(name, seq);
+    },
+    async recordOutboxFailure(name, { error, refusedSeq }) {
+      failures.push({ name, error, refusedSeq });
+      const prior = poison.get(name);
+      const attempts = refusedSeq === undefined ? 0 : prior?.seq === refusedSeq ? prior.attempts + 1 : 1;
+      if (refusedSeq !== undefined) poison.set(name, { seq: refusedSeq, attempts });
+      return { failures: failures.filter((f) => f.name === name).length, attempts };
+    },
+    async skipOutboxEvent(name, { seq }, audit) {
+      skipped.push({ name, seq });
+      cursors.set(name, Math.max(cursors.get(name) ?? 0, seq));
+      for (const e of audit) append(e.action, 1, e.details);
     },
     async listAudit(options = {}) {
       reads.push(options);
@@ -26,27 +58,7 @@ function memoryTrail() {
       return last ? { seq: last.seq, hash: last.hash } : null;
     },
   };
-  return {
-    store,
-    cursors,
-    reads,
-    append(action: string, count = 1): void {
-      for (let i = 0; i < count; i++) {
-        const seq = events.length + 1;
-        events.push({
-          seq,
-          hash: `h${seq}`,
-          prevHash: `h${seq - 1}`,
-          time: new Date(0),
-          actor: 'alice',
-          action,
-          requestId: null,
-          cluster: null,
-          details: {},
-        });
-      }
-    },
-  };
+  return { store, cursors, reads, failures, skipped, events, append };
 }
 
 /** A consumer recording the seqs it got per delivery; `fail` decides whether a delivery throws. */
@@ -288,5 +300,93 @@ describe('outbox relay', () => {
     await waitFor(() => sink.seqs().length === 2);
     await loop.stop();
     expect(sink.seqs()).toEqual([1, 2]);
+  });
+
+  describe('an event a sink refuses for good', () => {
+    /** A sink that refuses every batch holding `poison`, naming it or not, and records what it took. */
+    function refusing(poison: number, { namesIt }: { namesIt: boolean }) {
+      const taken: number[] = [];
+      const offered: number[][] = [];
+      const consumer: OutboxConsumer = {
+        name: 'siem',
+        startAt: 'beginning',
+        maxEventsPerDelivery: 4,
+        maxAttempts: 3,
+        wants: () => true,
+        async deliver(events) {
+          offered.push(events.map((e) => e.seq));
+          const at = events.findIndex((e) => e.seq === poison);
+          if (at === -1) {
+            taken.push(...events.map((e) => e.seq));
+            return;
+          }
+          // Like an Elasticsearch bulk answer: the items before the refused one were indexed.
+          if (namesIt) taken.push(...events.slice(0, at).map((e) => e.seq));
+          throw new SinkRejected('400 mapper_parsing_exception', namesIt ? poison : undefined);
+        },
+      };
+      return { consumer, taken, offered };
+    }
+
+    it('is retried up to maxAttempts, then skipped with an audit event, and everything after it goes', async () => {
+      const trail = memoryTrail();
+      trail.append('GrantActivated', 10);
+      const sink = refusing(6, { namesIt: true });
+      const clock = manualClock();
+      const relay = createOutboxRelay({ store: trail.store, consumers: [sink.consumer], clock });
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        await passAndSettle(relay);
+        clock.advance(120_000);
+      }
+      await passAndSettle(relay);
+      expect(trail.skipped).toEqual([{ name: 'siem', seq: 6 }]);
+      expect(trail.failures.filter((f) => f.refusedSeq === 6)).toHaveLength(3);
+      // 1-5 once, 6 never, 7-10 and then the skip's own audit event (11).
+      expect(sink.taken).toEqual([1, 2, 3, 4, 5, 7, 8, 9, 10, 11]);
+      const skipEvent = trail.events.at(-1);
+      expect(skipEvent?.action).toBe('AuditDeliverySkipped');
+      expect(skipEvent?.details).toMatchObject({
+        consumer: 'siem',
+        seq: 6,
+        action: 'GrantActivated',
+        attempts: 3,
+      });
+      expect(trail.cursors.get('siem')).toBe(11);
+    });
+
+    it('that the sink does not name is found by offering the batch event by event', async () => {
+      const trail = memoryTrail();
+      trail.append('GrantActivated', 8);
+      const sink = refusing(3, { namesIt: false });
+      const clock = manualClock();
+      const relay = createOutboxRelay({ store: trail.store, consumers: [sink.consumer], clock });
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        await passAndSettle(relay);
+        clock.advance(120_000);
+      }
+      await passAndSettle(relay);
+      expect(sink.offered[0]).toEqual([1, 2, 3, 4]);
+      // Then one at a time through the refused batch: 1, 2 taken, 3 refused.
+      expect(sink.offered.slice(1, 4)).toEqual([[1], [2], [3]]);
+      expect(trail.skipped).toEqual([{ name: 'siem', seq: 3 }]);
+      expect(sink.taken).toEqual([1, 2, 4, 5, 6, 7, 8, 9]);
+    });
+
+    it('is never skipped for a consumer without maxAttempts: it waits, and nothing after it goes', async () => {
+      const trail = memoryTrail();
+      trail.append('BreakGlassActivated', 4);
+      const sink = refusing(2, { namesIt: true });
+      const { maxAttempts: _, ...notice } = sink.consumer;
+      const clock = manualClock();
+      const relay = createOutboxRelay({ store: trail.store, consumers: [notice], clock });
+      for (let attempt = 1; attempt <= 6; attempt++) {
+        await passAndSettle(relay);
+        clock.advance(120_000);
+      }
+      expect(trail.skipped).toEqual([]);
+      // Re-sent with the refused one each time (at least once), and never anything after it.
+      expect(new Set(sink.taken)).toEqual(new Set([1]));
+      expect(trail.cursors.get('siem') ?? 0).toBeLessThan(2);
+    });
   });
 });

@@ -49,13 +49,18 @@ export interface SinkRequest {
   ca: Buffer | null;
 }
 
-/** A status the sink may answer differently later: overloaded, throttling, failing, timed out. */
-export const isRetryableStatus = (status: number) => status === 408 || status === 429 || status >= 500;
+/**
+ * A status that refuses the content itself (malformed, too large, unprocessable): sending the same again
+ * will never work, so the relay counts it against the event and in the end skips it. Every other failure
+ * — overloaded, throttled, failing, and also a refused credential (401/403) or a wrong path (404), which
+ * an operator fixes in the config — is retried for ever: no event is given up because of a setup mistake.
+ */
+export const refusesContent = (status: number) => status === 400 || status === 413 || status === 422;
 
 /**
- * One request to a sink, its answer judged as the relay needs it: 2xx is returned; a 4xx that will not
- * change by retrying (bad token, bad data) throws SinkRejected; anything else (5xx, 408/429, no answer)
- * throws a plain Error, which the relay retries. Messages name the sink's origin and status and a short
+ * One request to a sink, its answer judged as the relay needs it: 2xx is returned; a refusal of the
+ * content (refusesContent) throws SinkRejected; anything else (5xx, 408/429, 401/403, no answer) throws a
+ * plain Error, which the relay retries. Messages name the sink's origin and status and a short
  * excerpt of its answer, never the request's headers (they carry the credentials).
  */
 export async function sendToSink(request: SinkRequest): Promise<HttpAnswer> {
@@ -69,6 +74,6 @@ export async function sendToSink(request: SinkRequest): Promise<HttpAnswer> {
   if (answer.status >= 200 && answer.status < 300) return answer;
   const excerpt = answer.body.replace(/\s+/g, ' ').trim().slice(0, 200);
   const message = `${origin} answered ${answer.status}${excerpt ? `: ${excerpt}` : ''}`;
-  if (isRetryableStatus(answer.status)) throw new Error(message);
-  throw new SinkRejected(message);
+  if (refusesContent(answer.status)) throw new SinkRejected(message);
+  throw new Error(message);
 }

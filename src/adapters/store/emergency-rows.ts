@@ -3,9 +3,7 @@ import type { AuditEventInput } from '../../domain/audit-event.js';
 import { type BreakglassMode, offMode, type Review } from '../../domain/breakglass.js';
 import { StaleWrite } from '../../domain/errors.js';
 import type { Store } from '../../services/ports.js';
-import type { Database, ReviewsTable } from './schema.js';
-
-type AppendEvents = (trx: Transaction<Database>, events: AuditEventInput[]) => Promise<void>;
+import type { AppendEvents, Database, ReviewsTable } from './schema.js';
 
 type EmergencyRows = Pick<
   Store,

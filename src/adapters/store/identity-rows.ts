@@ -2,9 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { AuditEventInput } from '../../domain/audit-event.js';
 import { Conflict, StaleWrite } from '../../domain/errors.js';
 import type { ApiTokenRecord, MfaEnrolment, Store } from '../../services/ports.js';
-import type { ApiTokensTable, Database, MfaEnrolmentsTable } from './schema.js';
-
-type AppendEvents = (trx: Transaction<Database>, events: AuditEventInput[]) => Promise<void>;
+import type { ApiTokensTable, AppendEvents, Database, MfaEnrolmentsTable } from './schema.js';
 
 type IdentityRows = Pick<
   Store,

@@ -184,7 +184,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
 
     ...identityRows(db, appendEvents),
     ...emergencyRows(db, appendEvents),
-    ...relayRows(db),
+    ...relayRows(db, appendEvents),
 
     async close() {
       await db.destroy();

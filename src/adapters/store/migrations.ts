@@ -144,6 +144,31 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_audit_sinks': {
+    async up(db: Kysely<unknown>) {
+      // How each outbox consumer is doing, readable by every server (the relay runs on the leader only).
+      const cursors = () => db.schema.alterTable('outbox_cursors');
+      await cursors()
+        .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await cursors().addColumn('last_error', 'text').execute();
+      await cursors().addColumn('last_error_at', 'text').execute();
+      await cursors().addColumn('delivered_at', 'text').execute();
+      // The event a consumer keeps refusing, and how often it has: survives a restart or a new leader.
+      await cursors().addColumn('poison_seq', 'integer').execute();
+      await cursors()
+        .addColumn('poison_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('outbox_skips')
+        .addColumn('consumer', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('error', 'text', (c) => c.notNull())
+        .addColumn('skipped_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('outbox_skips_pk', ['consumer', 'seq'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,3 +1,5 @@
+import type { Generated, Transaction } from 'kysely';
+import type { AuditEventInput } from '../../domain/audit-event.js';
 /** Row shapes. Times are ISO-8601 text so they sort and read the same in every SQL dialect. */
 export interface AccessRequestsTable {
   id: string;
@@ -100,6 +102,22 @@ export interface OutboxCursorsTable {
   consumer: string;
   seq: number;
   updated_at: string;
+  /** Migration 0005: deliveries failed in a row, the last failure, the last delivery. */
+  failures: Generated<number>;
+  last_error: string | null;
+  last_error_at: string | null;
+  delivered_at: string | null;
+  /** Migration 0005: the event the consumer keeps refusing, and how many times it has. */
+  poison_seq: number | null;
+  poison_attempts: Generated<number>;
+}
+
+/** Migration 0005: events a consumer refused maxAttempts times, skipped so the rest could go. */
+export interface OutboxSkipsTable {
+  consumer: string;
+  seq: number;
+  error: string;
+  skipped_at: string;
 }
 
 /** Migration 0004: the last identity each user signed in with. */
@@ -119,5 +137,9 @@ export interface Database {
   breakglass_mode: BreakglassModeTable;
   ticket_callbacks: TicketCallbacksTable;
   outbox_cursors: OutboxCursorsTable;
+  outbox_skips: OutboxSkipsTable;
   known_identities: KnownIdentitiesTable;
 }
+
+/** Appends audit events to the chain inside a transaction (kysely-store.ts), for the row modules. */
+export type AppendEvents = (trx: Transaction<Database>, events: AuditEventInput[]) => Promise<void>;

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { client, type Output, outputOption } from '../context.js';
+import { age, table } from '../render.js';
 
 interface AuditHead {
   seq: number;
@@ -24,6 +25,43 @@ export function parseHead(value: string): string {
   if (hash.length !== 64)
     throw new InvalidArgumentError(`HASH must be 64 hex digits (SHA-256), got ${hash.length}`);
   return `${seq}:${hash.toLowerCase()}`;
+}
+
+interface SinkStatus {
+  name: string;
+  type: string;
+  cursor: number | null;
+  lagEvents: number;
+  lagSeconds: number;
+  failures: number;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  lastDeliveredAt: string | null;
+  refusing: { seq: number; attempts: number } | null;
+  skipped: number;
+  recentSkips: { seq: number; error: string; skippedAt: string }[];
+}
+
+/** One line per sink; the last error in full below the table, since that is what an operator acts on. */
+export function sinksText(items: SinkStatus[], now = Date.now()): string {
+  if (items.length === 0) return 'no audit sinks configured (audit.sinks)\n';
+  const rows = items.map((s) => [
+    s.name,
+    s.type,
+    String(s.cursor ?? '-'),
+    String(s.lagEvents),
+    `${s.lagSeconds.toFixed(1)}s`,
+    String(s.failures),
+    s.refusing ? `seq ${s.refusing.seq} x${s.refusing.attempts}` : '-',
+    String(s.skipped),
+    s.lastDeliveredAt ? `${age(s.lastDeliveredAt, now)} ago` : '-',
+  ]);
+  const header = ['NAME', 'TYPE', 'CURSOR', 'LAG', 'LAG(S)', 'FAILURES', 'REFUSING', 'SKIPPED', 'DELIVERED'];
+  const notes = items.flatMap((s) => [
+    ...(s.failures > 0 && s.lastError ? [`${s.name}: failing since ${s.lastErrorAt}: ${s.lastError}`] : []),
+    ...s.recentSkips.map((k) => `${s.name}: skipped seq ${k.seq} at ${k.skippedAt}: ${k.error}`),
+  ]);
+  return `${table(header, rows)}\n${notes.map((n) => `${n}\n`).join('')}`;
 }
 
 const headText = (h: AuditHead | null) => (h ? `${h.seq}:${h.hash}` : 'none (no events yet)');
@@ -52,6 +90,17 @@ export function addAuditCommands(program: Command): void {
     .addOption(new Option('--format <format>', 'csv or jsonl').choices(['csv', 'jsonl']).default('csv'))
     .action(async (opts: { format: string }, cmd: Command) => {
       process.stdout.write(await client(cmd).text('GET', `/api/v1/audit/export?format=${opts.format}`));
+    });
+  audit
+    .command('sinks')
+    .description('how each audit sink is doing: lag behind the trail, failures, skipped events')
+    .addOption(outputOption())
+    .action(async (opts: Output, cmd: Command) => {
+      const { items } = await client(cmd).json<{ items: SinkStatus[] }>('GET', '/api/v1/audit/sinks');
+      if (opts.output === 'json') console.log(JSON.stringify(items, null, 2));
+      else process.stdout.write(sinksText(items));
+      // A sink that is failing right now is worth a non-zero exit for a cron job or a probe.
+      if (items.some((s) => s.failures > 0)) process.exitCode = 1;
     });
   audit
     .command('verify')

@@ -88,6 +88,45 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsyncZod {
     );
 
     app.get(
+      '/audit/sinks',
+      {
+        schema: {
+          summary: 'How each audit sink is doing (admins)',
+          operationId: 'listAuditSinks',
+          description:
+            'Per configured sink (audit.sinks): the last event it confirmed, how far behind the trail it is ' +
+            '(events, and the age of the oldest it has not taken), failures in a row with the last error, ' +
+            'and the events it refused maxAttempts times and were skipped.',
+          tags: ['Audit'],
+          response: {
+            200: z.object({
+              items: z.array(
+                z.object({
+                  name: z.string(),
+                  type: z.string(),
+                  cursor: z.number().int().nullable(),
+                  lagEvents: z.number().int(),
+                  lagSeconds: z.number(),
+                  failures: z.number().int(),
+                  lastError: z.string().nullable(),
+                  lastErrorAt: z.string().nullable(),
+                  lastDeliveredAt: z.string().nullable(),
+                  refusing: z.object({ seq: z.number().int(), attempts: z.number().int() }).nullable(),
+                  skipped: z.number().int(),
+                  recentSkips: z.array(
+                    z.object({ seq: z.number().int(), error: z.string(), skippedAt: z.string() }),
+                  ),
+                }),
+              ),
+            }),
+            ...problems(...authProblems, 403),
+          },
+        },
+      },
+      async (req) => ({ items: await audit.sinks(identityOf(req)) }),
+    );
+
+    app.get(
       '/audit/verify',
       {
         schema: {
