@@ -1,5 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { AuditEventInput } from '../../domain/audit-event.js';
+import type { Kysely } from 'kysely';
 import { type BreakglassMode, offMode, type Review } from '../../domain/breakglass.js';
 import { StaleWrite } from '../../domain/errors.js';
 import type { Store } from '../../services/ports.js';

@@ -1,5 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { AuditEventInput } from '../../domain/audit-event.js';
+import type { Kysely } from 'kysely';
 import { Conflict, StaleWrite } from '../../domain/errors.js';
 import type { ApiTokenRecord, MfaEnrolment, Store } from '../../services/ports.js';
 import type { ApiTokensTable, AppendEvents, Database, MfaEnrolmentsTable } from './schema.js';
