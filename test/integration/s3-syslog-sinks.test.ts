@@ -265,7 +265,7 @@ describe.each(['tcp', 'tls'] as const)('syslog sink over %s against rsyslogd', (
     (
       await until(async () => {
         const lines = await receiver.lines();
-        return lines.length >= count && lines;
+        return lines.length >= count ? lines : null;
       })
     ).map(parse5424);
 
