@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Sink } from '../../src/adapters/audit-sinks/s3-sink.js';
 import { createSyslogSink } from '../../src/adapters/audit-sinks/syslog-sink.js';
@@ -201,6 +203,47 @@ describe('S3 sink against a moto server', () => {
     await admin.send(new CreateBucketCommand({ Bucket: bucket }));
     await sink.send(seqs(41, 45));
     expect((await objects()).map((o) => [o.key, o.records])).toEqual([[key('2024/03/01', 41), seqs(41, 45)]]);
+  });
+});
+
+describe('S3 sink over https', () => {
+  it('trusts the CA of caFile, and without it refuses the store (a plain error, retried)', async () => {
+    const pki = await writeTestPki(await mkdtemp(join(dir, 'pki-')));
+    const moto = await startMotoS3({ tls: { cert: pki.serverCert, key: pki.serverKey } });
+    const ca = await readFile(pki.caCert);
+    const admin = new S3Client({
+      ...{ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true },
+      credentials: { accessKeyId: 'admin', secretAccessKey: 'admin' },
+      requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca }) }),
+    });
+    try {
+      await admin.send(new CreateBucketCommand({ Bucket: 'tls-bucket' }));
+      // This moto checks no credentials; any pair will do.
+      const [keyId, secret] = [await file('tls-key-id', 'any'), await file('tls-secret', 'any')];
+      const config = (caFile?: string) =>
+        s3SinkSchema.parse({
+          ...{ name: 'tls-bucket', type: 's3', bucket: 'tls-bucket', endpoint: moto.endpoint },
+          ...{
+            forcePathStyle: true,
+            caFile,
+            accessKeyIdFile: keyId,
+            secretAccessKeyFile: secret,
+          },
+        });
+      const [trusting, untrusting] = [await createS3Sink(config(pki.caCert)), await createS3Sink(config())];
+      sinks.push(trusting, untrusting);
+      const e = await failure(untrusting.send(seqs(1, 5)));
+      expect(e).not.toBeInstanceOf(SinkRejected);
+      expect(e.message).toMatch(/certificate/);
+      await trusting.send(seqs(1, 5));
+      const listed = await admin.send(new ListObjectsV2Command({ Bucket: 'tls-bucket' }));
+      expect(listed.Contents?.map((o) => o.Key)).toEqual([
+        'elevate-audit/2024/02/29/00000000000000000001.jsonl.gz',
+      ]);
+    } finally {
+      admin.destroy();
+      await moto.stop();
+    }
   });
 });
 

@@ -2,9 +2,10 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { freePort } from './free-port.js';
+import { listensOn } from './rsyslog-receiver.js';
 
 export interface MotoS3Server {
-  /** http://127.0.0.1:PORT: an S3 endpoint (path-style addressing) taking any credentials but moto's own. */
+  /** http(s)://127.0.0.1:PORT: an S3 endpoint (path-style addressing) taking any credentials but moto's own. */
   endpoint: string;
   /** Stops the server: connections refused. Its buckets and objects live in memory and go with it. */
   stop(): Promise<void>;
@@ -13,7 +14,7 @@ export interface MotoS3Server {
   /** Freezes the process (SIGSTOP): connections are taken by the kernel but never answered; state kept. */
   pause(): void;
   resume(): void;
-  /** An IAM user allowed s3:* and a fresh access key of theirs (made before enforceAuth). */
+  /** An IAM user allowed s3:* and a fresh access key of theirs (made before enforceAuth; over http only). */
   createS3User(name: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
   /**
    * From now on every request must be signed with a key moto issued and be allowed by its IAM policies
@@ -31,19 +32,22 @@ function motoServerPath(): string {
 
 /**
  * A real S3-compatible server — moto's server mode — on a free 127.0.0.1 port, for tests of the S3 audit
- * sink. It is ready once it answers HTTP; the test stops, restarts, pauses and resumes it to play a store
- * that is down or hung.
+ * sink, over https with `tls`'s certificate and key. It is ready once it listens; the test stops, restarts,
+ * pauses and resumes it to play a store that is down or hung.
  */
-export async function startMotoS3(): Promise<MotoS3Server> {
+export async function startMotoS3(
+  options: { tls?: { cert: string; key: string } } = {},
+): Promise<MotoS3Server> {
   const bin = motoServerPath();
   const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const tlsArgs = options.tls ? ['-c', options.tls.cert, '-k', options.tls.key] : [];
   let child: ChildProcess | null = null;
   let output = '';
 
   async function start(): Promise<void> {
     output = '';
-    const proc = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+    const proc = spawn(bin, ['-H', '127.0.0.1', '-p', String(port), ...tlsArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       // Unbuffered, so its log is there to show when it fails to start.
       env: { ...process.env, PYTHONUNBUFFERED: '1' },
@@ -57,16 +61,12 @@ export async function startMotoS3(): Promise<MotoS3Server> {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`moto_server exited (${proc.exitCode}): ${output}`);
-      try {
-        // moto's own API answers without S3 auth; any answer means the server is up.
-        await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) });
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      // It listens once its app is built; requests from then on are served.
+      if (await listensOn(port)) return;
+      await new Promise((r) => setTimeout(r, 200));
     }
     proc.kill('SIGKILL');
-    throw new Error(`moto_server did not answer on ${endpoint} within 60s: ${output}`);
+    throw new Error(`moto_server did not listen on ${endpoint} within 60s: ${output}`);
   }
 
   async function stop(): Promise<void> {

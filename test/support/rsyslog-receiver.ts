@@ -107,7 +107,7 @@ export async function startRsyslogReceiver(options: { tls?: TestPki } = {}): Pro
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`rsyslogd exited (${proc.exitCode}): ${output}`);
-      if (await accepts(port)) return;
+      if (await listensOn(port)) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     proc.kill('SIGKILL');
@@ -142,7 +142,7 @@ export async function startRsyslogReceiver(options: { tls?: TestPki } = {}): Pro
 }
 
 /** Whether something listens on 127.0.0.1:port (a bare connect, closed at once). */
-function accepts(port: number): Promise<boolean> {
+export function listensOn(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {

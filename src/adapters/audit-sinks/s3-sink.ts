@@ -12,12 +12,13 @@ import { caOf } from './sink-http.js';
 const gzipAsync = promisify(gzip);
 
 /**
- * S3 error codes that refuse this object's content: it will never be taken as it is. Everything else —
- * AccessDenied, NoSuchBucket, InvalidAccessKeyId, SignatureDoesNotMatch, a wrong region, 5xx, SlowDown —
- * is a setup problem or a passing one, retried for ever, so no event is given up because of a config
- * mistake an operator will fix.
+ * S3 error codes that refuse this object's content: it will never be taken as it is. The body is opaque
+ * gzip and the key is made from the prefix and a seq, so only the size is the content's fault. Everything
+ * else — AccessDenied, NoSuchBucket, InvalidAccessKeyId, SignatureDoesNotMatch, a wrong region, KeyTooLong
+ * (the prefix), InvalidArgument (a header or feature a compatible store does not take), 5xx, SlowDown —
+ * is a setup problem or a passing one, retried for ever, so no event is given up over a config mistake.
  */
-const contentRefusals = new Set(['EntityTooLarge', 'InvalidArgument']);
+const contentRefusals = new Set(['EntityTooLarge']);
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
@@ -42,7 +43,8 @@ export async function s3BodyOf(records: AuditRecord[]): Promise<Buffer> {
  * The audit trail written to S3 (or an S3-compatible store: endpoint + forcePathStyle), one gzipped JSON
  * Lines object per batch, each line an AuditRecord with its seq and chain hashes, so whoever reads the
  * bucket can check that no seq is missing and no hash was altered. Credentials come from the two files
- * (read once, here) or else the SDK's default chain (environment, web identity, instance role).
+ * (read once, here) or else the SDK's default chain (environment, web identity, instance role). caFile,
+ * when given, holds the only CAs an https endpoint is checked against.
  */
 export async function createS3Sink(config: SinkConfigOf<'s3'>): Promise<AuditSink> {
   const field = `audit.sinks.${config.name}`;

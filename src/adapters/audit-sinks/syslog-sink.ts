@@ -22,7 +22,7 @@ export function syslogSeverity(action: string): 4 | 5 | 6 {
     )
   )
     return 4;
-  if (/Grant|Activated|Extended|Revoke|Revoked|Expired|Approved/.test(action)) return 5;
+  if (/Grant|Activated|Extended|Revoke|Expired|Approved/.test(action)) return 5;
   return 6;
 }
 
@@ -68,7 +68,7 @@ export function octetCounted(message: string): Buffer {
 
 /**
  * The audit trail sent to a syslog collector as RFC 5424 messages, octet-counted, over TCP or TLS (RFC 5425,
- * caFile trusted besides the system's CAs). One connection is kept between batches. A batch resolves once
+ * caFile, when given, the only CAs trusted). One connection is kept between batches. A batch resolves once
  * its bytes are handed to the kernel (the write callback): syslog has no acknowledgement, so this is the
  * most a sender can know. A connection that fails or closes is dropped and the next send reconnects; when
  * it broke during a batch, the relay sends the batch again, so the collector may see some records twice —
