@@ -98,7 +98,8 @@ export async function createS3Sink(config: SinkConfigOf<'s3'>): Promise<AuditSin
         ContentEncoding: 'gzip',
       });
       try {
-        // The handler's timeouts bound the connection and each silence; the signal bounds the whole PUT.
+        // The handler's timeouts bound connecting and the request; the signal bounds the whole send, a
+        // credential lookup of the default chain included.
         await client.send(command, { abortSignal: AbortSignal.timeout(config.timeout) });
       } catch (e) {
         throw classify(e, where, config.timeout, scrub);

@@ -72,8 +72,10 @@ export function octetCounted(message: string): Buffer {
  * its bytes are handed to the kernel (the write callback): syslog has no acknowledgement, so this is the
  * most a sender can know. A connection that fails or closes is dropped and the next send reconnects; when
  * it broke during a batch, the relay sends the batch again, so the collector may see some records twice —
- * the seq in each message's structured data lets it drop repeats. A collector that dies holding bytes it
- * had already read loses them without anyone knowing; that is syslog over TCP (RELP would close the gap).
+ * the seq in each message's structured data lets it drop repeats. A collector's close is noticed before
+ * the kept connection is used again (one event-loop turn), so a collector that went away fails the next
+ * send instead of swallowing it. What no sender can see: a batch written in the instant a collector dies,
+ * or bytes it had read and not yet stored — that is syslog over TCP (RELP would close the gap).
  */
 export async function createSyslogSink(config: SinkConfigOf<'syslog'>): Promise<AuditSink> {
   const field = `audit.sinks.${config.name}`;
