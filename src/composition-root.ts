@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
+import { buildActivity } from './composition/build-activity.js';
 import { buildBreakglass } from './composition/build-breakglass.js';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { buildOutbox } from './composition/build-outbox.js';
@@ -22,6 +23,7 @@ import { createAuditService } from './services/audit-service.js';
 import { createBreakGlassAccessService } from './services/breakglass-access-service.js';
 import { createExtensionJudge } from './services/extension-judge.js';
 import { createExtensionService } from './services/extension-service.js';
+import { createGrantReportService } from './services/grant-report-service.js';
 import { createGrantService } from './services/grant-service.js';
 import { createKeyedLock } from './services/keyed-lock.js';
 import { createMfaService, mfaNotConfigured } from './services/mfa-service.js';
@@ -144,6 +146,7 @@ export async function composeElevate(
   loopFactories.push(emergency.newLoop);
   metrics.countReviewsWith(emergency.reviews.counts);
   const outbox = await buildOutbox({ config, store, metrics, clock, logger });
+  const activity = await buildActivity({ config, store, metrics, clock });
   if (outbox.hasConsumers) loopFactories.push(outbox.newLoop);
   const extensions = createExtensionService({
     mfa,
@@ -192,6 +195,8 @@ export async function composeElevate(
       }),
       mfa,
       ticketCallbacks: tickets.callbacks,
+      activity,
+      reports: createGrantReportService({ load: requests.get, store, clock }),
       emergency,
       breakGlassAccess: createBreakGlassAccessService({ requests, onBehalf, store, policySource, clock }),
       apiTokens: createApiTokenService({ store, isAdmin: requests.isAdmin, clock }),

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { version } from '../version.js';
 import { ApiError } from './api-client.js';
+import { addActivityCommands } from './commands/activity.js';
 import { addAuditCommands } from './commands/audit.js';
 import { addBreakglassCommands } from './commands/breakglass.js';
 import { addLoginCommands } from './commands/login.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   addBreakglassCommands(program);
   addReviewCommands(program);
   addAuditCommands(program);
+  addActivityCommands(program);
   addTokenCommands(program);
   addMfaCommands(program);
   addPolicyCommands(program);

@@ -1,3 +1,5 @@
+import { createS3Sink } from '../adapters/audit-sinks/s3-sink.js';
+import { createSyslogSink } from '../adapters/audit-sinks/syslog-sink.js';
 import { createWebhookSink } from '../adapters/audit-sinks/webhook-sink.js';
 import type { AuditSinkConfig } from '../config/audit-sink-schema.js';
 import { ConfigError } from '../config/load-config.js';
@@ -8,6 +10,10 @@ function openSink(config: AuditSinkConfig): Promise<AuditSink> {
   switch (config.type) {
     case 'webhook':
       return createWebhookSink(config);
+    case 's3':
+      return createS3Sink(config);
+    case 'syslog':
+      return createSyslogSink(config);
     default:
       throw new Error(`sink type ${config.type} is not available in this build`);
   }

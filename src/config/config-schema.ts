@@ -89,6 +89,11 @@ export const configSchema = z
           subjects: z
             .strictObject({ userPrefix: z.string().default(''), groupPrefix: z.string().default('') })
             .prefault({}),
+          /**
+           * Activity capture: this cluster's API server sends its audit events to
+           * /api/v1/activity/kube-audit/NAME with this bearer token (its --audit-webhook-config-file).
+           */
+          activity: z.strictObject({ tokenFile: z.string().min(1) }).optional(),
         }),
       )
       .min(1),

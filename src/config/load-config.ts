@@ -23,6 +23,8 @@ export interface ClusterConfig {
   context?: string;
   /** How the cluster's API server names OIDC users and groups (their prefixes). */
   subjects: SubjectNaming;
+  /** The token its API server sends with its audit events (activity capture); null when not captured. */
+  activityTokenFile: string | null;
 }
 
 /** What it takes to reach a cluster's API server. */
@@ -146,6 +148,7 @@ export function parseConfig(text: string, file: string): Config {
       kubeconfigPath: rel(cl.kubeconfig),
       ...(cl.context ? { context: cl.context } : {}),
       subjects: cl.subjects,
+      activityTokenFile: cl.activity ? rel(cl.activity.tokenFile) : null,
     })),
     reconcileIntervalMs: c.reconcile.interval,
     metrics: metrics ? { host: metrics[0], port: metrics[1] } : null,

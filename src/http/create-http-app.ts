@@ -1,12 +1,14 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { DurationLimits } from '../domain/policy/types.js';
+import type { ActivityCapture } from '../services/activity-capture.js';
 import type { ApiTokenService } from '../services/api-token-service.js';
 import type { AuditService } from '../services/audit-service.js';
 import type { BreakGlassAccessService } from '../services/breakglass-access-service.js';
 import type { BreakglassModeService } from '../services/breakglass-mode-service.js';
 import type { BreakglassService } from '../services/breakglass-service.js';
 import type { ExtensionService } from '../services/extension-service.js';
+import type { GrantReportService } from '../services/grant-report-service.js';
 import type { MfaService } from '../services/mfa-service.js';
 import type { Authenticator } from '../services/ports.js';
 import type { ReconcileService } from '../services/reconcile-service.js';
@@ -19,6 +21,7 @@ import { acceptOnlyUtf8Json } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
 import { registerProblemHandler } from './problem-handler.js';
 import { accessRequestRoutes } from './routes/access-request-routes.js';
+import { activityIngestRoutes, type ClusterTokenCheck } from './routes/activity-routes.js';
 import { apiTokenRoutes } from './routes/api-token-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { type AuthConfigInfo, authConfigRoutes } from './routes/auth-config-routes.js';
@@ -26,6 +29,7 @@ import { authenticateWith } from './routes/authenticate.js';
 import { breakGlassAccessRoutes } from './routes/breakglass-access-routes.js';
 import { breakglassRoutes } from './routes/breakglass-routes.js';
 import { extensionRoutes } from './routes/extension-routes.js';
+import { grantActivityRoutes } from './routes/grant-activity-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
@@ -47,6 +51,10 @@ export interface HttpAppDeps {
   breakGlassAccess: BreakGlassAccessService;
   /** Signed callbacks from ticket systems (POST /api/v1/tickets/events). */
   ticketCallbacks: TicketCallbacks;
+  /** What was done under grants, and grant reports. */
+  reports: GrantReportService;
+  /** Activity capture: the ingest of API servers' audit events, and the check of their tokens. */
+  activity: { capture: ActivityCapture; checkToken: ClusterTokenCheck };
   /** TOTP enrolment (answers 409 throughout when secrets.keyFile is not set). */
   mfa: Pick<MfaService, 'enroll' | 'confirm' | 'status' | 'reset'>;
   /** Whether this server holds the lease (runs the timers and drift repair); shown by /readyz. */
@@ -90,6 +98,14 @@ export async function createHttpApp(deps: HttpAppDeps) {
   );
   // Outside the authenticated scope: a client reads it before it has a token.
   await app.register(authConfigRoutes(deps.authConfig), { prefix: '/api/v1' });
+  // Sent by the clusters' API servers (their audit webhook), each with its own token.
+  await app.register(
+    async (clusters) => {
+      throttleFailedAuth(clusters, deps.contract.authThrottle);
+      await clusters.register(activityIngestRoutes(deps.activity.capture, deps.activity.checkToken));
+    },
+    { prefix: '/api/v1' },
+  );
   // Signed by the ticket system instead of a bearer token; bad signatures are throttled like bad tokens.
   await app.register(
     async (signed) => {
@@ -112,6 +128,7 @@ export async function createHttpApp(deps: HttpAppDeps) {
       );
       await api.register(extensionRoutes(deps.extensions));
       await api.register(auditRoutes(deps.audit));
+      await api.register(grantActivityRoutes(deps.reports));
       await api.register(reconcileRoutes(deps.reconcile));
       await api.register(apiTokenRoutes(deps.apiTokens));
       await api.register(mfaRoutes(deps.mfa));

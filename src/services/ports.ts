@@ -3,6 +3,7 @@
  * service asks only for the methods it uses (Pick<...>).
  */
 import type { AccessRequest, BindingRef, Phase } from '../domain/access-request.js';
+import type { ActivityRecord } from '../domain/activity.js';
 import type { AuditEvent, AuditEventInput } from '../domain/audit-event.js';
 import type { DesiredBinding, ObservedSubject } from '../domain/binding.js';
 import type { BreakglassMode, Review } from '../domain/breakglass.js';
@@ -207,6 +208,19 @@ export interface Store {
   ): Promise<void>;
   /** The events skipped for the consumer, newest first. */
   listOutboxSkips(consumer: string, limit: number): Promise<OutboxSkip[]>;
+
+  /**
+   * Records actions taken under grants; one already recorded (same auditId) is ignored. With the ones
+   * new, `summarize` makes the audit events (GrantActivity) written in the same transaction. Returns how
+   * many were new.
+   */
+  recordActivity(
+    records: ActivityRecord[],
+    summarize: (recorded: ActivityRecord[]) => AuditEventInput[],
+  ): Promise<number>;
+  /** What was done under the grant, oldest first (at most `limit`). */
+  listActivity(requestId: string, limit: number): Promise<ActivityRecord[]>;
+  countActivity(requestId: string): Promise<number>;
 
   /** Records who signed in with what groups (upsert). */
   recordIdentitySeen(identity: KnownIdentity): Promise<void>;

@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type AuditWebhookOptions, auditWebhookArgs } from './audit-webhook.js';
 import { type ClusterPki, createClusterPki } from './cluster-pki.js';
 import {
   apiserverReady,
@@ -36,6 +37,8 @@ export interface StartParams {
   save: () => void;
   /** Extra kube-apiserver flags that only exist once something else has started (the identity provider). */
   authArgs: () => Promise<string[]>;
+  /** Send the API server's audit events to this webhook (Elevate's activity capture). */
+  auditWebhook?: AuditWebhookOptions;
 }
 
 export async function startCluster({
@@ -47,6 +50,7 @@ export async function startCluster({
   state,
   save,
   authArgs,
+  auditWebhook,
 }: StartParams): Promise<TestCluster> {
   const started = Date.now();
   const deadline = started + readyTimeoutMs;
@@ -104,7 +108,8 @@ export async function startCluster({
   start('etcd', bins.etcd, etcdArgs(clusterDir, name, etcdPort, peerPort));
   await waitUntil(name, 'etcd', () => etcdHealthy(etcdPort), deadline, crashed, procs);
 
-  const args = [...(await authArgs()), ...apiserverArgs];
+  const audit = auditWebhook ? await auditWebhookArgs(clusterDir, name, auditWebhook) : [];
+  const args = [...(await authArgs()), ...audit, ...apiserverArgs];
   start('kube-apiserver', bins.kubeApiserver, kubeApiserverArgs(pki, etcdPort, apiPort, args));
   const kc = loadKubeconfig(kubeconfigPath);
   await waitUntil(name, 'the API server to be ready', () => apiserverReady(kc), deadline, crashed, procs);

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { AuditWebhookOptions } from './audit-webhook.js';
 import {
   apiserverReady,
   controllersDone,
@@ -39,6 +40,8 @@ export interface TestenvOptions {
   idp?: boolean;
   /** ID token lifetime of that provider; default 600 seconds. */
   idpTokenTtlSeconds?: number;
+  /** Every API server sends its audit events to this webhook (`{cluster}` in the URL: its name). */
+  auditWebhook?: AuditWebhookOptions;
   log?: (line: string) => void;
 }
 
@@ -71,9 +74,10 @@ export async function testenvUp(opts: TestenvOptions): Promise<TestCluster[]> {
   const names = clusterNames(count);
   const apiserverArgs = opts.apiserverArgs ?? [];
   const idp = opts.idp ?? false;
+  const auditWebhook = opts.auditWebhook ?? null;
   const idpOptions = { dir, idTokenTtlSeconds: opts.idpTokenTtlSeconds, log };
 
-  const running = await adoptRunning(dir, names, apiserverArgs, idp, log);
+  const running = await adoptRunning(dir, names, { apiserverArgs, idp, auditWebhook }, log);
   if (running) {
     if (idp && !idpRunning(dir)) await startIdp(idpOptions);
     return running;
@@ -81,7 +85,7 @@ export async function testenvUp(opts: TestenvOptions): Promise<TestCluster[]> {
 
   const bins = await resolveKubeBinaries(opts.binDir, log);
   await mkdir(dir, { recursive: true });
-  const state: TestenvState = { version: 1, apiserverArgs, idp, clusters: [], processes: [] };
+  const state: TestenvState = { version: 1, apiserverArgs, idp, auditWebhook, clusters: [], processes: [] };
   // Started beside the etcds; each API server waits for it, so its JWT authenticator finds the issuer at once.
   const idpStarted = idp
     ? startIdp(idpOptions).then((info) => [
@@ -100,6 +104,7 @@ export async function testenvUp(opts: TestenvOptions): Promise<TestCluster[]> {
         state,
         save: () => writeTestenvState(dir, state),
         authArgs: () => idpStarted,
+        ...(auditWebhook ? { auditWebhook } : {}),
       }),
     ),
   );
@@ -132,8 +137,7 @@ export async function testenvDown(opts: { dir: string }): Promise<void> {
 async function adoptRunning(
   dir: string,
   names: string[],
-  apiserverArgs: string[],
-  idp: boolean,
+  asked: Pick<TestenvState, 'apiserverArgs' | 'idp' | 'auditWebhook'>,
   log: (line: string) => void,
 ): Promise<TestCluster[] | undefined> {
   const state = readTestenvState(dir);
@@ -147,8 +151,9 @@ async function adoptRunning(
   const same =
     alive.length === state.processes.length &&
     state.clusters.map((c) => c.name).join() === names.join() &&
-    state.apiserverArgs.join('\0') === apiserverArgs.join('\0') &&
-    (state.idp ?? false) === idp;
+    state.apiserverArgs.join('\0') === asked.apiserverArgs.join('\0') &&
+    (state.idp ?? false) === asked.idp &&
+    JSON.stringify(state.auditWebhook ?? null) === JSON.stringify(asked.auditWebhook ?? null);
   if (!same) {
     throw new Error(
       `${dir} already has a running testenv (clusters ${state.clusters.map((c) => c.name).join(', ') || 'starting'}, ` +

@@ -55,6 +55,8 @@ export interface ElevateConfigOptions {
   /** host:port; the default port 0 picks a free one (only usable in-process, where start() reports it). */
   listen?: string;
   extra?: string;
+  /** Cluster name to the token file its API server sends audit events with (clusters[].activity). */
+  activityTokens?: Record<string, string>;
 }
 
 /** Writes a config, token file and database path into a fresh directory; returns the config file. */
@@ -67,7 +69,11 @@ export function writeElevateConfig(opts: ElevateConfigOptions): string {
       .join('\n'),
   );
   const clusters = Object.entries(opts.clusters)
-    .map(([name, kubeconfig]) => `  - name: ${name}\n    kubeconfig: ${kubeconfig}`)
+    .map(([name, kubeconfig]) => {
+      const token = opts.activityTokens?.[name];
+      const activity = token ? `\n    activity: { tokenFile: ${token} }` : '';
+      return `  - name: ${name}\n    kubeconfig: ${kubeconfig}${activity}`;
+    })
     .join('\n');
   const file = join(dir, 'elevate.yaml');
   writeFileSync(

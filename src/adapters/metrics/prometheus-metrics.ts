@@ -3,6 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { phases } from '../../domain/access-request.js';
 import type { AuditEventInput } from '../../domain/audit-event.js';
 import type { Store } from '../../services/ports.js';
+import { createActivityMetrics } from './activity-metrics.js';
 import { createAuditSinkMetrics } from './audit-sink-metrics.js';
 import { createOutboxMetrics } from './outbox-metrics.js';
 import { createReviewMetrics } from './review-metrics.js';
@@ -83,6 +84,7 @@ export function createMetrics(store: Pick<Store, 'countByPhase' | 'auditHead'>) 
     ...createReviewMetrics(registry),
     ...createOutboxMetrics(registry),
     ...createAuditSinkMetrics(registry),
+    ...createActivityMetrics(registry),
     /** Called after each committed write with audit events on this server (the outbox relay's poke). */
     whenAuditWritten(listener: () => void): void {
       auditWriteListeners.push(listener);

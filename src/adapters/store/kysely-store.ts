@@ -6,6 +6,7 @@ import type { Emergency } from '../../domain/breakglass.js';
 import { Conflict, StaleWrite } from '../../domain/errors.js';
 import type { TicketStatus } from '../../domain/ticket.js';
 import type { RequestChange, RequestFilter, Store } from '../../services/ports.js';
+import { activityRows } from './activity-rows.js';
 import { emergencyRows, reviewToRow } from './emergency-rows.js';
 import { identityRows } from './identity-rows.js';
 import { relayRows } from './relay-rows.js';
@@ -185,6 +186,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     ...identityRows(db, appendEvents),
     ...emergencyRows(db, appendEvents),
     ...relayRows(db, appendEvents),
+    ...activityRows(db, appendEvents),
 
     async close() {
       await db.destroy();

@@ -169,6 +169,36 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_grant_activity': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('grant_activity')
+        // The API server's auditID: a batch it sends again is recorded once.
+        .addColumn('audit_id', 'text', (c) => c.primaryKey())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('cluster', 'text', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('impersonator', 'text')
+        .addColumn('verb', 'text', (c) => c.notNull())
+        .addColumn('api_group', 'text')
+        .addColumn('resource', 'text')
+        .addColumn('subresource', 'text')
+        .addColumn('namespace', 'text')
+        .addColumn('name', 'text')
+        .addColumn('uri', 'text')
+        .addColumn('code', 'integer')
+        .addColumn('user_agent', 'text')
+        .addColumn('source_ips_json', 'text', (c) => c.notNull())
+        .addColumn('via_grant', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('grant_activity_request')
+        .on('grant_activity')
+        .columns(['request_id', 'time'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

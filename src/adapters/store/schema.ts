@@ -112,6 +112,28 @@ export interface OutboxCursorsTable {
   poison_attempts: Generated<number>;
 }
 
+/** Migration 0006: what was done under a grant, from the API server's audit events. */
+export interface GrantActivityTable {
+  audit_id: string;
+  request_id: string;
+  cluster: string;
+  time: string;
+  user_name: string;
+  impersonator: string | null;
+  verb: string;
+  api_group: string | null;
+  resource: string | null;
+  subresource: string | null;
+  namespace: string | null;
+  name: string | null;
+  uri: string | null;
+  code: number | null;
+  user_agent: string | null;
+  source_ips_json: string;
+  /** 1 when the authorizer allowed it through one of the grant's bindings. */
+  via_grant: number;
+}
+
 /** Migration 0005: events a consumer refused maxAttempts times, skipped so the rest could go. */
 export interface OutboxSkipsTable {
   consumer: string;
@@ -138,6 +160,7 @@ export interface Database {
   ticket_callbacks: TicketCallbacksTable;
   outbox_cursors: OutboxCursorsTable;
   outbox_skips: OutboxSkipsTable;
+  grant_activity: GrantActivityTable;
   known_identities: KnownIdentitiesTable;
 }
 

@@ -4,6 +4,7 @@ import type { AccessRequestResource } from '../../http/resources.js';
 import { durationArg, listArg, timeArg } from '../arguments.js';
 import { client, type Output, outputOption, printOutcome, printRequest } from '../context.js';
 import { describeDecision, requestTable } from '../render.js';
+import { activityLine } from './activity.js';
 import { otpOption, withOtp } from './mfa.js';
 
 const requestPath = (id: string) => `/api/v1/accessrequests/${encodeURIComponent(id)}`;
@@ -150,7 +151,11 @@ export function addRequestCommands(program: Command): void {
     .description('show one access request')
     .addOption(outputOption())
     .action(async (id: string, opts: Output, cmd: Command) => {
-      printRequest(await client(cmd).json<AccessRequestResource>('GET', requestPath(id)), opts);
+      const request = await client(cmd).json<AccessRequestResource>('GET', requestPath(id));
+      printRequest(request, opts);
+      if (opts.output === 'json' || !request.status.grant) return;
+      const activity = await activityLine(cmd, id);
+      if (activity) console.log(activity);
     });
 
   program

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 
 function clusterCount(v: string): number {
@@ -35,6 +36,12 @@ export function addTestenvCommands(program: Command): void {
       'ID token lifetime of that provider (default 600, or as before)',
       positiveInt,
     )
+    .option(
+      '--audit-webhook <url>',
+      "send every API server's audit events here ({cluster} is replaced by its name), e.g. " +
+        'http://127.0.0.1:8080/api/v1/activity/kube-audit/{cluster}',
+    )
+    .option('--audit-webhook-token-file <file>', 'the bearer token the API servers send to the audit webhook')
     .action(
       async (opts: {
         dir: string;
@@ -42,7 +49,12 @@ export function addTestenvCommands(program: Command): void {
         apiserverArg: string[];
         idp: boolean;
         idpTokenTtl?: number;
+        auditWebhook?: string;
+        auditWebhookTokenFile?: string;
       }) => {
+        if ((opts.auditWebhook === undefined) !== (opts.auditWebhookTokenFile === undefined)) {
+          throw new InvalidArgumentError('give --audit-webhook and --audit-webhook-token-file together');
+        }
         const { testenvUp } = await import('../../testenv/testenv.js');
         const clusters = await testenvUp({
           dir: opts.dir,
@@ -50,6 +62,9 @@ export function addTestenvCommands(program: Command): void {
           apiserverArgs: opts.apiserverArg,
           idp: opts.idp,
           idpTokenTtlSeconds: opts.idpTokenTtl,
+          ...(opts.auditWebhook && opts.auditWebhookTokenFile
+            ? { auditWebhook: { url: opts.auditWebhook, tokenFile: resolve(opts.auditWebhookTokenFile) } }
+            : {}),
           log: (line) => console.error(line),
         });
         for (const c of clusters) console.log(`${c.name}\t${c.server}\t${c.kubeconfigPath}`);
