@@ -8,6 +8,8 @@ export interface AuditWebhookOptions {
   url: string;
   /** The bearer token the API servers send (clusters[].activity.tokenFile on Elevate's side). */
   tokenFile: string;
+  /** PEM of the CA that signed Elevate's serving certificate; absent: the system's CAs. */
+  caFile?: string;
 }
 
 /**
@@ -31,6 +33,13 @@ export async function auditWebhookArgs(
   cluster: string,
   webhook: AuditWebhookOptions,
 ): Promise<string[]> {
+  // client-go sends a kubeconfig's credentials only over TLS: to an http:// URL the token would silently
+  // not be sent, and Elevate would refuse every batch.
+  if (!webhook.url.startsWith('https://')) {
+    throw new Error(
+      `the audit webhook must be an https:// URL (the API server sends its token only over TLS): ${webhook.url}`,
+    );
+  }
   const token = (await readFile(webhook.tokenFile, 'utf8')).trim();
   if (!token) throw new Error(`audit webhook token file ${webhook.tokenFile} is empty`);
   const policyFile = join(clusterDir, 'audit-policy.yaml');
@@ -39,7 +48,15 @@ export async function auditWebhookArgs(
   const kubeconfig = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'elevate', cluster: { server: webhook.url.replaceAll('{cluster}', cluster) } }],
+    clusters: [
+      {
+        name: 'elevate',
+        cluster: {
+          server: webhook.url.replaceAll('{cluster}', cluster),
+          ...(webhook.caFile ? { 'certificate-authority': webhook.caFile } : {}),
+        },
+      },
+    ],
     users: [{ name: 'kube-apiserver', user: { token } }],
     contexts: [{ name: 'elevate', context: { cluster: 'elevate', user: 'kube-apiserver' } }],
     'current-context': 'elevate',

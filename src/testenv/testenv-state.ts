@@ -16,7 +16,10 @@ const stateSchema = z.object({
   /** Whether the clusters trust the testenv identity provider (DIR/idp), which runs beside them. */
   idp: z.boolean().optional(),
   /** Where the API servers send their audit events (testenv up --audit-webhook), if anywhere. */
-  auditWebhook: z.object({ url: z.string(), tokenFile: z.string() }).nullable().optional(),
+  auditWebhook: z
+    .object({ url: z.string(), tokenFile: z.string(), caFile: z.string().optional() })
+    .nullable()
+    .optional(),
   clusters: z.array(
     z.object({
       name: z.string(),

@@ -39,9 +39,13 @@ export function addTestenvCommands(program: Command): void {
     .option(
       '--audit-webhook <url>',
       "send every API server's audit events here ({cluster} is replaced by its name), e.g. " +
-        'http://127.0.0.1:8080/api/v1/activity/kube-audit/{cluster}',
+        'https://127.0.0.1:8443/api/v1/activity/kube-audit/{cluster} (https: the token is only sent over TLS)',
     )
     .option('--audit-webhook-token-file <file>', 'the bearer token the API servers send to the audit webhook')
+    .option(
+      '--audit-webhook-ca-file <file>',
+      "the CA of Elevate's serving certificate, for the audit webhook",
+    )
     .action(
       async (opts: {
         dir: string;
@@ -51,6 +55,7 @@ export function addTestenvCommands(program: Command): void {
         idpTokenTtl?: number;
         auditWebhook?: string;
         auditWebhookTokenFile?: string;
+        auditWebhookCaFile?: string;
       }) => {
         if ((opts.auditWebhook === undefined) !== (opts.auditWebhookTokenFile === undefined)) {
           throw new InvalidArgumentError('give --audit-webhook and --audit-webhook-token-file together');
@@ -63,7 +68,13 @@ export function addTestenvCommands(program: Command): void {
           idp: opts.idp,
           idpTokenTtlSeconds: opts.idpTokenTtl,
           ...(opts.auditWebhook && opts.auditWebhookTokenFile
-            ? { auditWebhook: { url: opts.auditWebhook, tokenFile: resolve(opts.auditWebhookTokenFile) } }
+            ? {
+                auditWebhook: {
+                  url: opts.auditWebhook,
+                  tokenFile: resolve(opts.auditWebhookTokenFile),
+                  ...(opts.auditWebhookCaFile ? { caFile: resolve(opts.auditWebhookCaFile) } : {}),
+                },
+              }
             : {}),
           log: (line) => console.error(line),
         });
