@@ -16,6 +16,8 @@ export interface BenchElevateOptions {
   users: string[];
   /** Default 10s, as a deployment would run it. */
   reconcileInterval?: string;
+  /** Every cluster's API server may send audit events with the token in this file (activity capture). */
+  activityTokenFile?: string;
 }
 
 export interface BenchElevate {
@@ -48,7 +50,12 @@ function writeBenchConfig(opts: BenchElevateOptions, listen: string, logLevel: s
   ];
   writeFileSync(join(opts.dir, 'tokens.csv'), `${tokens.join('\n')}\n`);
   const clusters = Object.entries(opts.clusters)
-    .map(([name, kubeconfig]) => `  - name: ${name}\n    kubeconfig: ${kubeconfig}`)
+    .map(([name, kubeconfig]) => {
+      const activity = opts.activityTokenFile
+        ? `\n    activity: { tokenFile: ${opts.activityTokenFile} }`
+        : '';
+      return `  - name: ${name}\n    kubeconfig: ${kubeconfig}${activity}`;
+    })
     .join('\n');
   const file = join(opts.dir, 'elevate.yaml');
   const text = `listen: ${listen}

@@ -26,6 +26,8 @@ export interface ClusterBenchOptions {
   overallTimeoutMs: number;
   /** Elevate's drift-pass interval (default 10s, as deployed). */
   reconcileInterval?: string;
+  /** Lets the cluster send audit events with the token in this file (clusters[].activity). */
+  activityTokenFile?: string;
 }
 
 const stopTimeoutMs = 10_000;
@@ -98,6 +100,7 @@ export function runClusterBench(
         clusters: { dev: cluster.kubeconfigPath },
         users: opts.users,
         ...(opts.reconcileInterval ? { reconcileInterval: opts.reconcileInterval } : {}),
+        ...(opts.activityTokenFile ? { activityTokenFile: opts.activityTokenFile } : {}),
       });
       starting = start;
       elevate = await start;
