@@ -11,6 +11,7 @@ import { resolveKubeBinaries } from '../../src/testenv/kube-binaries.js';
 import { type TestCluster, testenvDown, testenvUp } from '../../src/testenv/testenv.js';
 import { writeKubeconfig } from '../../src/testenv/write-kubeconfig.js';
 import { auditEvents, type RunningElevate, requestBody, startElevate } from '../../test/support/elevate.js';
+import { elevateBin, run as runCli } from '../support/cli.js';
 import { freePort } from '../support/free-port.js';
 import { createNamespace, uniqueName, waitFor } from '../support/kube.js';
 
@@ -27,6 +28,7 @@ let server: RunningElevate;
 let kubectl: string;
 const kubeconfigs: Record<string, string> = {};
 let ns: string;
+let tls: { ca: string; cert: string; key: string };
 let other: string;
 const token = 'audit-webhook-token-0123456789';
 
@@ -108,7 +110,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'token'), token);
   const port = await freePort();
   // The API server sends its token only over TLS: Elevate serves HTTPS with a certificate of a test CA.
-  const tls = await servingCertificate(dir);
+  tls = await servingCertificate(dir);
   setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, readFileSync(tls.ca, 'utf8')] } }));
   [cluster] = (await testenvUp({
     dir,
@@ -233,6 +235,20 @@ describe('activity capture from the API server’s audit webhook', () => {
     expect(json.timeline.map((e: { action: string }) => e.action)).toEqual(
       expect.arrayContaining(['RequestCreated', 'GrantActivated', 'GrantActivity', 'GrantRevoked']),
     );
+    // The same through the CLI: elevate activity, get (with the count) and report.
+    const cli = (...args: string[]) =>
+      runCli(elevateBin, args, {
+        ELEVATE_SERVER: server.url,
+        ELEVATE_TOKEN: 'token-alice',
+        ELEVATE_CA: tls.ca,
+      });
+    const listed = await cli('activity', id);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`alice\\s+create\\s+configmaps\\s+${ns}\\s+cm1\\s+201\\s+yes`));
+    expect(listed.stdout).toMatch(/alice \(by elevate-admin\)\s+get\s+configmaps/);
+    expect((await cli('get', id)).stdout).toContain('3 action(s) recorded');
+    const md = await cli('report', id);
+    expect(md.stdout).toContain('## Actions taken under the grant (3)');
     // Only who may see the request reads what was done under it.
     expect((await server.as('mallory').get(`/api/v1/accessrequests/${id}/activity`)).status).toBe(403);
   });
