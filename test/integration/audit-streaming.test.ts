@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { elevateCli } from '../support/cli.js';
 import {
   apiFor,
   auditEvents,
@@ -66,12 +67,19 @@ async function headSeq(server: RunningElevate): Promise<number> {
 describe('audit streaming to a webhook sink', () => {
   let receiver: Receiver;
   let server: RunningElevate;
+  let metricsUrl: string;
+  const metric = async (name: string) => {
+    const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{sink="siem"}`));
+    return line ? Number(line.split(' ').at(-1)) : Number.NaN;
+  };
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
+    metricsUrl = `http://127.0.0.1:${await freePort()}`;
     server = await startElevate({
       clusters: { dev: elevateKubeconfig('dev') },
-      extra: sinkConfig(receiver, 'siem'),
+      extra: `${sinkConfig(receiver, 'siem')}\nmetrics:\n  listen: ${metricsUrl.slice('http://'.length)}\n`,
     });
   });
   afterAll(async () => {
@@ -123,6 +131,17 @@ describe('audit streaming to a webhook sink', () => {
     expect(status.lastError).toMatch(/127\.0\.0\.1/);
     expect(status.lastError).not.toContain(apiKey);
     expect(status.lagSeconds).toBeGreaterThan(0);
+    // And /metrics on the lease holder.
+    await waitFor(async () => (await metric('elevate_audit_sink_lag_events')) > 0);
+    expect(await metric('elevate_audit_sink_failures_total')).toBeGreaterThan(0);
+    expect(await metric('elevate_audit_sink_lag_seconds')).toBeGreaterThan(0);
+    // The CLI says so too, and exits 1 while a sink is failing (for a cron job or a probe).
+    const cli = await elevateCli(server.url)('root', 'audit', 'sinks');
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toMatch(/^NAME\s+TYPE\s+CURSOR\s+LAG/);
+    expect(cli.stdout).toMatch(/siem\s+webhook\s+/);
+    expect(cli.stdout).toMatch(/siem: failing since .*127\.0\.0\.1/);
+    expect(cli.stdout).not.toContain(apiKey);
     await receiver.up();
     await waitFor(() => deliveredTo(receiver).some((e) => e.seq === head), { timeoutMs: 30_000 });
     const seqs = deliveredTo(receiver).map((e) => e.seq);
