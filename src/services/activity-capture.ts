@@ -42,8 +42,8 @@ export function createActivityCapture({ store, clock, onIngested }: ActivityCapt
       const live = windows.filter((w) => w.until > now - endedRetainedMs);
       if (live.length === 0) byRequest.delete(id);
       for (const w of live) {
-        let users = next.get(w.cluster);
-        if (!users) next.set(w.cluster, (users = new Map()));
+        const users = next.get(w.cluster) ?? new Map<string, GrantWindow[]>();
+        next.set(w.cluster, users);
         users.set(w.user, [...(users.get(w.user) ?? []), w]);
       }
     }
