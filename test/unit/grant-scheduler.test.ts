@@ -126,7 +126,7 @@ describe('grant scheduler', () => {
     for (const r of requests) scheduler.track(r);
     await vi.advanceTimersByTimeAsync(2000);
     expect(settle).toHaveBeenCalledTimes(100);
-    expect(most).toBe(32);
+    expect(most).toBe(64);
     await scheduler.idle();
   });
 
