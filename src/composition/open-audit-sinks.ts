@@ -1,4 +1,7 @@
+import { createElasticsearchSink } from '../adapters/audit-sinks/elasticsearch-sink.js';
+import { createLokiSink } from '../adapters/audit-sinks/loki-sink.js';
 import { createS3Sink } from '../adapters/audit-sinks/s3-sink.js';
+import { createSplunkSink } from '../adapters/audit-sinks/splunk-sink.js';
 import { createSyslogSink } from '../adapters/audit-sinks/syslog-sink.js';
 import { createWebhookSink } from '../adapters/audit-sinks/webhook-sink.js';
 import type { AuditSinkConfig } from '../config/audit-sink-schema.js';
@@ -10,12 +13,16 @@ function openSink(config: AuditSinkConfig): Promise<AuditSink> {
   switch (config.type) {
     case 'webhook':
       return createWebhookSink(config);
+    case 'splunk':
+      return createSplunkSink(config);
+    case 'elasticsearch':
+      return createElasticsearchSink(config);
+    case 'loki':
+      return createLokiSink(config);
     case 's3':
       return createS3Sink(config);
     case 'syslog':
       return createSyslogSink(config);
-    default:
-      throw new Error(`sink type ${config.type} is not available in this build`);
   }
 }
 
