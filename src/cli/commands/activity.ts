@@ -1,20 +1,7 @@
 import { type Command, Option } from 'commander';
+import type { GrantAction } from '../../http/routes/grant-activity-routes.js';
 import { client, type Output, outputOption } from '../context.js';
 import { table } from '../render.js';
-
-interface GrantAction {
-  time: string;
-  user: string;
-  impersonator: string | null;
-  verb: string;
-  resource: string | null;
-  subresource: string | null;
-  namespace: string | null;
-  name: string | null;
-  uri: string | null;
-  code: number | null;
-  viaGrant: boolean;
-}
 
 const activityPath = (id: string, rest: string) => `/api/v1/accessrequests/${encodeURIComponent(id)}/${rest}`;
 

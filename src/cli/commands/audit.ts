@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { SinkStatus } from '../../services/audit-service.js';
 import { client, type Output, outputOption } from '../context.js';
 import { age, table } from '../render.js';
 
@@ -25,21 +26,6 @@ export function parseHead(value: string): string {
   if (hash.length !== 64)
     throw new InvalidArgumentError(`HASH must be 64 hex digits (SHA-256), got ${hash.length}`);
   return `${seq}:${hash.toLowerCase()}`;
-}
-
-interface SinkStatus {
-  name: string;
-  type: string;
-  cursor: number | null;
-  lagEvents: number;
-  lagSeconds: number;
-  failures: number;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  lastDeliveredAt: string | null;
-  refusing: { seq: number; attempts: number } | null;
-  skipped: number;
-  recentSkips: { seq: number; error: string; skippedAt: string }[];
 }
 
 /** One line per sink; the last error in full below the table, since that is what an operator acts on. */

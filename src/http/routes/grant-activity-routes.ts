@@ -29,6 +29,9 @@ const action = z
   })
   .meta({ id: 'GrantAction' });
 
+/** One action as the API shows it. */
+export type GrantAction = z.infer<typeof action>;
+
 const toAction = (a: ActivityRecord): z.infer<typeof action> => ({
   time: a.time.toISOString(),
   user: a.user,
