@@ -53,9 +53,17 @@ export function createActivityCapture({ store, clock, onIngested }: ActivityCapt
   async function load(): Promise<void> {
     // The head first: a change committed while the requests are read is read again next time, not missed.
     const head = (await store.auditHead())?.seq ?? 0;
+    // At start: the grants active now, and those that ended within the retention (their last batches
+    // may still be on their way from the API server).
     const changed =
       cursor === null
-        ? await store.listRequests({ phases: ['Active'] })
+        ? [
+            ...(await store.listRequests({ phases: ['Active'] })),
+            ...(await store.listRequests({
+              phases: ['Expired', 'Revoked'],
+              updatedAfter: new Date(clock.now().getTime() - endedRetainedMs),
+            })),
+          ]
         : await store.listRequests({ changedAfterSeq: cursor });
     for (const request of changed) {
       const windows = grantWindows(request);

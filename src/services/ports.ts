@@ -42,6 +42,8 @@ export interface RequestFilter {
    * change cursor that neither a late commit nor another server's clock can slip past.
    */
   changedAfterSeq?: number;
+  /** Only requests last saved after this time (activity capture's start: grants that ended moments ago). */
+  updatedAfter?: Date;
 }
 
 /** An integration's API token as stored: only the digest of the secret, never the secret itself. */

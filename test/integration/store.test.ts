@@ -91,6 +91,10 @@ describe.each(dialects)('the $name store', (dialect) => {
     expect(await store.listRequests({ phases: ['Approved'] })).toHaveLength(1);
     expect(await store.listRequests({ phases: ['Active'] })).toHaveLength(0);
     expect(await store.listRequests({ requester: 'bob' })).toHaveLength(0);
+    expect(await store.listRequests({ updatedAfter: new Date(active.updatedAt.getTime() - 1) })).toHaveLength(
+      1,
+    );
+    expect(await store.listRequests({ updatedAfter: active.updatedAt })).toHaveLength(0);
     expect(await store.countByPhase()).toEqual({ Approved: 1 });
     await store.close();
   });

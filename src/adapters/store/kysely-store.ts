@@ -117,6 +117,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
       let q = db.selectFrom('access_requests').selectAll().orderBy('created_at').orderBy('id');
       if (filter.phases) q = q.where('phase', 'in', filter.phases.length ? filter.phases : ['']);
       if (filter.requester) q = q.where('requester', '=', filter.requester);
+      if (filter.updatedAfter) q = q.where('updated_at', '>', filter.updatedAfter.toISOString());
       if (filter.changedAfterSeq !== undefined) {
         const after = filter.changedAfterSeq;
         q = q.where('id', 'in', (sub) =>
