@@ -8,6 +8,15 @@ interface BulkItem {
 }
 
 /**
+ * Item errors that come as a 400 but are the cluster's setup, not the record: a closed index, an index
+ * name the cluster refuses, an alias without a write index. Retried until fixed, never skipped as poison.
+ */
+const isSetupError = (error: { type?: string; reason?: string } | undefined) =>
+  error?.type === 'index_closed_exception' ||
+  error?.type === 'invalid_index_name_exception' ||
+  /no write index/i.test(error?.reason ?? '');
+
+/**
  * Elasticsearch (or OpenSearch) _bulk: one `index` action per record with `_id` = the record's id (its
  * hash), so a batch sent again overwrites what it already wrote instead of duplicating it. The answer is
  * judged item by item: all 2xx is delivered; an item throttled or failing (429, 5xx) has the batch sent
@@ -38,8 +47,9 @@ export async function createElasticsearchSink(config: SinkConfigOf<'elasticsearc
         ca,
       });
       const parsed = jsonOf(answer) as { errors?: boolean; items?: BulkItem[] } | undefined;
-      if (!parsed || !Array.isArray(parsed.items))
-        throw new Error(`${origin}: the _bulk answer is not JSON with items`);
+      // Items answer actions by position: any other count could pin a refusal on the wrong record.
+      if (!parsed || !Array.isArray(parsed.items) || parsed.items.length !== records.length)
+        throw new Error(`${origin}: the _bulk answer is not JSON with one item per record`);
       if (!parsed.errors) return;
       const failed = parsed.items.findIndex((item) => (item.index?.status ?? 500) >= 300);
       const item = parsed.items[failed]?.index;
@@ -50,7 +60,7 @@ export async function createElasticsearchSink(config: SinkConfigOf<'elasticsearc
           300,
         );
       // The items before the first failure were indexed; a content refusal is that record's alone.
-      if (refusesContent(status)) {
+      if (refusesContent(status) && !isSetupError(item?.error)) {
         throw new SinkRejected(message, records[failed]?.seq);
       }
       throw new Error(message);

@@ -47,6 +47,11 @@ export interface SinkRequest {
   body: string | Buffer;
   timeoutMs: number;
   ca: Buffer | null;
+  /**
+   * Whether a non-2xx answer refuses the content for good, where the sink's own error code knows better
+   * than the status (Splunk answers a token's disallowed index with a 400); refusesContent(status) if absent.
+   */
+  refuses?: (answer: HttpAnswer) => boolean;
 }
 
 /**
@@ -74,6 +79,7 @@ export async function sendToSink(request: SinkRequest): Promise<HttpAnswer> {
   if (answer.status >= 200 && answer.status < 300) return answer;
   const excerpt = answer.body.replace(/\s+/g, ' ').trim().slice(0, 200);
   const message = `${origin} answered ${answer.status}${excerpt ? `: ${excerpt}` : ''}`;
-  if (refusesContent(answer.status)) throw new SinkRejected(message);
+  if (request.refuses ? request.refuses(answer) : refusesContent(answer.status))
+    throw new SinkRejected(message);
   throw new Error(message);
 }
