@@ -44,6 +44,7 @@ audit:
       headers: { X-Source: elevate-test }
       headerFiles: { X-Api-Key: ${join(secretDir, 'api-key')} }
       batchSize: 20
+      maxAttempts: 3
 ${extra}`;
 
 /** Every event the receiver accepted, in the order it got them. */
@@ -156,7 +157,7 @@ describe('audit streaming to a webhook sink', () => {
     const poison = (await headSeq(server)) + 1;
     receiver.refuseWhen((body) => ((body.events as Delivered[]).some((e) => e.seq === poison) ? 400 : null));
     await makeEvents(server, 3);
-    // Default maxAttempts 5, retried with backoff from 1 s: skipped within about 15 s.
+    // maxAttempts 3, retried with backoff from 1 s: skipped within a few seconds.
     const skip = await waitFor(
       async () =>
         (await auditEvents(server)).find(
@@ -164,7 +165,7 @@ describe('audit streaming to a webhook sink', () => {
         ),
       { timeoutMs: 40_000 },
     );
-    expect(skip.details).toMatchObject({ consumer: 'sink:siem', attempts: 5, action: 'RequestRefused' });
+    expect(skip.details).toMatchObject({ consumer: 'sink:siem', attempts: 3, action: 'RequestRefused' });
     expect(skip.details.error).toMatch(/answered 400/);
     receiver.refuseWhen(null);
     // Everything after it arrives, the record of the skip included; the poison event itself never did.
