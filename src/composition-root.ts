@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { buildActivity } from './composition/build-activity.js';
 import { buildBreakglass } from './composition/build-breakglass.js';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
+import { buildNotifications } from './composition/build-notifications.js';
 import { buildOutbox } from './composition/build-outbox.js';
 import { buildPeople } from './composition/build-people.js';
 import { buildTickets } from './composition/build-tickets.js';
@@ -52,7 +53,7 @@ export async function composeElevate(
   const ticketProviders = await openTicketProviders(config);
   const adapters = await openAdapters(config, logger);
   const { tls, clusters, metrics, store } = adapters;
-  const { onBehalf, authenticator } = buildPeople(config, {
+  const { people, onBehalf, authenticator } = buildPeople(config, {
     store,
     clock,
     logger,
@@ -145,7 +146,16 @@ export async function composeElevate(
   });
   loopFactories.push(emergency.newLoop);
   metrics.countReviewsWith(emergency.reviews.counts);
-  const outbox = await buildOutbox({ config, store, metrics, clock, logger });
+  const notifications = await buildNotifications({ config, store, requests, people, metrics, clock, logger });
+  if (notifications.newExpiryLoop) loopFactories.push(notifications.newExpiryLoop);
+  const outbox = await buildOutbox({
+    config,
+    store,
+    metrics,
+    clock,
+    logger,
+    notifications: notifications.consumers,
+  });
   const activity = await buildActivity({ config, store, metrics, clock });
   if (outbox.hasConsumers) loopFactories.push(outbox.newLoop);
   const extensions = createExtensionService({
@@ -195,6 +205,7 @@ export async function composeElevate(
       }),
       mfa,
       ticketCallbacks: tickets.callbacks,
+      slackInteractions: notifications.slackInteractions,
       activity,
       reports: createGrantReportService({ load: requests.get, store, clock }),
       emergency,
@@ -232,6 +243,7 @@ export async function composeElevate(
     await jobs.stop();
     await outbox.close();
     await app?.close();
+    await notifications.close();
     metricsServer?.close();
     authenticator.stop?.();
     await store.close();

@@ -17,6 +17,8 @@ export interface OutboxParts {
   metrics: Adapters['metrics'];
   clock: Clock;
   logger: Logger;
+  /** Notification channels' consumers, by channel name (composition/build-notifications.ts). */
+  notifications?: { channel: string; consumer: OutboxConsumer }[];
   /** Defaults to a pass every 1s and retries from 1s up to 60s; tests may pass their own. */
   everyMs?: number;
   retry?: { minMs: number; maxMs: number };
@@ -24,14 +26,16 @@ export interface OutboxParts {
 
 /**
  * The one outbox relay and its consumers, each with its own cursor so a dead one holds up no other: the
- * audit sinks (audit.sinks, the whole trail) and the break-glass webhooks (breakglass.notify). The relay
+ * audit sinks (audit.sinks, the whole trail), the notification channels and the break-glass webhooks
+ * (breakglass.notify). The relay
  * runs on the lease holder only, poked by every audit write this server commits.
  */
-export async function buildOutbox({ config, store, metrics, clock, logger, everyMs, retry }: OutboxParts) {
+export async function buildOutbox(parts: OutboxParts) {
+  const { config, store, metrics, clock, logger, everyMs, retry } = parts;
   const sinks = await openAuditSinks(config.file, config.auditSinks);
   const consumers: OutboxConsumer[] = [];
   /** Per consumer, what logs and metrics call it: a sink by name and type, a webhook by its origin only. */
-  const described = new Map<string, { sink?: string; type?: string; url?: string }>();
+  const described = new Map<string, { sink?: string; type?: string; url?: string; channel?: string }>();
   config.auditSinks.forEach((c, i) => {
     const sink = sinks[i] as AuditSink;
     const consumer = sinkConsumer(sink, c);
@@ -43,7 +47,12 @@ export async function buildOutbox({ config, store, metrics, clock, logger, every
     consumers.push(notifier);
     described.set(notifier.name, { url: notifier.origin });
   }
+  for (const { channel, consumer } of parts.notifications ?? []) {
+    consumers.push(consumer);
+    described.set(consumer.name, { channel });
+  }
   const sinkOf = (consumer: string) => described.get(consumer)?.sink;
+  const channelOf = (consumer: string) => described.get(consumer)?.channel;
   const where = (consumer: string) => ({ consumer, ...described.get(consumer) });
   let current: LeaderLoop | null = null;
   metrics.whenAuditWritten(() => current?.poke());
@@ -57,17 +66,23 @@ export async function buildOutbox({ config, store, metrics, clock, logger, every
       wake: () => current?.poke(),
       onDelivered: (consumer, count) => {
         const sink = sinkOf(consumer);
+        const channel = channelOf(consumer);
         if (sink) metrics.sinkDelivered(sink, count);
+        else if (channel) metrics.notificationDelivered(channel, count);
         else metrics.outboxDelivered(consumer, count);
       },
       onLag: (consumer, events, seconds) => {
         const sink = sinkOf(consumer);
+        const channel = channelOf(consumer);
         if (sink) metrics.sinkLag(sink, events, seconds);
+        else if (channel) metrics.notificationLag(channel, events);
         else metrics.outboxLag(consumer, events);
       },
       onFailure: (consumer, err, failures, retryInMs) => {
         const sink = sinkOf(consumer);
+        const channel = channelOf(consumer);
         if (sink) metrics.sinkFailed(sink);
+        else if (channel) metrics.notificationFailed(channel);
         else metrics.outboxFailed(consumer);
         logger.warn(
           { ...where(consumer), err: err.message, failures, retryInMs },

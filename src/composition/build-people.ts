@@ -26,5 +26,5 @@ export function buildPeople(
       ? { kind: 'oidc', issuer: config.auth.oidc.issuer }
       : { kind: 'token-file' },
   });
-  return { onBehalf, authenticator: people.recording(deps.authenticator) };
+  return { people, onBehalf, authenticator: people.recording(deps.authenticator) };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { formatDuration } from '../domain/duration.js';
 import { auditSchema } from './audit-sink-schema.js';
 import { breakglassSchema, integrationSchema, ticketsSchema } from './integration-schema.js';
+import { notificationsSchema } from './notification-schema.js';
 import { checkPolicyReferences } from './policy-references.js';
 import { durationText, labels, name, policy, principals, profile } from './policy-schema.js';
 
@@ -136,6 +137,8 @@ export const configSchema = z
     tickets: ticketsSchema,
     /** Where the audit trail is streamed (SIEMs, log stores, buckets, syslog). */
     audit: auditSchema,
+    /** Who is told what, where: Slack, e-mail and webhook channels, and the rules that feed them. */
+    notifications: notificationsSchema,
     /** Identities that may ask for access on someone else's behalf (ticket systems, chat bots). */
     integrations: z.array(integrationSchema).default([]),
     /** Emergency access without ticket or approver; absent: nobody may pull the glass. */

@@ -13,6 +13,7 @@ import {
   resolveIntegrations,
   type TicketsConfig,
 } from './integration-config.js';
+import { type NotificationsConfig, resolveNotifications } from './notification-schema.js';
 import { buildPolicySet } from './policy-set.js';
 
 export type StorageConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -76,6 +77,8 @@ export interface Config {
   breakglass: BreakglassConfig | null;
   /** Where the audit trail is streamed, each sink with its own cursor; file paths absolute. */
   auditSinks: AuditSinkConfig[];
+  /** Notification channels and rules; file paths absolute. */
+  notifications: NotificationsConfig;
   /**
    * The policy language as the engine judges it (policies in evaluation order, profiles, guardrails,
    * limits, cluster labels, digest). A config reload replaces it whole.
@@ -156,6 +159,7 @@ export function parseConfig(text: string, file: string): Config {
     secretsKeyFile: c.secrets ? rel(c.secrets.keyFile) : null,
     ...resolveIntegrations(c, rel),
     auditSinks: resolveAuditSinks(c.audit, rel),
+    notifications: resolveNotifications(c.notifications, rel),
     policySet,
     policyWarnings,
   };

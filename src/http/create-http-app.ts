@@ -35,6 +35,7 @@ import { identityRoutes } from './routes/identity-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
 import { reconcileRoutes } from './routes/reconcile-routes.js';
 import { reviewRoutes } from './routes/review-routes.js';
+import { type SlackInteractionReceiver, slackInteractionRoutes } from './routes/slack-interaction-routes.js';
 import { ticketEventRoutes } from './routes/ticket-event-routes.js';
 
 export interface HttpAppDeps {
@@ -51,6 +52,8 @@ export interface HttpAppDeps {
   breakGlassAccess: BreakGlassAccessService;
   /** Signed callbacks from ticket systems (POST /api/v1/tickets/events). */
   ticketCallbacks: TicketCallbacks;
+  /** Approve/Deny clicked in Slack (POST /api/v1/notifications/slack/interactions, signed by Slack). */
+  slackInteractions: SlackInteractionReceiver;
   /** What was done under grants, and grant reports. */
   reports: GrantReportService;
   /** Activity capture: the ingest of API servers' audit events, and the check of their tokens. */
@@ -111,6 +114,7 @@ export async function createHttpApp(deps: HttpAppDeps) {
     async (signed) => {
       throttleFailedAuth(signed, deps.contract.authThrottle);
       await signed.register(ticketEventRoutes(deps.ticketCallbacks));
+      await signed.register(slackInteractionRoutes(deps.slackInteractions));
     },
     { prefix: '/api/v1' },
   );

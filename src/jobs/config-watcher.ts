@@ -189,6 +189,7 @@ export function fieldsNeedingRestart(running: Config, next: Config): string[] {
     ['integrations', (c) => c.integrations],
     ['breakglass', (c) => c.breakglass],
     ['audit', (c) => c.auditSinks],
+    ['notifications', (c) => c.notifications],
     ['clusters[].activity', (c) => c.clusters.map((cl) => [cl.name, cl.activityTokenFile])],
   ];
   return fields.filter(([, of]) => JSON.stringify(of(running)) !== JSON.stringify(of(next))).map(([f]) => f);

@@ -227,6 +227,8 @@ export interface Store {
   /** Records who signed in with what groups (upsert). */
   recordIdentitySeen(identity: KnownIdentity): Promise<void>;
   getKnownIdentity(user: string): Promise<KnownIdentity | null>;
+  /** Everyone seen signing in: the members of approver groups a notice goes to. */
+  listKnownIdentities(): Promise<KnownIdentity[]>;
   close(): Promise<void>;
 }
 

@@ -160,8 +160,17 @@ export function createRequestService(deps: RequestServiceDeps) {
       return all.filter((r) => canView(who, r));
     },
 
-    /** `otp`: the approver's fresh one-time code, for a request whose policy required MFA of approvers. */
-    async approve(who: Identity, id: string, comment: string | null, otp?: string): Promise<AccessRequest> {
+    /**
+     * `otp`: the approver's fresh one-time code, for a request whose policy required MFA of approvers;
+     * `via`: where the approver clicked when not in the API itself (slack), for the audit trail.
+     */
+    async approve(
+      who: Identity,
+      id: string,
+      comment: string | null,
+      otp?: string,
+      via?: string,
+    ): Promise<AccessRequest> {
       const saved = await withLock(id, async () => {
         const current = await load(who, id);
         const next = approve(current, who, comment, clock.now());
@@ -172,7 +181,7 @@ export function createRequestService(deps: RequestServiceDeps) {
             requestId: id,
           });
         }
-        const events = [event(who, next, 'ApprovalRecorded', { comment })];
+        const events = [event(who, next, 'ApprovalRecorded', { comment, ...(via ? { via } : {}) })];
         if (next.phase !== 'Approved') return saveAndTrack(next, events);
         events.push(event(who, next, 'RequestApproved', { approvers: next.approvals }));
         // The approval that completes the quorum grants: the limits must hold now, as they did when the
@@ -186,12 +195,12 @@ export function createRequestService(deps: RequestServiceDeps) {
       return saved.phase === 'Approved' ? settleNow(saved) : saved;
     },
 
-    deny(who: Identity, id: string, comment: string | null): Promise<AccessRequest> {
+    deny(who: Identity, id: string, comment: string | null, via?: string): Promise<AccessRequest> {
       return withLock(id, async () => {
         const next = deny(await load(who, id), who, comment, clock.now());
         // Under denyEnds: false a denial is on record while the request still waits for its quorum.
         const action = next.phase === 'Denied' ? 'RequestDenied' : 'DenialRecorded';
-        return saveAndTrack(next, [event(who, next, action, { comment })]);
+        return saveAndTrack(next, [event(who, next, action, { comment, ...(via ? { via } : {}) })]);
       });
     },
 

@@ -5,6 +5,7 @@ import type { AuditEventInput } from '../../domain/audit-event.js';
 import type { Store } from '../../services/ports.js';
 import { createActivityMetrics } from './activity-metrics.js';
 import { createAuditSinkMetrics } from './audit-sink-metrics.js';
+import { createNotificationMetrics } from './notification-metrics.js';
 import { createOutboxMetrics } from './outbox-metrics.js';
 import { createReviewMetrics } from './review-metrics.js';
 import { createTicketMetrics } from './ticket-metrics.js';
@@ -84,6 +85,7 @@ export function createMetrics(store: Pick<Store, 'countByPhase' | 'auditHead'>) 
     ...createReviewMetrics(registry),
     ...createOutboxMetrics(registry),
     ...createAuditSinkMetrics(registry),
+    ...createNotificationMetrics(registry),
     ...createActivityMetrics(registry),
     /** Called after each committed write with audit events on this server (the outbox relay's poke). */
     whenAuditWritten(listener: () => void): void {

@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Store } from '../../services/ports.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { KnownIdentity, Store } from '../../services/ports.js';
 import type { AppendEvents, Database } from './schema.js';
 
 type RelayRows = Pick<
@@ -12,6 +12,7 @@ type RelayRows = Pick<
   | 'listOutboxSkips'
   | 'recordIdentitySeen'
   | 'getKnownIdentity'
+  | 'listKnownIdentities'
 >;
 
 /**
@@ -139,13 +140,21 @@ export function relayRows(db: Kysely<Database>, appendEvents: AppendEvents): Rel
         .selectAll()
         .where('user_name', '=', user)
         .executeTakeFirst();
-      if (!row) return null;
-      return {
-        user: row.user_name,
-        groups: JSON.parse(row.groups_json),
-        source: JSON.parse(row.source_json),
-        seenAt: new Date(row.seen_at),
-      };
+      return row ? knownIdentity(row) : null;
     },
+
+    async listKnownIdentities() {
+      const rows = await db.selectFrom('known_identities').selectAll().orderBy('user_name').execute();
+      return rows.map(knownIdentity);
+    },
+  };
+}
+
+function knownIdentity(row: Selectable<Database['known_identities']>): KnownIdentity {
+  return {
+    user: row.user_name,
+    groups: JSON.parse(row.groups_json),
+    source: JSON.parse(row.source_json),
+    seenAt: new Date(row.seen_at),
   };
 }
