@@ -88,7 +88,9 @@ export async function buildOutbox(parts: OutboxParts) {
           { ...where(consumer), err: err.message, failures, retryInMs },
           sink
             ? 'could not deliver to an audit sink; will retry'
-            : 'could not deliver to an outbox consumer; will retry',
+            : channel
+              ? 'could not send to a notification channel; will retry'
+              : 'could not deliver to an outbox consumer; will retry',
         );
       },
       onSkipped: (consumer, seq, error) => {

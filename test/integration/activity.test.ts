@@ -14,6 +14,7 @@ import { auditEvents, type RunningElevate, requestBody, startElevate } from '../
 import { elevateBin, run as runCli } from '../support/cli.js';
 import { freePort } from '../support/free-port.js';
 import { createNamespace, uniqueName, waitFor } from '../support/kube.js';
+import { writeTestPki } from '../support/test-pki.js';
 
 const run = promisify(execFile);
 
@@ -31,28 +32,6 @@ let ns: string;
 let tls: { ca: string; cert: string; key: string };
 let other: string;
 const token = 'audit-webhook-token-0123456789';
-
-/** A CA and a certificate for 127.0.0.1 signed by it, for Elevate's HTTPS. */
-async function servingCertificate(into: string) {
-  const ca = { caCert: join(into, 'ca.crt'), caKey: join(into, 'ca.key') };
-  const newCert = await certificateWriter(into, ca);
-  await newCert(
-    '/CN=activity-test-ca',
-    ca.caCert,
-    ca.caKey,
-    ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign'],
-    false,
-  );
-  const [cert, key] = [join(into, 'tls.crt'), join(into, 'tls.key')];
-  await newCert(
-    '/CN=elevate',
-    cert,
-    key,
-    ['basicConstraints=critical,CA:FALSE', 'subjectAltName=IP:127.0.0.1', 'extendedKeyUsage=serverAuth'],
-    true,
-  );
-  return { ca: ca.caCert, cert, key };
-}
 
 async function userKubeconfig(user: string, group: string): Promise<string> {
   const pki = join(cluster.dir, 'pki');
@@ -110,7 +89,8 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'token'), token);
   const port = await freePort();
   // The API server sends its token only over TLS: Elevate serves HTTPS with a certificate of a test CA.
-  tls = await servingCertificate(dir);
+  const pki = await writeTestPki(dir);
+  tls = { ca: pki.caCert, cert: pki.serverCert, key: pki.serverKey };
   setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, readFileSync(tls.ca, 'utf8')] } }));
   [cluster] = (await testenvUp({
     dir,

@@ -14,7 +14,8 @@ import { s3SinkSchema, syslogSinkSchema } from '../../src/config/audit-sink-sche
 import type { AuditRecord } from '../../src/domain/audit-record.js';
 import { type AuditSink, SinkRejected } from '../../src/services/audit-sink.js';
 import { type MotoS3Server, startMotoS3 } from '../support/moto-s3-server.js';
-import { type RsyslogReceiver, startRsyslogReceiver, writeTestPki } from '../support/rsyslog-receiver.js';
+import { type RsyslogReceiver, startRsyslogReceiver } from '../support/rsyslog-receiver.js';
+import { writeTestPki } from '../support/test-pki.js';
 
 // A hash-chained trail crossing midnight UTC, with text that needs escaping in syslog structured data and
 // characters of more than one byte (octet counting counts bytes).

@@ -105,11 +105,10 @@ export function createSlackInteractions(deps: SlackInteractionDeps) {
     const r = outcome.request;
     const verb = click.action === approveAction ? 'Approved' : 'Denied';
     const got = r.approvals.filter((a) => a.decision === 'Approved').length;
-    const state =
+    const text =
       r.phase === 'Pending'
-        ? `(${got} of ${r.policy.required} approvals so far)`
-        : `: the request is ${r.phase}`;
-    const text = `${verb} by ${outcome.by} in Slack ${state}`;
+        ? `${verb} by ${outcome.by} in Slack (${got} of ${r.policy.required} approvals so far)`
+        : `${verb} by ${outcome.by} in Slack: the request is ${r.phase}`;
     if (r.phase === 'Pending') await channel.tellUser(click.conversation, click.slackUser, text);
     else await channel.update(click.conversation, click.ts, text, decidedBlocks(click.blocks, text));
   }
