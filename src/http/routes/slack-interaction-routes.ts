@@ -40,6 +40,7 @@ export function slackInteractionRoutes(receiver: SlackInteractionReceiver): Fast
           tags: ['Notifications'],
           operationId: 'slackInteraction',
           security: [],
+          consumes: ['application/x-www-form-urlencoded'],
           headers: z.object({
             'x-slack-request-timestamp': z.string().optional(),
             'x-slack-signature': z.string().optional(),
