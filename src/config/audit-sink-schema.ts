@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { serviceUrl } from './integration-schema.js';
 import { durationText } from './policy-schema.js';
+import { checkBothOrNeither, checkUniqueNames } from './schema-checks.js';
 
 const sinkName = z
   .string()
@@ -130,21 +131,15 @@ export const auditSchema = z
     sinks: z.array(auditSinkSchema).default([]),
   })
   .superRefine((a, ctx) => {
-    const seen = new Set<string>();
+    checkUniqueNames(a.sinks, 'sinks', 'sink', ctx);
     a.sinks.forEach((s, i) => {
-      if (seen.has(s.name))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['sinks', i, 'name'],
-          message: `sink ${s.name} is named twice`,
-        });
-      seen.add(s.name);
-      if (s.type === 's3' && (s.accessKeyIdFile === undefined) !== (s.secretAccessKeyFile === undefined))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['sinks', i],
-          message: 'give both accessKeyIdFile and secretAccessKeyFile, or neither',
-        });
+      if (s.type === 's3')
+        checkBothOrNeither(
+          [s.accessKeyIdFile, s.secretAccessKeyFile],
+          ['accessKeyIdFile', 'secretAccessKeyFile'],
+          ['sinks', i],
+          ctx,
+        );
     });
   })
   .prefault({});

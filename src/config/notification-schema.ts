@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { notificationKinds, severities } from '../domain/notification.js';
 import { serviceUrl } from './integration-schema.js';
 import { durationText } from './policy-schema.js';
+import { checkBothOrNeither, checkUniqueNames } from './schema-checks.js';
 
 const channelName = z
   .string()
@@ -104,21 +105,11 @@ export const notificationsSchema = z
     expiryWarning: durationText.prefault('10m'),
   })
   .superRefine((n, ctx) => {
-    const channels = new Map<string, z.infer<typeof channelSchema>>();
+    checkUniqueNames(n.channels, 'channels', 'channel', ctx);
+    const channels = new Map(n.channels.map((c) => [c.name, c]));
     n.channels.forEach((c, i) => {
-      if (channels.has(c.name))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['channels', i, 'name'],
-          message: `channel ${c.name} is named twice`,
-        });
-      channels.set(c.name, c);
-      if (c.type === 'email' && (c.username === undefined) !== (c.passwordFile === undefined))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['channels', i],
-          message: 'give both username and passwordFile, or neither',
-        });
+      if (c.type === 'email')
+        checkBothOrNeither([c.username, c.passwordFile], ['username', 'passwordFile'], ['channels', i], ctx);
     });
     n.rules.forEach((r, i) => {
       const channel = channels.get(r.channel);

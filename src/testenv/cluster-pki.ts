@@ -112,3 +112,43 @@ export async function createClusterPki(dir: string, clusterName: string): Promis
   ]);
   return pki;
 }
+
+/** A CA and a serving certificate it signed, for a local server (the testenv's IdP, tests' TLS servers). */
+export interface LoopbackPki {
+  caCert: string;
+  caKey: string;
+  /** Valid for 127.0.0.1 and localhost. */
+  serverCert: string;
+  serverKey: string;
+}
+
+/** Writes a fresh CA (CN `<name>-ca`) and a serving certificate for 127.0.0.1 and localhost into `dir`. */
+export async function writeLoopbackPki(dir: string, name: string): Promise<LoopbackPki> {
+  const pki = {
+    caCert: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    serverCert: join(dir, 'server.crt'),
+    serverKey: join(dir, 'server.key'),
+  };
+  const newCert = await certificateWriter(dir, pki);
+  await newCert(
+    `/CN=${name}-ca`,
+    pki.caCert,
+    pki.caKey,
+    ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign'],
+    false,
+  );
+  await newCert(
+    `/CN=${name}`,
+    pki.serverCert,
+    pki.serverKey,
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=serverAuth',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    true,
+  );
+  return pki;
+}
