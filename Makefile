@@ -8,7 +8,7 @@ export PATH := $(NODE_BIN):$(PATH)
 # Native addons must compile against the Node that runs them, not the machine's Node 20 headers.
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
-.PHONY: all build deps kube postgres schemathesis moto rsyslog test lint typecheck unit integration demo demo-down bench clean
+.PHONY: all build deps crds kube postgres schemathesis moto rsyslog test lint typecheck unit integration demo demo-down bench clean
 
 all: build
 
@@ -42,6 +42,10 @@ moto:
 
 rsyslog:
 	@bash scripts/ensure-rsyslog.sh >/dev/null
+
+# deploy/kubernetes/crds.yaml from the zod schemas (a unit test fails when it is stale).
+crds: deps
+	npx tsx scripts/gen-crds.ts
 
 lint: deps
 	npx biome check .

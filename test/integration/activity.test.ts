@@ -6,14 +6,12 @@ import { rootCertificates } from 'node:tls';
 import { promisify } from 'node:util';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateWriter } from '../../src/testenv/cluster-pki.js';
 import { resolveKubeBinaries } from '../../src/testenv/kube-binaries.js';
 import { type TestCluster, testenvDown, testenvUp } from '../../src/testenv/testenv.js';
-import { writeKubeconfig } from '../../src/testenv/write-kubeconfig.js';
 import { auditEvents, type RunningElevate, requestBody, startElevate } from '../../test/support/elevate.js';
 import { elevateBin, run as runCli } from '../support/cli.js';
 import { freePort } from '../support/free-port.js';
-import { createNamespace, uniqueName, waitFor } from '../support/kube.js';
+import { createNamespace, uniqueName, userKubeconfig, waitFor } from '../support/kube.js';
 import { writeTestPki } from '../support/test-pki.js';
 
 const run = promisify(execFile);
@@ -32,34 +30,6 @@ let ns: string;
 let tls: { ca: string; cert: string; key: string };
 let other: string;
 const token = 'audit-webhook-token-0123456789';
-
-async function userKubeconfig(user: string, group: string): Promise<string> {
-  const pki = join(cluster.dir, 'pki');
-  const newCert = await certificateWriter(pki, { caCert: join(pki, 'ca.crt'), caKey: join(pki, 'ca.key') });
-  const [cert, key] = [join(pki, `${user}.crt`), join(pki, `${user}.key`)];
-  await newCert(
-    `/CN=${user}/O=${group}`,
-    cert,
-    key,
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=clientAuth',
-    ],
-    true,
-  );
-  const path = join(dir, `${user}.kubeconfig`);
-  await writeKubeconfig({
-    path,
-    name: cluster.name,
-    user,
-    server: cluster.server,
-    caFile: join(pki, 'ca.crt'),
-    certFile: cert,
-    keyFile: key,
-  });
-  return path;
-}
 
 /** kubectl as `user`; resolves with its exit code rather than throwing on a refusal. */
 async function kubectlAs(user: string, args: string[]): Promise<number> {
@@ -111,9 +81,9 @@ beforeAll(async () => {
   other = uniqueName('act');
   await createNamespace(cluster.kubeconfigPath, ns);
   await createNamespace(cluster.kubeconfigPath, other);
-  kubeconfigs.alice = await userKubeconfig('alice', 'devs');
-  kubeconfigs.dave = await userKubeconfig('dave', 'devs');
-  kubeconfigs.mallory = await userKubeconfig('mallory', 'contractors');
+  kubeconfigs.alice = await userKubeconfig(cluster, 'alice', ['devs']);
+  kubeconfigs.dave = await userKubeconfig(cluster, 'dave', ['devs']);
+  kubeconfigs.mallory = await userKubeconfig(cluster, 'mallory', ['contractors']);
   kubeconfigs.admin = cluster.kubeconfigPath;
 }, 180_000);
 

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import { certificateWriter } from '../../src/testenv/cluster-pki.js';
+import { writeKubeconfig } from '../../src/testenv/write-kubeconfig.js';
 
 export interface AccessQuestion {
   user: string;
@@ -93,4 +96,50 @@ export async function waitFor<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** Where a testenv cluster keeps its files (its PKI under pki/), its name and its API server. */
+export interface ClusterFiles {
+  dir: string;
+  name: string;
+  server: string;
+}
+
+/** A cluster of the shared testenv, for minting people's kubeconfigs. */
+export function sharedCluster(name = 'dev'): ClusterFiles {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(testKubeconfig(name));
+  return { dir: join(inject('testenvDir'), name), name, server: kc.getCurrentCluster()?.server ?? '' };
+}
+
+/**
+ * A kubeconfig for `user` in `groups`: a client certificate signed by the cluster's CA (CN the user, O each
+ * group), as kubeadm makes them. Kubernetes sees exactly this user; no impersonation involved.
+ */
+export async function userKubeconfig(cluster: ClusterFiles, user: string, groups: string[]): Promise<string> {
+  const pki = join(cluster.dir, 'pki');
+  const newCert = await certificateWriter(pki, { caCert: join(pki, 'ca.crt'), caKey: join(pki, 'ca.key') });
+  const [cert, key] = [join(pki, `${user}.crt`), join(pki, `${user}.key`)];
+  await newCert(
+    `/CN=${user}${groups.map((g) => `/O=${g}`).join('')}`,
+    cert,
+    key,
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=clientAuth',
+    ],
+    true,
+  );
+  const path = join(cluster.dir, `${user}.kubeconfig`);
+  await writeKubeconfig({
+    path,
+    name: cluster.name,
+    user,
+    server: cluster.server,
+    caFile: join(pki, 'ca.crt'),
+    certFile: cert,
+    keyFile: key,
+  });
+  return path;
 }
