@@ -165,12 +165,11 @@ interface Kind {
   columns: { name: string; type: string; jsonPath: string }[];
 }
 
-const accepted = {
-  name: 'Accepted',
-  type: 'string',
-  jsonPath: '.status.conditions[?(@.type=="Accepted")].status',
-};
-const age = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+/** A printer column of `kubectl get`. */
+const column = (name: string, jsonPath: string, type = 'string') => ({ name, type, jsonPath });
+
+const accepted = column('Accepted', '.status.conditions[?(@.type=="Accepted")].status');
+const age = column('Age', '.metadata.creationTimestamp', 'date');
 
 export const kinds: Kind[] = [
   {
@@ -186,8 +185,8 @@ export const kinds: Kind[] = [
     ]),
     status: acceptedStatus,
     columns: [
-      { name: 'Decision', type: 'string', jsonPath: '.spec.decision' },
-      { name: 'Priority', type: 'integer', jsonPath: '.spec.priority' },
+      column('Decision', '.spec.decision'),
+      column('Priority', '.spec.priority', 'integer'),
       accepted,
       age,
     ],
@@ -209,12 +208,12 @@ export const kinds: Kind[] = [
     spec: requestSpec,
     status: requestStatus,
     columns: [
-      { name: 'Requester', type: 'string', jsonPath: '.spec.requester' },
-      { name: 'Cluster', type: 'string', jsonPath: '.spec.cluster' },
-      { name: 'Role', type: 'string', jsonPath: '.spec.role' },
-      { name: 'Namespace', type: 'string', jsonPath: '.spec.namespace' },
-      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-      { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+      column('Requester', '.spec.requester'),
+      column('Cluster', '.spec.cluster'),
+      column('Role', '.spec.role'),
+      column('Namespace', '.spec.namespace'),
+      column('Phase', '.status.phase'),
+      column('Expires', '.status.expiresAt', 'date'),
       age,
     ],
   },
@@ -226,10 +225,10 @@ export const kinds: Kind[] = [
     spec: approvalSpec,
     status: approvalStatus,
     columns: [
-      { name: 'Request', type: 'string', jsonPath: '.spec.request' },
-      { name: 'Approver', type: 'string', jsonPath: '.spec.approver' },
-      { name: 'Decision', type: 'string', jsonPath: '.spec.decision' },
-      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      column('Request', '.spec.request'),
+      column('Approver', '.spec.approver'),
+      column('Decision', '.spec.decision'),
+      column('Phase', '.status.phase'),
       age,
     ],
   },
