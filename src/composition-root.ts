@@ -6,6 +6,7 @@ import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { buildNotifications } from './composition/build-notifications.js';
 import { buildOutbox } from './composition/build-outbox.js';
 import { buildPeople } from './composition/build-people.js';
+import { buildResourcePolicies } from './composition/build-resource-policies.js';
 import { buildTickets } from './composition/build-tickets.js';
 import { createLogger, requestChangeLogger } from './composition/logging.js';
 import { openAdapters } from './composition/open-adapters.js';
@@ -79,7 +80,14 @@ export async function composeElevate(
   });
   metrics.countTimersWith(() => jobs.timerCount());
   // Every server reloads the policy set on its own, leader or not (each audits its own reload).
-  const configWatcher = watchConfig(config, { holder: policySource, store, clock, logger });
+  const resourcePolicies = buildResourcePolicies(config, { holder: policySource, store, clock, logger });
+  const configWatcher = watchConfig(config, {
+    holder: policySource,
+    store,
+    clock,
+    logger,
+    resources: resourcePolicies?.policies ?? null,
+  });
   /** Every saved change is logged and timed from then on. */
   const onChange = (r: AccessRequest) => {
     logChange(r);
@@ -240,6 +248,7 @@ export async function composeElevate(
   async function stop(): Promise<void> {
     ready = false;
     await configWatcher.stop();
+    resourcePolicies?.stop();
     await jobs.stop();
     await outbox.close();
     await app?.close();
@@ -254,6 +263,7 @@ export async function composeElevate(
       // The API listens while the leader catches up on whatever fell due while Elevate was down, and
       // /readyz answers 503 until that is done (bounded, so an unreachable cluster cannot hold it up).
       // A follower leaves the timers to the leader and is ready at once.
+      resourcePolicies?.start();
       const [, url] = await Promise.all([jobs.start(), serve(), configWatcher.start()]).catch(async (e) => {
         await stop();
         throw e;

@@ -98,6 +98,20 @@ export const configSchema = z
         }),
       )
       .min(1),
+    /**
+     * The cluster (one of clusters[]) where Elevate's custom resources live: AccessPolicy and AccessProfile
+     * (cluster-scoped) join the file's; AccessRequest and AccessApproval are read in `namespace`.
+     */
+    home: z
+      .strictObject({
+        cluster: z.string().min(1),
+        namespace: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'namespace names are DNS labels')
+          .max(63)
+          .default('elevate'),
+      })
+      .optional(),
     policies: z.array(policy).default([]),
     profiles: z.array(profile).default([]),
     guardrails: z
@@ -191,6 +205,13 @@ export const configSchema = z
         code: 'custom',
         path: ['auth'],
         message: 'no way to sign in: set auth.tokenFile, auth.oidc or auth.kubernetes',
+      });
+    }
+    if (c.home && !seen.has(c.home.cluster)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['home', 'cluster'],
+        message: `unknown cluster ${c.home.cluster}; expected one of ${[...seen].join(', ')}`,
       });
     }
     if (c.auth.kubernetes && !seen.has(c.auth.kubernetes.cluster)) {

@@ -77,6 +77,10 @@ export interface Config {
   breakglass: BreakglassConfig | null;
   /** Where the audit trail is streamed, each sink with its own cursor; file paths absolute. */
   auditSinks: AuditSinkConfig[];
+  /** Where Elevate's custom resources live; null: nowhere (policies come from the file alone). */
+  home: { cluster: string; namespace: string } | null;
+  /** The file as validated: what policies from custom resources are judged against (references, limits). */
+  parsed: ParsedConfig;
   /** Notification channels and rules; file paths absolute. */
   notifications: NotificationsConfig;
   /**
@@ -160,6 +164,8 @@ export function parseConfig(text: string, file: string): Config {
     ...resolveIntegrations(c, rel),
     auditSinks: resolveAuditSinks(c.audit, rel),
     notifications: resolveNotifications(c.notifications, rel),
+    home: c.home ?? null,
+    parsed: c,
     policySet,
     policyWarnings,
   };

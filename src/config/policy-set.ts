@@ -3,7 +3,7 @@ import { formatDuration } from '../domain/duration.js';
 import type { PolicyWarning } from '../domain/policy/lint.js';
 import type { Policy, PolicyMatch, PolicySet, Profile } from '../domain/policy/types.js';
 import type { ParsedConfig } from './config-schema.js';
-import type { PolicyInput } from './policy-schema.js';
+import type { PolicyInput, ProfileInput } from './policy-schema.js';
 
 /** A policy without maxDuration may grant up to an hour, or limits.maxDuration when that is shorter. */
 export function defaultMaxDurationMs(limitsMaxDurationMs: number): number {
@@ -18,13 +18,19 @@ export function defaultMaxDurationMs(limitsMaxDurationMs: number): number {
  * engine's "never above maxDurationMs" holds); it is returned as a warning, which `elevate policy check`
  * prints.
  */
-export function buildPolicySet(c: ParsedConfig, file: string): { set: PolicySet; warnings: PolicyWarning[] } {
+export function buildPolicySet(
+  c: ParsedConfig,
+  file: string,
+  /** Accepted AccessPolicy and AccessProfile objects: after the file's at equal priority, by name. */
+  resources: { policies: PolicyInput[]; profiles: ProfileInput[] } = { policies: [], profiles: [] },
+): { set: PolicySet; warnings: PolicyWarning[] } {
   const warnings: PolicyWarning[] = [];
   const fallbackMax = defaultMaxDurationMs(c.limits.maxDuration);
-  const policies = c.policies
-    .map((p, i) => toPolicy(p, `${file} policies[${i}]`, fallbackMax, warnings))
-    .sort((a, b) => b.priority - a.priority);
-  const profiles: Profile[] = c.profiles.map((p) => ({
+  const policies = [
+    ...c.policies.map((p, i) => toPolicy(p, `${file} policies[${i}]`, fallbackMax, warnings)),
+    ...resources.policies.map((p) => toPolicy(p, `AccessPolicy ${p.name}`, fallbackMax, warnings)),
+  ].sort((a, b) => b.priority - a.priority);
+  const profiles: Profile[] = [...c.profiles, ...resources.profiles].map((p) => ({
     name: p.name,
     ...(p.description !== undefined ? { description: p.description } : {}),
     targets: p.targets.map((t) => ({

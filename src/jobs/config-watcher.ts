@@ -5,6 +5,7 @@ import { basename, dirname } from 'node:path';
 import { type Config, parseConfig } from '../config/load-config.js';
 import { systemActor } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
+import type { PolicySet } from '../domain/policy/types.js';
 import type { PolicyHolder } from '../services/policy-holder.js';
 import type { Store } from '../services/ports.js';
 
@@ -21,6 +22,8 @@ export interface ConfigWatcherDeps {
   /** The config the server started with: what fields needing a restart are compared against. */
   running: Config;
   holder: PolicyHolder;
+  /** The set a valid file puts in force; its own policySet unless policies also come from elsewhere. */
+  policySetOf?: (next: Config) => PolicySet;
   store: Pick<Store, 'appendAudit'>;
   clock: Clock;
   /** The fallback for changes fs.watch does not report (network file systems, some mounts). */
@@ -82,7 +85,7 @@ export function createConfigWatcher(deps: ConfigWatcherDeps) {
     const restart = fieldsNeedingRestart(deps.running, next);
     if (restart.length > 0) deps.onRestartNeeded(restart);
     const previous = holder.current();
-    const set = next.policySet;
+    const set = deps.policySetOf?.(next) ?? next.policySet;
     if (set.digest === previous.digest) return;
     const reload: PolicyReload = {
       digest: set.digest,
@@ -190,6 +193,7 @@ export function fieldsNeedingRestart(running: Config, next: Config): string[] {
     ['breakglass', (c) => c.breakglass],
     ['audit', (c) => c.auditSinks],
     ['notifications', (c) => c.notifications],
+    ['home', (c) => c.home],
     ['clusters[].activity', (c) => c.clusters.map((cl) => [cl.name, cl.activityTokenFile])],
   ];
   return fields.filter(([, of]) => JSON.stringify(of(running)) !== JSON.stringify(of(next))).map(([f]) => f);

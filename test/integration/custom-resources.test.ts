@@ -1,34 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveKubeBinaries } from '../../src/testenv/kube-binaries.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedCluster, testKubeconfig, uniqueName, userKubeconfig, waitFor } from '../support/kube.js';
+import { applyHomeManifests, kubectlWith } from '../support/kubectl.js';
 
-const repo = join(import.meta.dirname, '..', '..');
-const dir = mkdtempSync(join(tmpdir(), 'elevate-crds-'));
-let kubectl: string;
 const as: Record<string, string> = {};
-
-/** kubectl as `who`, with `yaml` as a file when given: the exit code and what it printed. */
-async function run(who: string, args: string[], yaml?: string): Promise<{ code: number; out: string }> {
-  const file = join(dir, `${uniqueName('obj')}.yaml`);
-  if (yaml) writeFileSync(file, yaml);
-  try {
-    const { stdout, stderr } = await promisify(execFile)(kubectl, [
-      '--kubeconfig',
-      as[who] as string,
-      ...args,
-      ...(yaml ? ['-f', file] : []),
-    ]);
-    return { code: 0, out: stdout + stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
-}
+const run = (who: string, args: string[], yaml?: string) => kubectlWith(as[who] as string, args, yaml);
 
 const request = (name: string, requester: string, extra = '') => `
 apiVersion: elevate.dev/v1
@@ -63,27 +38,18 @@ subjects:
 
 describe('the custom resources and admission policies of deploy/kubernetes/, on a real API server', () => {
   beforeAll(async () => {
-    kubectl = (await resolveKubeBinaries(undefined, () => {})).kubectl;
     as.admin = testKubeconfig('dev');
     as.alice = await userKubeconfig(sharedCluster('dev'), 'alice', ['devs']);
     as.bob = await userKubeconfig(sharedCluster('dev'), 'bob', ['sre-leads']);
-    const applied = await run('admin', ['apply', '-f', join(repo, 'deploy/kubernetes/')]);
-    expect(applied.code, applied.out).toBe(0);
-    const established = await run('admin', [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      ...['accesspolicies', 'accessprofiles', 'accessrequests', 'accessapprovals'].map(
-        (p) => `crd/${p}.elevate.dev`,
-      ),
-    ]);
-    expect(established.code, established.out).toBe(0);
+    await applyHomeManifests('dev');
     expect((await run('admin', ['apply'], rbac)).code).toBe(0);
   }, 120_000);
+  // The cluster is shared: a policy left behind would be in force for every later server with a home.
+  afterAll(() => run('admin', ['delete', 'accesspolicies', '-l', 'elevate-test=crds']));
 
   it('an AccessPolicy in the config file’s language is accepted; what the schema can tell is wrong is refused, naming it', async () => {
     const policy = (name: string, spec: string) =>
-      `apiVersion: elevate.dev/v1\nkind: AccessPolicy\nmetadata: { name: ${name} }\nspec:\n${spec}`;
+      `apiVersion: elevate.dev/v1\nkind: AccessPolicy\nmetadata: { name: ${name}, labels: { elevate-test: crds } }\nspec:\n${spec}`;
     const good = await run(
       'admin',
       ['apply'],

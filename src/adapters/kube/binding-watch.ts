@@ -12,22 +12,28 @@ const serverTimeoutSeconds = 20;
 /** A watch the server ends normally sooner than this, having sent nothing, is treated as failing. */
 const shortestNormalWatchMs = 1000;
 
-export interface BindingList {
-  items: k8s.V1RoleBinding[];
-  metadata?: { resourceVersion?: string };
+/** Anything the API server lists and watches: bindings, Elevate's own custom resources. */
+export interface KubeObject {
+  metadata?: k8s.V1ObjectMeta;
 }
 
-export interface BindingWatchDeps {
+export interface ObjectList<T extends KubeObject> {
+  items: T[];
+  metadata?: { resourceVersion?: string };
+}
+export type BindingList = ObjectList<k8s.V1RoleBinding>;
+
+export interface ObjectWatchDeps<T extends KubeObject> {
   watch: Pick<k8s.Watch, 'watch'>;
   /** The collection's path, e.g. /apis/rbac.authorization.k8s.io/v1/rolebindings. */
   path: string;
-  labelSelector: string;
-  list: () => Promise<BindingList>;
-  onEvent: (type: BindingEventType, binding: k8s.V1RoleBinding) => void;
+  labelSelector?: string;
+  list: () => Promise<ObjectList<T>>;
+  onEvent: (type: BindingEventType, object: T) => void;
   onError: (error: Error) => void;
 }
 
-const keyOf = (b: k8s.V1RoleBinding) => `${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''}`;
+const keyOf = (b: KubeObject) => `${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''}`;
 
 /**
  * Lists once, then watches from the list's resourceVersion for as long as it is not stopped: a watch the
@@ -36,12 +42,12 @@ const keyOf = (b: k8s.V1RoleBinding) => `${b.metadata?.namespace ?? ''}/${b.meta
  * watch that works; 410 Gone (that resourceVersion is no longer kept) lists again and reports what
  * changed meanwhile as events, deletions included.
  */
-export function watchBindings(deps: BindingWatchDeps): { stop(): void } {
+export function watchObjects<T extends KubeObject>(deps: ObjectWatchDeps<T>): { stop(): void } {
   let stopped = false;
   /** Where the next watch starts; null: list first. */
   let resourceVersion: string | null = null;
   /** What the events so far say exists, to tell after a relist what vanished meanwhile. */
-  let known: Map<string, k8s.V1RoleBinding> | null = null;
+  let known: Map<string, T> | null = null;
   let failures = 0;
   let current: AbortController | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -96,12 +102,12 @@ export function watchBindings(deps: BindingWatchDeps): { stop(): void } {
       const controller = await deps.watch.watch(
         deps.path,
         {
-          labelSelector: deps.labelSelector,
+          ...(deps.labelSelector ? { labelSelector: deps.labelSelector } : {}),
           resourceVersion: resourceVersion ?? undefined,
           allowWatchBookmarks: true,
           timeoutSeconds: serverTimeoutSeconds,
         },
-        (type: string, object: k8s.V1RoleBinding & k8s.V1Status) => {
+        (type: string, object: T & k8s.V1Status) => {
           if (type === 'ERROR') {
             // The server says why it ends the watch; 410: that resourceVersion is gone, list again.
             if (object.code === 410) resourceVersion = null;
@@ -134,6 +140,9 @@ export function watchBindings(deps: BindingWatchDeps): { stop(): void } {
     },
   };
 }
+
+/** The RoleBindings or ClusterRoleBindings Elevate wrote, as the drift reconciler watches them. */
+export const watchBindings = (deps: ObjectWatchDeps<k8s.V1RoleBinding>) => watchObjects(deps);
 
 function isGone(err: unknown): boolean {
   const e = err as { statusCode?: number; code?: number } | null;
