@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, type RunningElevate, requestBody, startElevate } from '../support/elevate.js';
 import { createNamespace, elevateKubeconfig, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
@@ -107,6 +108,29 @@ describe('policies from AccessPolicy and AccessProfile objects in the home clust
       .as('alice')
       .post('/api/v1/accessrequests', requestBody({ role: 'view', namespace: ns, duration: '10m' }));
     expect(alice.body.status?.decision?.policy).toBe('view-auto');
+  });
+
+  it('a config file change judges the objects again against it', async () => {
+    const name = uniqueName('ten-hours');
+    const res = await apply(
+      accessPolicy(name, '  match: { users: [nobody] }\n  decision: auto\n  maxDuration: 10h\n').replace(
+        `name: ${name} }`,
+        `name: ${name}, labels: { elevate-test: policy-resources } }`,
+      ),
+    );
+    expect(res.code, res.out).toBe(0);
+    expect((await waitFor(() => accepted('accesspolicy', name)))[0]).toBe('True');
+    // limits.maxDuration down to 9h: the file's own policies still fit (8h at most), this object no longer.
+    const text = readFileSync(server.configFile, 'utf8');
+    writeFileSync(
+      server.configFile,
+      text.replace('limits:\n  minDuration: 1s\n', 'limits:\n  minDuration: 1s\n  maxDuration: 9h\n'),
+    );
+    await waitFor(async () => (await accepted('accesspolicy', name))?.[0] === 'False', {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+    });
+    expect((await accepted('accesspolicy', name))?.[1]).toMatch(/exceeds limits\.maxDuration/);
   });
 
   it('deleting the AccessPolicy takes it out of force', async () => {
