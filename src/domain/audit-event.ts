@@ -32,3 +32,8 @@ export function requestEvent(
   const cluster = clusters.size === 1 ? [...clusters][0] : null;
   return { time, actor, action, requestId: request.id, cluster: cluster ?? null, details };
 }
+
+/** An event Elevate records of its own accord, about no one request (a reload, a refused call). */
+export function systemEvent(time: Date, action: string, details: Record<string, unknown>): AuditEventInput {
+  return { time, actor: systemActor, action, requestId: null, cluster: null, details };
+}

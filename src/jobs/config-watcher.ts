@@ -3,7 +3,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { type Config, parseConfig } from '../config/load-config.js';
-import { systemActor } from '../domain/audit-event.js';
+import { systemEvent } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import type { PolicySet } from '../domain/policy/types.js';
 import type { PolicyHolder } from '../services/policy-holder.js';
@@ -94,16 +94,7 @@ export function createConfigWatcher(deps: ConfigWatcherDeps) {
       profiles: set.profiles.length,
     };
     try {
-      await deps.store.appendAudit([
-        {
-          time: deps.clock.now(),
-          actor: systemActor,
-          action: 'PolicyReloaded',
-          requestId: null,
-          cluster: null,
-          details: { file, ...reload },
-        },
-      ]);
+      await deps.store.appendAudit([systemEvent(deps.clock.now(), 'PolicyReloaded', { file, ...reload })]);
     } catch (e) {
       // Nothing is put in force unaudited; forgetting the digest makes the next poll try again.
       seen = null;

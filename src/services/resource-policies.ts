@@ -1,6 +1,6 @@
 import type { Config } from '../config/load-config.js';
 import type { PolicyObject, Verdict } from '../config/resource-policies.js';
-import { systemActor } from '../domain/audit-event.js';
+import { systemEvent } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import type { PolicySet } from '../domain/policy/types.js';
 import type { PolicyHolder } from './policy-holder.js';
@@ -38,21 +38,14 @@ export function createResourcePolicies(deps: {
     const previous = deps.holder.current();
     if (set.digest === previous.digest) return;
     await deps.store.appendAudit([
-      {
-        time: deps.clock.now(),
-        actor: systemActor,
-        action: 'PolicyReloaded',
-        requestId: null,
-        cluster: null,
-        details: {
-          source: 'resources',
-          digest: set.digest,
-          previousDigest: previous.digest,
-          policies: set.policies.length,
-          profiles: set.profiles.length,
-          refused: verdicts.filter((v) => !v.accepted).map((v) => `${v.object.kind}/${v.object.name}`),
-        },
-      },
+      systemEvent(deps.clock.now(), 'PolicyReloaded', {
+        source: 'resources',
+        digest: set.digest,
+        previousDigest: previous.digest,
+        policies: set.policies.length,
+        profiles: set.profiles.length,
+        refused: verdicts.filter((v) => !v.accepted).map((v) => `${v.object.kind}/${v.object.name}`),
+      }),
     ]);
     deps.holder.replace(latest().set);
   }
