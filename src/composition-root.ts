@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { buildActivity } from './composition/build-activity.js';
 import { buildBreakglass } from './composition/build-breakglass.js';
+import { buildKubeRequests } from './composition/build-kube-requests.js';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { buildNotifications } from './composition/build-notifications.js';
 import { buildOutbox } from './composition/build-outbox.js';
@@ -65,7 +66,13 @@ export async function composeElevate(
   const policySource = createPolicyHolder(config.policySet);
   for (const w of config.policyWarnings) logger.warn({ where: w.where }, `config: ${w.message}`);
   const grants = createGrantService({ store, clusters, policySource, clock, withLock });
-  const logChange = requestChangeLogger(logger);
+  const logRequest = requestChangeLogger(logger);
+  /** Set once the request service exists: objects in the home cluster show their requests' changes. */
+  let kubeRequests: ReturnType<typeof buildKubeRequests> = null;
+  const logChange = (r: AccessRequest) => {
+    logRequest(r);
+    kubeRequests?.changed(r);
+  };
   // Leader-only loops (ticket re-checks, overdue reviews, the outbox relay) register their factories here
   // as their services are built below; each leadership term builds them afresh.
   const loopFactories: (() => LeaderLoop)[] = [];
@@ -130,6 +137,7 @@ export async function composeElevate(
     onSettleError: (r, err) =>
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
   });
+  kubeRequests = buildKubeRequests(config, { requests, store, people, logger });
   const tickets = await buildTickets({
     config,
     store,
@@ -249,6 +257,7 @@ export async function composeElevate(
     ready = false;
     await configWatcher.stop();
     resourcePolicies?.stop();
+    await kubeRequests?.stop();
     await jobs.stop();
     await outbox.close();
     await app?.close();
@@ -264,6 +273,7 @@ export async function composeElevate(
       // /readyz answers 503 until that is done (bounded, so an unreachable cluster cannot hold it up).
       // A follower leaves the timers to the leader and is ready at once.
       resourcePolicies?.start();
+      kubeRequests?.start();
       const [, url] = await Promise.all([jobs.start(), serve(), configWatcher.start()]).catch(async (e) => {
         await stop();
         throw e;

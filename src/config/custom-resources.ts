@@ -150,6 +150,7 @@ const approvalStatus: JsonSchema = {
   properties: {
     observedGeneration: { type: 'integer', format: 'int64' },
     phase: { type: 'string', description: 'Applied, or Refused with the reason in message' },
+    request: { type: 'string', description: 'The id of the access request it was applied to' },
     message: { type: 'string' },
     conditions,
   },
