@@ -6,8 +6,8 @@ import type { PeopleDirectory } from './people-directory.js';
 import type { Store } from './ports.js';
 import type { RequestService } from './request-service.js';
 
-/** An AccessRequest or AccessApproval object as the controller reads it. */
-export interface KubeObject {
+/** One of Elevate's custom resources as the home cluster holds it (what the controller reads). */
+export interface HomeObject {
   kind: string;
   name: string;
   uid: string;
@@ -47,7 +47,7 @@ export interface KubeRequestDeps {
   /** The Elevate user a Kubernetes user of the home cluster is (its OIDC user prefix taken off). */
   userOf: (kubeUser: string) => string;
   /** The object as last seen, by kind and name. */
-  get: (kind: string, name: string) => KubeObject | undefined;
+  get: (kind: string, name: string) => HomeObject | undefined;
   applyStatus: (kind: string, name: string, status: Record<string, unknown>) => Promise<void>;
   onError: (object: string, error: Error) => void;
 }
@@ -87,13 +87,13 @@ export function createKubeRequests(deps: KubeRequestDeps) {
     return { user, groups: known?.groups ?? [], ...(known ? { source: known.source } : {}) };
   }
 
-  async function show(object: KubeObject, status: Record<string, unknown>): Promise<void> {
+  async function show(object: HomeObject, status: Record<string, unknown>): Promise<void> {
     const { conditions: _c, ...was } = object.status ?? {};
     if (same(was, status)) return;
     await deps.applyStatus(object.kind, object.name, status);
   }
 
-  async function ensureRequest(object: KubeObject): Promise<AccessRequest | null> {
+  async function ensureRequest(object: HomeObject): Promise<AccessRequest | null> {
     const key = externalKeyOf(object.uid);
     const existing = await deps.store.findRequestByExternalKey(key);
     if (existing) return existing;
@@ -140,7 +140,7 @@ export function createKubeRequests(deps: KubeRequestDeps) {
     }
   }
 
-  async function applyApproval(object: KubeObject): Promise<void> {
+  async function applyApproval(object: HomeObject): Promise<void> {
     if (object.status?.phase === 'Applied' || object.status?.phase === 'Refused') return;
     const spec = object.spec as ApprovalSpec;
     const target = deps.get('AccessRequest', spec.request);
@@ -179,7 +179,7 @@ export function createKubeRequests(deps: KubeRequestDeps) {
 
   return {
     /** One pass over every object: requests made and shown, approvals applied. */
-    async reconcile(objects: KubeObject[]): Promise<void> {
+    async reconcile(objects: HomeObject[]): Promise<void> {
       for (const object of objects.filter((o) => o.kind === 'AccessRequest')) {
         try {
           const request = await ensureRequest(object);
@@ -198,7 +198,7 @@ export function createKubeRequests(deps: KubeRequestDeps) {
     },
 
     /** A request changed (approved, active, ended): its object shows it. */
-    async requestChanged(request: AccessRequest, objectOfKey: (key: string) => KubeObject | undefined) {
+    async requestChanged(request: AccessRequest, objectOfKey: (key: string) => HomeObject | undefined) {
       const key = request.spec.externalKey;
       if (!key?.startsWith('kube:')) return;
       const object = objectOfKey(key.slice('kube:'.length));
@@ -206,7 +206,7 @@ export function createKubeRequests(deps: KubeRequestDeps) {
     },
 
     /** An AccessRequest object was deleted: a pending ask is withdrawn, granted access ends. */
-    async deleted(object: KubeObject): Promise<void> {
+    async deleted(object: HomeObject): Promise<void> {
       if (object.kind !== 'AccessRequest') return;
       const request = await deps.store.findRequestByExternalKey(externalKeyOf(object.uid));
       if (!request) return;

@@ -10,28 +10,10 @@ import {
   userKubeconfig,
   waitFor,
 } from '../support/kube.js';
-import { applyHomeManifests, kubectlWith } from '../support/kubectl.js';
+import { applyHomeManifests, kubectlWith, letPeopleAsk } from '../support/kubectl.js';
 
 const as: Record<string, string> = {};
 const kubectl = (who: string, args: string[], yaml?: string) => kubectlWith(as[who] as string, args, yaml);
-
-const rbac = `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: { name: elevate-people, namespace: elevate }
-rules:
-  - apiGroups: [elevate.dev]
-    resources: [accessrequests, accessapprovals]
-    verbs: [create, get, list, watch, delete]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: { name: elevate-people, namespace: elevate }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: elevate-people }
-subjects:
-  - { apiGroup: rbac.authorization.k8s.io, kind: Group, name: devs }
-  - { apiGroup: rbac.authorization.k8s.io, kind: Group, name: sre-leads }
-`;
 
 /** The object's status as the API server holds it. */
 async function statusOf(kind: string, name: string): Promise<Record<string, unknown>> {
@@ -52,7 +34,7 @@ describe('AccessRequest and AccessApproval objects made with kubectl', () => {
       ['carol', 'sre-leads'],
     ] as const)
       as[user] = await userKubeconfig(sharedCluster('dev'), user, [group]);
-    expect((await kubectl('admin', ['apply'], rbac)).code).toBe(0);
+    await letPeopleAsk('dev');
     ns = uniqueName('kreq');
     await createNamespace(testKubeconfig('dev'), ns);
     server = await startElevate({

@@ -47,3 +47,26 @@ export async function applyHomeManifests(cluster = 'dev'): Promise<void> {
   ]);
   if (established.code !== 0) throw new Error(established.out);
 }
+
+/** Lets the test people (groups devs and sre-leads) make AccessRequests and AccessApprovals in the home namespace. */
+export async function letPeopleAsk(cluster = 'dev'): Promise<void> {
+  const rbac = `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: elevate-people, namespace: elevate }
+rules:
+  - apiGroups: [elevate.dev]
+    resources: [accessrequests, accessapprovals]
+    verbs: [create, get, list, watch, update, patch, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: elevate-people, namespace: elevate }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: elevate-people }
+subjects:
+  - { apiGroup: rbac.authorization.k8s.io, kind: Group, name: devs }
+  - { apiGroup: rbac.authorization.k8s.io, kind: Group, name: sre-leads }
+`;
+  const applied = await kubectlWith(testKubeconfig(cluster), ['apply'], rbac);
+  if (applied.code !== 0) throw new Error(applied.out);
+}

@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ClusterConnection } from '../../config/load-config.js';
+import type { HomeObject } from '../../services/kube-requests.js';
 import { watchObjects } from './binding-watch.js';
 
 const group = 'elevate.dev';
@@ -7,15 +8,7 @@ const version = 'v1';
 /** Elevate's field manager: what it writes in an object's status is its own under server-side apply. */
 export const fieldManager = 'elevate';
 
-/** One of Elevate's custom resources as the home cluster holds it. */
-export interface HomeObject {
-  kind: string;
-  name: string;
-  uid: string;
-  generation: number;
-  spec: unknown;
-  status: Record<string, unknown> | undefined;
-}
+export type { HomeObject };
 
 interface Raw {
   metadata?: k8s.V1ObjectMeta;
