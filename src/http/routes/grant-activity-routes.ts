@@ -32,23 +32,9 @@ const action = z
 /** One action as the API shows it. */
 export type GrantAction = z.infer<typeof action>;
 
-const toAction = (a: ActivityRecord): z.infer<typeof action> => ({
+const toAction = ({ requestId: _request, ...a }: ActivityRecord): z.infer<typeof action> => ({
+  ...a,
   time: a.time.toISOString(),
-  user: a.user,
-  impersonator: a.impersonator,
-  verb: a.verb,
-  apiGroup: a.apiGroup,
-  resource: a.resource,
-  subresource: a.subresource,
-  namespace: a.namespace,
-  name: a.name,
-  uri: a.uri,
-  code: a.code,
-  userAgent: a.userAgent,
-  sourceIps: a.sourceIps,
-  viaGrant: a.viaGrant,
-  cluster: a.cluster,
-  auditId: a.auditId,
 });
 
 /** What was done under a grant, and its report: for whoever may see the request. */
