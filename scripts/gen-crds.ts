@@ -1,11 +1,19 @@
 /**
- * Writes deploy/kubernetes/crds.yaml from src/config/custom-resources.ts (the policy language's zod schemas).
- * `make crds` runs it; a unit test fails when the committed file differs from what this would write.
+ * Writes deploy/kubernetes/crds.yaml from src/config/custom-resources.ts (the policy language's zod schemas),
+ * and the Helm chart's copies of the CRDs and admission policies. `make crds` runs it; a unit test fails
+ * when a committed file differs from what this would write.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crdsYaml } from '../src/config/crds-yaml.js';
+import { admissionPoliciesHelmTemplate, crdsHelmTemplate, crdsYaml } from '../src/config/crds-yaml.js';
 
-const out = join(import.meta.dirname, '..', 'deploy', 'kubernetes', 'crds.yaml');
-writeFileSync(out, crdsYaml());
-console.log(`wrote ${out}`);
+const deploy = join(import.meta.dirname, '..', 'deploy');
+const chartTemplates = join(deploy, 'helm', 'elevate', 'templates');
+const write = (path: string, text: string) => {
+  writeFileSync(path, text);
+  console.log(`wrote ${path}`);
+};
+write(join(deploy, 'kubernetes', 'crds.yaml'), crdsYaml());
+write(join(chartTemplates, 'crds.yaml'), crdsHelmTemplate());
+const policies = readFileSync(join(deploy, 'kubernetes', 'admission-policies.yaml'), 'utf8');
+write(join(chartTemplates, 'admission-policies.yaml'), admissionPoliciesHelmTemplate(policies));

@@ -78,6 +78,7 @@ export const configSchema = z
       .array(
         z.strictObject({
           name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'cluster names are DNS labels'),
+          /** A kubeconfig file, or `in-cluster` for the cluster Elevate's pod runs in (its ServiceAccount). */
           kubeconfig: z.string().min(1),
           context: z.string().optional(),
           /** Matched by policies' clusterSelector. */

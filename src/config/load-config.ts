@@ -20,6 +20,7 @@ export type StorageConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres
 
 export interface ClusterConfig {
   name: string;
+  /** An absolute path, or `in-cluster`. */
   kubeconfigPath: string;
   context?: string;
   /** How the cluster's API server names OIDC users and groups (their prefixes). */
@@ -27,6 +28,9 @@ export interface ClusterConfig {
   /** The token its API server sends with its audit events (activity capture); null when not captured. */
   activityTokenFile: string | null;
 }
+
+/** `kubeconfig: in-cluster`: the cluster Elevate runs in, reached with its pod's ServiceAccount. */
+export const inCluster = 'in-cluster';
 
 /** What it takes to reach a cluster's API server. */
 export type ClusterConnection = Pick<ClusterConfig, 'name' | 'kubeconfigPath' | 'context'>;
@@ -152,7 +156,7 @@ export function parseConfig(text: string, file: string): Config {
     },
     clusters: c.clusters.map((cl) => ({
       name: cl.name,
-      kubeconfigPath: rel(cl.kubeconfig),
+      kubeconfigPath: cl.kubeconfig === inCluster ? inCluster : rel(cl.kubeconfig),
       ...(cl.context ? { context: cl.context } : {}),
       subjects: cl.subjects,
       activityTokenFile: cl.activity ? rel(cl.activity.tokenFile) : null,

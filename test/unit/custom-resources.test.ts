@@ -2,13 +2,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { crdsYaml } from '../../src/config/crds-yaml.js';
+import { admissionPoliciesHelmTemplate, crdsHelmTemplate, crdsYaml } from '../../src/config/crds-yaml.js';
 import { toStructural } from '../../src/config/structural-schema.js';
 
 describe('the CRDs', () => {
   it('deploy/kubernetes/crds.yaml is what the zod schemas generate (run `make crds` after changing them)', () => {
     const committed = readFileSync(join(import.meta.dirname, '../../deploy/kubernetes/crds.yaml'), 'utf8');
     expect(committed).toBe(crdsYaml());
+  });
+
+  it('the Helm chart installs the same CRDs and admission policies (run `make crds` after changing either)', () => {
+    const deploy = join(import.meta.dirname, '../../deploy');
+    const chart = (file: string) => readFileSync(join(deploy, 'helm/elevate/templates', file), 'utf8');
+    expect(chart('crds.yaml')).toBe(crdsHelmTemplate());
+    const policies = readFileSync(join(deploy, 'kubernetes/admission-policies.yaml'), 'utf8');
+    expect(chart('admission-policies.yaml')).toBe(admissionPoliciesHelmTemplate(policies));
   });
 
   it('AccessPolicy carries every field of the config file’s policies but the name (metadata.name)', () => {

@@ -2,6 +2,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { ClusterConnection } from '../../config/load-config.js';
 import type { HomeObject } from '../../services/kube-requests.js';
 import { watchObjects } from './binding-watch.js';
+import { loadKubeConfig } from './kube-clients.js';
 
 const group = 'elevate.dev';
 const version = 'v1';
@@ -31,9 +32,7 @@ export function watchHomeObjects(
     onError: (error: Error) => void;
   },
 ) {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(home.kubeconfigPath);
-  if (home.context) kc.setCurrentContext(home.context);
+  const kc = loadKubeConfig(home);
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   const watch = new k8s.Watch(kc);
   const known = new Map<string, HomeObject>();

@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
-import type { ClusterConnection } from '../../config/load-config.js';
+import { type ClusterConnection, inCluster } from '../../config/load-config.js';
 import { requestLabel } from '../../domain/binding.js';
 import { DomainError, Refused, Unavailable } from '../../domain/errors.js';
 import type { ManagedBinding } from '../../services/ports.js';
@@ -47,17 +47,34 @@ function pooledClients(kc: k8s.KubeConfig) {
   };
 }
 
+/**
+ * A cluster's kubeconfig: its file, or with `kubeconfig: in-cluster` the pod's own ServiceAccount (the
+ * token file the kubelet keeps fresh, the cluster CA, and the API server's address from the environment).
+ */
+export function loadKubeConfig(cluster: ClusterConnection): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (cluster.kubeconfigPath === inCluster) {
+    if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT)
+      throw new Error(
+        'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: not running in a pod',
+      );
+    kc.loadFromCluster();
+    return kc;
+  }
+  kc.loadFromFile(cluster.kubeconfigPath);
+  if (cluster.context) {
+    if (!kc.getContextObject(cluster.context)) throw new Error(`it has no context ${cluster.context}`);
+    kc.setCurrentContext(cluster.context);
+  }
+  return kc;
+}
+
 /** The clients of each configured cluster; a kubeconfig that cannot be used fails the start, naming it. */
 export function loadClusterClients(clusters: ClusterConnection[]): Map<string, ClusterClients> {
   const clients = new Map<string, ClusterClients>();
   for (const cluster of clusters) {
     try {
-      const kc = new k8s.KubeConfig();
-      kc.loadFromFile(cluster.kubeconfigPath);
-      if (cluster.context) {
-        if (!kc.getContextObject(cluster.context)) throw new Error(`it has no context ${cluster.context}`);
-        kc.setCurrentContext(cluster.context);
-      }
+      const kc = loadKubeConfig(cluster);
       clients.set(cluster.name, { ...pooledClients(kc), watch: new k8s.Watch(kc) });
     } catch (e) {
       throw new Error(
