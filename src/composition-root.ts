@@ -137,7 +137,7 @@ export async function composeElevate(
     onSettleError: (r, err) =>
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
   });
-  kubeRequests = buildKubeRequests(config, { requests, store, people, logger });
+  kubeRequests = buildKubeRequests(config, { requests, store, people, clock, logger });
   const tickets = await buildTickets({
     config,
     store,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type HomeObjects, watchHomeObjects } from '../adapters/kube/home-objects.js';
 import type { Config } from '../config/load-config.js';
 import type { AccessRequest } from '../domain/access-request.js';
+import type { Clock } from '../domain/clock.js';
 import { createKubeRequests } from '../services/kube-requests.js';
 import type { PeopleDirectory } from '../services/people-directory.js';
 import type { Store } from '../services/ports.js';
@@ -21,7 +22,7 @@ const resyncEveryMs = 15_000;
  */
 export function buildKubeRequests(
   config: Config,
-  deps: { requests: RequestService; store: Store; people: PeopleDirectory; logger: Logger },
+  deps: { requests: RequestService; store: Store; people: PeopleDirectory; clock: Clock; logger: Logger },
 ) {
   const home = config.home;
   const cluster = home ? config.clusters.find((c) => c.name === home.cluster) : undefined;
@@ -45,6 +46,7 @@ export function buildKubeRequests(
     applyStatus: (kind, name, status) => (objects as HomeObjects).applyStatus(kind, name, status),
     onError: (object, err) =>
       logger.warn({ object, err: err.message }, 'could not handle the object; will retry'),
+    clock: deps.clock,
   });
   return {
     start(): void {

@@ -1,10 +1,13 @@
-import type { AccessRequest, Target } from '../domain/access-request.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { AccessRequest, Phase, Target } from '../domain/access-request.js';
+import type { Clock } from '../domain/clock.js';
 import { parsePositiveDuration } from '../domain/duration.js';
 import { DomainError, RequestRefused } from '../domain/errors.js';
 import type { Identity } from '../domain/identity.js';
 import type { PeopleDirectory } from './people-directory.js';
 import type { Store } from './ports.js';
 import type { RequestService } from './request-service.js';
+import { approvalConditions, requestConditions, settleConditions } from './status-conditions.js';
 
 /** One of Elevate's custom resources as the home cluster holds it (what the controller reads). */
 export interface HomeObject {
@@ -50,10 +53,14 @@ export interface KubeRequestDeps {
   get: (kind: string, name: string) => HomeObject | undefined;
   applyStatus: (kind: string, name: string, status: Record<string, unknown>) => Promise<void>;
   onError: (object: string, error: Error) => void;
+  clock: Clock;
 }
 
+/** What an object's status says besides its conditions (which follow from phase and message). */
+type ShownStatus = { observedGeneration: number; phase: string; message: string } & Record<string, unknown>;
+
 /** The status of an AccessRequest object: Elevate's request as the object's owner reads it. */
-export function requestStatus(r: AccessRequest, generation: number): Record<string, unknown> {
+export function requestStatus(r: AccessRequest, generation: number): ShownStatus {
   return {
     observedGeneration: generation,
     request: r.id,
@@ -72,8 +79,6 @@ export function requestStatus(r: AccessRequest, generation: number): Record<stri
   };
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
 /**
  * AccessRequest and AccessApproval objects made with kubectl, handled exactly like the API's requests and
  * approvals: the requester (or approver) is the Kubernetes user who created the object (admission makes
@@ -87,10 +92,21 @@ export function createKubeRequests(deps: KubeRequestDeps) {
     return { user, groups: known?.groups ?? [], ...(known ? { source: known.source } : {}) };
   }
 
-  async function show(object: HomeObject, status: Record<string, unknown>): Promise<void> {
-    const { conditions: _c, ...was } = object.status ?? {};
-    if (same(was, status)) return;
-    await deps.applyStatus(object.kind, object.name, status);
+  /** Writes the status (with its conditions) unless the object already says exactly that. */
+  async function show(object: HomeObject, status: ShownStatus): Promise<void> {
+    const wanted =
+      object.kind === 'AccessRequest'
+        ? requestConditions(status.phase as Phase | 'Invalid', status.message)
+        : approvalConditions(status.phase as 'Applied' | 'Refused', status.message);
+    const conditions = settleConditions(
+      object.status?.conditions,
+      wanted,
+      object.generation,
+      deps.clock.now(),
+    );
+    const full = { ...status, conditions };
+    if (isDeepStrictEqual(object.status ?? {}, full)) return;
+    await deps.applyStatus(object.kind, object.name, full);
   }
 
   async function ensureRequest(object: HomeObject): Promise<AccessRequest | null> {

@@ -64,6 +64,10 @@ spec: { requester: alice, cluster: dev, role: edit, namespace: ${ns}, duration: 
       return s.phase === 'Pending' ? s : null;
     });
     expect(pending.policy).toBe('edit-needs-two');
+    expect(pending.conditions).toEqual([
+      expect.objectContaining({ type: 'Approved', status: 'Unknown', reason: 'Pending' }),
+      expect.objectContaining({ type: 'Active', status: 'False', reason: 'Pending' }),
+    ]);
     const id = pending.request as string;
     for (const approver of ['bob', 'carol']) {
       const res = await kubectl(
@@ -81,7 +85,18 @@ spec: { request: ${name}, approver: ${approver}, decision: Approve, comment: see
         return s.phase ? s : null;
       });
       expect(applied).toMatchObject({ phase: 'Applied', request: id });
+      expect(applied.conditions).toEqual([expect.objectContaining({ type: 'Applied', status: 'True' })]);
     }
+    // What a GitOps pipeline or a script waits on: the condition, not a poll of the phase.
+    const waited = await kubectl('alice', [
+      'wait',
+      '--for=condition=Active',
+      `accessrequest/${name}`,
+      '-n',
+      'elevate',
+      '--timeout=20s',
+    ]);
+    expect(waited.code, waited.out).toBe(0);
     const active = await waitFor(
       async () => {
         const s = await statusOf('accessrequest', name);
@@ -90,6 +105,13 @@ spec: { request: ${name}, approver: ${approver}, decision: Approve, comment: see
       { timeoutMs: 20_000 },
     );
     expect(active.expiresAt).toBeTruthy();
+    const [approved, granted] = active.conditions as Record<string, unknown>[];
+    expect(approved).toMatchObject({ type: 'Approved', status: 'True', observedGeneration: 1 });
+    expect(granted).toMatchObject({ type: 'Active', status: 'True', reason: 'Active' });
+    // The time a condition turned, not the time of the last write.
+    expect(Date.parse(granted.lastTransitionTime as string)).toBeGreaterThanOrEqual(
+      Date.parse((pending.conditions as { lastTransitionTime: string }[])[1].lastTransitionTime),
+    );
     expect((active.approvals as { user: string }[]).map((a) => a.user)).toEqual(['bob', 'carol']);
     const question = {
       user: 'alice',
@@ -150,6 +172,7 @@ spec: { request: ${name}, approver: alice, decision: Approve }
     expect(refused).toMatchObject({
       phase: 'Refused',
       message: expect.stringMatching(/requester cannot approve/),
+      conditions: [expect.objectContaining({ type: 'Applied', status: 'False', reason: 'Refused' })],
     });
     expect((await statusOf('accessrequest', name)).phase).toBe('Pending');
     await kubectl('alice', ['delete', 'accessrequest', name, '-n', 'elevate']);
