@@ -8,7 +8,7 @@ export PATH := $(NODE_BIN):$(PATH)
 # Native addons must compile against the Node that runs them, not the machine's Node 20 headers.
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
-.PHONY: all build deps crds kube postgres schemathesis moto rsyslog test lint typecheck unit integration demo demo-down bench clean
+.PHONY: all build deps crds kube helm-tools postgres schemathesis moto rsyslog test lint typecheck unit integration demo demo-down bench clean
 
 all: build
 
@@ -27,6 +27,12 @@ build: deps
 
 kube:
 	@bash scripts/build-kube.sh >/dev/null
+
+# The chart's tests render with helm and check every object with kubeconform against the pinned Kubernetes'
+# schemas; the binaries and the schemas are made once, into ~/.cache/elevate/helm-tools/ and kube-schemas/.
+helm-tools: deps
+	@bash scripts/build-helm-tools.sh >/dev/null
+	@npx tsx scripts/kube-json-schemas.ts kube >/dev/null
 
 postgres:
 	@bash scripts/ensure-postgres.sh
@@ -53,7 +59,7 @@ lint: deps
 typecheck: deps
 	npx tsc --noEmit
 
-test: build kube postgres schemathesis moto rsyslog lint typecheck
+test: build kube helm-tools postgres schemathesis moto rsyslog lint typecheck
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
 
 unit: deps

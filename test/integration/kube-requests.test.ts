@@ -105,12 +105,12 @@ spec: { request: ${name}, approver: ${approver}, decision: Approve, comment: see
       { timeoutMs: 20_000 },
     );
     expect(active.expiresAt).toBeTruthy();
-    const [approved, granted] = active.conditions as Record<string, unknown>[];
+    const [approved, granted] = active.conditions as [Record<string, unknown>, Record<string, unknown>];
     expect(approved).toMatchObject({ type: 'Approved', status: 'True', observedGeneration: 1 });
     expect(granted).toMatchObject({ type: 'Active', status: 'True', reason: 'Active' });
     // The time a condition turned, not the time of the last write.
     expect(Date.parse(granted.lastTransitionTime as string)).toBeGreaterThanOrEqual(
-      Date.parse((pending.conditions as { lastTransitionTime: string }[])[1].lastTransitionTime),
+      Date.parse((pending.conditions as [unknown, { lastTransitionTime: string }])[1].lastTransitionTime),
     );
     expect((active.approvals as { user: string }[]).map((a) => a.user)).toEqual(['bob', 'carol']);
     const question = {

@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { stringify } from 'yaml';
 import { resolveKubeBinaries } from '../../src/testenv/kube-binaries.js';
 import { testKubeconfig, uniqueName } from './kube.js';
 
@@ -49,11 +51,11 @@ export async function applyHomeManifests(cluster = 'dev'): Promise<void> {
 }
 
 /** Lets the test people (groups devs and sre-leads) make AccessRequests and AccessApprovals in the home namespace. */
-export async function letPeopleAsk(cluster = 'dev'): Promise<void> {
+export async function letPeopleAsk(cluster = 'dev', namespace = 'elevate'): Promise<void> {
   const rbac = `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
-metadata: { name: elevate-people, namespace: elevate }
+metadata: { name: elevate-people, namespace: ${namespace} }
 rules:
   - apiGroups: [elevate.dev]
     resources: [accessrequests, accessapprovals]
@@ -61,7 +63,7 @@ rules:
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
-metadata: { name: elevate-people, namespace: elevate }
+metadata: { name: elevate-people, namespace: ${namespace} }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: elevate-people }
 subjects:
   - { apiGroup: rbac.authorization.k8s.io, kind: Group, name: devs }
@@ -69,4 +71,35 @@ subjects:
 `;
   const applied = await kubectlWith(testKubeconfig(cluster), ['apply'], rbac);
   if (applied.code !== 0) throw new Error(applied.out);
+}
+
+/**
+ * A kubeconfig that acts as a ServiceAccount with a TokenRequest token, as a pod of that ServiceAccount
+ * would (kubectl create token).
+ */
+export async function serviceAccountKubeconfig(
+  cluster: string,
+  namespace: string,
+  name: string,
+): Promise<string> {
+  const admin = testKubeconfig(cluster);
+  const token = await kubectlWith(admin, ['create', 'token', name, '-n', namespace, '--duration=1h']);
+  if (token.code !== 0) throw new Error(token.out);
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(admin);
+  const server = kc.getCurrentCluster();
+  if (!server) throw new Error(`${admin} has no current cluster`);
+  const path = join(dir, `${uniqueName(name)}.kubeconfig`);
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      { name: cluster, cluster: { server: server.server, 'certificate-authority-data': server.caData } },
+    ],
+    users: [{ name, user: { token: token.out.trim() } }],
+    contexts: [{ name: cluster, context: { cluster, user: name } }],
+    'current-context': cluster,
+  };
+  writeFileSync(path, stringify(config), { mode: 0o600 });
+  return path;
 }
