@@ -1,3 +1,4 @@
+import * as k8s from '@kubernetes/client-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadClusterClients, loadKubeConfig } from '../../src/adapters/kube/kube-clients.js';
 import { parseConfig } from '../../src/config/load-config.js';
@@ -22,10 +23,11 @@ describe('kubeconfig: in-cluster', () => {
     ]);
   });
 
-  it('reaches the API server the pod is told of, with the token the kubelet keeps fresh', () => {
+  it('(client-node, relied on) reaches the API server the pod is told of, with the token the kubelet keeps fresh', () => {
     vi.stubEnv('KUBERNETES_SERVICE_HOST', 'fd00::1');
     vi.stubEnv('KUBERNETES_SERVICE_PORT', '443');
-    const kc = loadKubeConfig({ name: 'home', kubeconfigPath: 'in-cluster' });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromCluster();
     expect(kc.getCurrentCluster()).toMatchObject({
       server: 'https://[fd00::1]:443',
       caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
@@ -36,6 +38,14 @@ describe('kubeconfig: in-cluster', () => {
       name: 'tokenFile',
       config: { tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' },
     });
+  });
+
+  it('without the mounted token fails the start, saying what is missing', () => {
+    vi.stubEnv('KUBERNETES_SERVICE_HOST', '10.96.0.1');
+    vi.stubEnv('KUBERNETES_SERVICE_PORT', '443');
+    expect(() => loadKubeConfig({ name: 'home', kubeconfigPath: 'in-cluster' })).toThrow(
+      '/var/run/secrets/kubernetes.io/serviceaccount/token is missing: is the ServiceAccount token mounted in the pod?',
+    );
   });
 
   it('outside a pod fails the start, naming the cluster and why', () => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { type ClusterConnection, inCluster } from '../../config/load-config.js';
 import { requestLabel } from '../../domain/binding.js';
@@ -59,6 +60,10 @@ export function loadKubeConfig(cluster: ClusterConnection): k8s.KubeConfig {
         'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: not running in a pod',
       );
     kc.loadFromCluster();
+    const token = kc.getCurrentUser()?.authProvider?.config?.tokenFile as string;
+    for (const file of [token, kc.getCurrentCluster()?.caFile ?? ''])
+      if (!existsSync(file))
+        throw new Error(`${file} is missing: is the ServiceAccount token mounted in the pod?`);
     return kc;
   }
   kc.loadFromFile(cluster.kubeconfigPath);
