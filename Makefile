@@ -60,7 +60,7 @@ typecheck: deps
 	npx tsc --noEmit
 
 test: build kube helm-tools postgres schemathesis moto rsyslog lint typecheck
-	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
+	bash scripts/run-tests.sh
 
 unit: deps
 	npx vitest run test/unit

@@ -1,12 +1,22 @@
 import { defineConfig } from 'vitest/config';
 
+// The API conformance pass (schemathesis) is the longest file by far and mostly waits on its own Python
+// processes: `make test` (scripts/run-tests.sh) runs its project in a second Vitest process beside the
+// suite's, each with a control plane of its own. A plain `vitest run` runs both, one after the other.
+const conformance = 'test/integration/api-conformance.test.ts';
+const shared = {
+  globalSetup: ['test/global-setup.ts'],
+  testTimeout: 60_000,
+  hookTimeout: 180_000,
+  // Files share one control plane; running them one at a time keeps a 2-core machine responsive.
+  fileParallelism: false,
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
-    // Integration files share one control plane; running them one at a time keeps a 2-core machine responsive.
-    fileParallelism: false,
+    projects: [
+      { test: { ...shared, name: 'suite', include: ['test/**/*.test.ts'], exclude: [conformance] } },
+      { test: { ...shared, name: 'conformance', include: [conformance] } },
+    ],
   },
 });

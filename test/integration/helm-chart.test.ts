@@ -70,6 +70,9 @@ describe('the Helm chart', () => {
       [['--set', 'storage.kind=postgres'], /url|passwordSecret/],
       [['--set', 'config.listen=0.0.0.0:1'], /config/],
       [['--set', 'imageTag=1.0'], /imageTag/],
+      // values.config is checked against the config file's own schema: a typo fails the install, not the pod.
+      [['--set', 'config.auth.tokenFil=/x'], /tokenFil/],
+      [['--set', 'config.policies[0].name=p', '--set', 'config.policies[0].decision=maybe'], /decision/],
       [
         ['--set', 'storage.postgres.url=postgres://u:secret@db/elevate', '--set', 'storage.kind=postgres'],
         /url/,

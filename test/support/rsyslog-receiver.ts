@@ -91,7 +91,11 @@ export async function startRsyslogReceiver(options: { tls?: TestPki } = {}): Pro
     port,
     async lines() {
       const text = await readFile(out, 'utf8').catch(() => '');
-      return text.split('\n').filter((l) => l !== '');
+      // Only whole lines: rsyslogd may be halfway through writing the last one.
+      return text
+        .slice(0, text.lastIndexOf('\n') + 1)
+        .split('\n')
+        .filter((l) => l !== '');
     },
     stop,
     start,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { chartValuesSchema } from '../../src/config/chart-values-schema.js';
 import { admissionPoliciesHelmTemplate, crdsHelmTemplate, crdsYaml } from '../../src/config/crds-yaml.js';
 import { toStructural } from '../../src/config/structural-schema.js';
 
@@ -17,6 +18,8 @@ describe('the CRDs', () => {
     expect(chart('crds.yaml')).toBe(crdsHelmTemplate());
     const policies = readFileSync(join(deploy, 'kubernetes/admission-policies.yaml'), 'utf8');
     expect(chart('admission-policies.yaml')).toBe(admissionPoliciesHelmTemplate(policies));
+    const valuesSchema = readFileSync(join(deploy, 'helm/elevate/values.schema.json'), 'utf8');
+    expect(JSON.parse(valuesSchema)).toEqual(chartValuesSchema());
   });
 
   it('AccessPolicy carries every field of the config file’s policies but the name (metadata.name)', () => {
