@@ -15,7 +15,18 @@ const shared = {
 export default defineConfig({
   test: {
     projects: [
-      { test: { ...shared, name: 'suite', include: ['test/**/*.test.ts'], exclude: [conformance] } },
+      {
+        test: {
+          ...shared,
+          name: 'suite',
+          include: ['test/**/*.test.ts'],
+          exclude: [conformance],
+          // One worker for every file: the modules (Fastify, client-node, the AWS SDK…) load once, not 110
+          // times. Tests restore what they change (timers, env), and every server they start has its own
+          // registry, store and clients, so nothing leaks from one file into the next.
+          isolate: false,
+        },
+      },
       { test: { ...shared, name: 'conformance', include: [conformance] } },
     ],
   },
