@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { buildActivity } from './composition/build-activity.js';
 import { buildBreakglass } from './composition/build-breakglass.js';
+import { buildClusterSecrets } from './composition/build-cluster-secrets.js';
 import { buildKubeRequests } from './composition/build-kube-requests.js';
 import { buildLeaderJobs } from './composition/build-leader-jobs.js';
 import { buildNotifications } from './composition/build-notifications.js';
@@ -24,6 +25,8 @@ import type { LeaderLoop } from './jobs/periodic-loop.js';
 import { createApiTokenService } from './services/api-token-service.js';
 import { createAuditService } from './services/audit-service.js';
 import { createBreakGlassAccessService } from './services/breakglass-access-service.js';
+import { createClusterDirectory, fileClusters, withDiscoveredLabels } from './services/cluster-directory.js';
+import { createClusterRetirement } from './services/cluster-retirement.js';
 import { createExtensionJudge } from './services/extension-judge.js';
 import { createExtensionService } from './services/extension-service.js';
 import { createGrantReportService } from './services/grant-report-service.js';
@@ -61,9 +64,14 @@ export async function composeElevate(
     logger,
     authenticator: adapters.authenticator,
   });
-  const clusterNames = config.clusters.map((c) => c.name);
+  const directory = createClusterDirectory(
+    fileClusters(config.clusters.map((c) => ({ ...c, labels: config.policySet.clusterLabels[c.name] }))),
+  );
+  const clusterNames = () => directory.all().map((c) => c.name);
   const withLock = createKeyedLock();
-  const policySource = createPolicyHolder(config.policySet);
+  const policyHolder = createPolicyHolder(config.policySet);
+  // What decisions read: the set in force, with the labels of clusters from Secrets beside the file's.
+  const policySource = withDiscoveredLabels(policyHolder, directory);
   for (const w of config.policyWarnings) logger.warn({ where: w.where }, `config: ${w.message}`);
   const grants = createGrantService({ store, clusters, policySource, clock, withLock });
   const logRequest = requestChangeLogger(logger);
@@ -79,6 +87,7 @@ export async function composeElevate(
   const jobs = buildLeaderJobs({
     config,
     adapters,
+    directory,
     grants,
     clock,
     logger,
@@ -87,9 +96,9 @@ export async function composeElevate(
   });
   metrics.countTimersWith(() => jobs.timerCount());
   // Every server reloads the policy set on its own, leader or not (each audits its own reload).
-  const resourcePolicies = buildResourcePolicies(config, { holder: policySource, store, clock, logger });
+  const resourcePolicies = buildResourcePolicies(config, { holder: policyHolder, store, clock, logger });
   const configWatcher = watchConfig(config, {
-    holder: policySource,
+    holder: policyHolder,
     store,
     clock,
     logger,
@@ -126,8 +135,7 @@ export async function composeElevate(
     store,
     clusters,
     grants,
-    clusterNames,
-    subjectNaming: new Map(config.clusters.map((c) => [c.name, c.subjects])),
+    directory,
     policySource,
     admins: config.auth.admins,
     ...(config.breakglass ? { reviewDeadlineMs: config.breakglass.reviewDeadlineMs } : {}),
@@ -138,6 +146,21 @@ export async function composeElevate(
       logger.warn({ request: r.id, err: err.message }, 'could not settle now; will retry'),
   });
   kubeRequests = buildKubeRequests(config, { requests, store, people, clock, logger });
+  const clusterSecrets = buildClusterSecrets({
+    config,
+    gateway: clusters,
+    directory,
+    retirement: createClusterRetirement({
+      store,
+      grants,
+      withLock,
+      clock,
+      onChange,
+      onError: (id, err) => logger.warn({ request: id, err: err.message }, 'revocation failed; will retry'),
+    }),
+    isLeader: jobs.isLeader,
+    logger,
+  });
   const tickets = await buildTickets({
     config,
     store,
@@ -153,6 +176,7 @@ export async function composeElevate(
     config,
     store,
     clusters,
+    directory,
     policySource,
     mfa,
     clock,
@@ -214,9 +238,9 @@ export async function composeElevate(
         sinks: outbox.sinks,
         now: () => clock.now(),
       }),
+      clusters: directory,
       reconcile: createReconcileService({
         reconcileNow: jobs.reconcileNow,
-        clusterNames,
         isAdmin: requests.isAdmin,
       }),
       mfa,
@@ -241,7 +265,7 @@ export async function composeElevate(
           : null,
         sources: authSourceKinds(config),
       },
-      contract: { clusterNames, limits: config.policySet.limits, authThrottle: config.auth.throttle },
+      contract: { limits: config.policySet.limits, authThrottle: config.auth.throttle },
     });
     const url = await bind('listen', config.listen, () => (app as HttpApp).listen(config.listen));
     const metricsAt = config.metrics;
@@ -256,6 +280,7 @@ export async function composeElevate(
   async function stop(): Promise<void> {
     ready = false;
     await configWatcher.stop();
+    clusterSecrets?.stop();
     resourcePolicies?.stop();
     await kubeRequests?.stop();
     await jobs.stop();
@@ -274,12 +299,14 @@ export async function composeElevate(
       // A follower leaves the timers to the leader and is ready at once.
       resourcePolicies?.start();
       kubeRequests?.start();
+      // The catch-up must know the clusters Secrets add, or their grants due meanwhile would wait.
+      await clusterSecrets?.listed;
       const [, url] = await Promise.all([jobs.start(), serve(), configWatcher.start()]).catch(async (e) => {
         await stop();
         throw e;
       });
       ready = true;
-      logger.info({ url, clusters: clusterNames }, 'elevate is ready');
+      logger.info({ url, clusters: clusterNames() }, 'elevate is ready');
       return url;
     },
     stop,

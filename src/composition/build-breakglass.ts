@@ -7,13 +7,14 @@ import { createPeriodicLoop, type LeaderLoop } from '../jobs/periodic-loop.js';
 import { createBreakglassModeService } from '../services/breakglass-mode-service.js';
 import { createBreakglassService } from '../services/breakglass-service.js';
 import type { MfaVerifier } from '../services/mfa-service.js';
-import type { ClusterGateway, PolicySource, Store } from '../services/ports.js';
+import type { ClusterDirectory, ClusterGateway, PolicySource, Store } from '../services/ports.js';
 import { createReviewService } from '../services/review-service.js';
 
 export interface BreakglassParts {
   config: Config;
   store: Store;
   clusters: ClusterGateway;
+  directory: ClusterDirectory;
   policySource: PolicySource;
   mfa: MfaVerifier;
   clock: Clock;
@@ -37,8 +38,7 @@ export function buildBreakglass(parts: BreakglassParts) {
     store,
     clusters: parts.clusters,
     policySource: parts.policySource,
-    clusterNames: config.clusters.map((c) => c.name),
-    subjectNaming: new Map(config.clusters.map((c) => [c.name, c.subjects])),
+    directory: parts.directory,
     mfa: parts.mfa,
     clock,
     settle: parts.settle,

@@ -9,11 +9,13 @@ import { createGrantScheduler } from '../jobs/grant-scheduler.js';
 import { createLeaderJobs } from '../jobs/leader-jobs.js';
 import type { LeaderLoop } from '../jobs/periodic-loop.js';
 import type { GrantService } from '../services/grant-service.js';
+import type { ClusterDirectory } from '../services/ports.js';
 import type { Adapters } from './open-adapters.js';
 
 export interface LeaderJobsParts {
   config: Config;
   adapters: Pick<Adapters, 'store' | 'clusters' | 'metrics'>;
+  directory: ClusterDirectory;
   grants: GrantService;
   clock: Clock;
   logger: Logger;
@@ -26,6 +28,7 @@ export interface LeaderJobsParts {
 export function buildLeaderJobs({
   config,
   adapters,
+  directory,
   grants,
   clock,
   logger,
@@ -33,7 +36,6 @@ export function buildLeaderJobs({
   newLoops,
 }: LeaderJobsParts) {
   const { store, clusters, metrics } = adapters;
-  const clusterNames = config.clusters.map((c) => c.name);
   const newScheduler = () =>
     createGrantScheduler({
       settle: grants.settle,
@@ -49,7 +51,7 @@ export function buildLeaderJobs({
       store,
       clusters,
       grants,
-      clusterNames,
+      directory,
       clock,
       intervalMs: config.reconcileIntervalMs,
       onError: (cluster, err) => {
@@ -70,7 +72,6 @@ export function buildLeaderJobs({
     ...(newLoops ? { newLoops } : {}),
     catchUpWithinMs: 10_000,
     pollEveryMs: shared ? 1000 : null,
-    clusterNames,
     onLeadershipChange: (leading) => {
       metrics.setLeader(leading);
       // The audit head goes to the logs at each change of leader, so whoever keeps the logs holds a head

@@ -90,6 +90,7 @@ export function chartValuesSchema(): JsonSchema {
           namespace: { anyOf: [{ const: '' }, dnsLabel] },
           labels: stringMap,
           subjects: closed({ userPrefix: str(), groupPrefix: str() }),
+          clusterSecrets: { type: 'boolean' },
         },
         ['clusterName'],
       ),

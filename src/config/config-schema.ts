@@ -111,6 +111,11 @@ export const configSchema = z
           .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'namespace names are DNS labels')
           .max(63)
           .default('elevate'),
+        /**
+         * Also manage the clusters that Secrets labelled elevate.dev/cluster=true in `namespace` describe
+         * (keys kubeconfig, and optionally name and context): added, changed and removed while running.
+         */
+        clusterSecrets: z.boolean().default(false),
       })
       .optional(),
     policies: z.array(policy).default([]),

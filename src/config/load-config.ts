@@ -82,7 +82,7 @@ export interface Config {
   /** Where the audit trail is streamed, each sink with its own cursor; file paths absolute. */
   auditSinks: AuditSinkConfig[];
   /** Where Elevate's custom resources live; null: nowhere (policies come from the file alone). */
-  home: { cluster: string; namespace: string } | null;
+  home: { cluster: string; namespace: string; clusterSecrets: boolean } | null;
   /** The file as validated: what policies from custom resources are judged against (references, limits). */
   parsed: ParsedConfig;
   /** Notification channels and rules; file paths absolute. */

@@ -11,6 +11,7 @@ interface ParsedConfig {
   tickets: { providers: { name: string }[] };
   integrations: { name: string }[];
   breakglass?: { profiles: string[]; maxDuration: number } | undefined;
+  home?: { clusterSecrets: boolean } | undefined;
 }
 
 /** Names in `list` (at `path`) that must be unique. */
@@ -30,10 +31,12 @@ function checkUnique(
 
 /**
  * The checks that need the whole file: names that must refer to something configured, names that must be
- * unique. A cluster glob (`prod-*`) may match no configured cluster today; only literal names are checked.
+ * unique. A cluster glob (`prod-*`) may match no configured cluster today; only literal names are checked,
+ * and not at all when cluster Secrets may add clusters while Elevate runs.
  */
 export function checkPolicyReferences(c: ParsedConfig, ctx: z.RefinementCtx): void {
-  const clusters = new Set(c.clusters.map((cl) => cl.name));
+  const fileClusters = new Set(c.clusters.map((cl) => cl.name));
+  const clusters = { has: (name: string) => c.home?.clusterSecrets === true || fileClusters.has(name) };
   const issue = (path: (string | number)[], message: string) =>
     ctx.addIssue({ code: 'custom', path, message });
 

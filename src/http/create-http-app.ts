@@ -10,7 +10,7 @@ import type { BreakglassService } from '../services/breakglass-service.js';
 import type { ExtensionService } from '../services/extension-service.js';
 import type { GrantReportService } from '../services/grant-report-service.js';
 import type { MfaService } from '../services/mfa-service.js';
-import type { Authenticator } from '../services/ports.js';
+import type { Authenticator, ClusterDirectory } from '../services/ports.js';
 import type { ReconcileService } from '../services/reconcile-service.js';
 import type { RequestService } from '../services/request-service.js';
 import type { ReviewService } from '../services/review-service.js';
@@ -28,6 +28,7 @@ import { type AuthConfigInfo, authConfigRoutes } from './routes/auth-config-rout
 import { authenticateWith } from './routes/authenticate.js';
 import { breakGlassAccessRoutes } from './routes/breakglass-access-routes.js';
 import { breakglassRoutes } from './routes/breakglass-routes.js';
+import { clusterRoutes } from './routes/cluster-routes.js';
 import { extensionRoutes } from './routes/extension-routes.js';
 import { grantActivityRoutes } from './routes/grant-activity-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -45,6 +46,8 @@ export interface HttpAppDeps {
   extensions: ExtensionService;
   audit: AuditService;
   reconcile: ReconcileService;
+  /** The clusters a request may name now. */
+  clusters: Pick<ClusterDirectory, 'all'>;
   apiTokens: ApiTokenService;
   /** Emergency access: break-glass, ticket-system-down mode, post-incident reviews. */
   emergency: { breakglass: BreakglassService; mode: BreakglassModeService; reviews: ReviewService };
@@ -69,13 +72,15 @@ export interface HttpAppDeps {
   version: string;
   /** How clients sign in (GET /api/v1/auth/config, public). */
   authConfig: AuthConfigInfo;
-  /** What the configuration makes part of the API contract: clusters to name, duration bounds, throttling. */
-  contract: { clusterNames: string[]; limits: DurationLimits; authThrottle: AuthThrottleOptions };
+  /** What the configuration makes part of the API contract: duration bounds, throttling. */
+  contract: { limits: DurationLimits; authThrottle: AuthThrottleOptions };
 }
 
 export type HttpApp = Awaited<ReturnType<typeof createHttpApp>>;
 
 export async function createHttpApp(deps: HttpAppDeps) {
+  // The clusters a request may name, read at each request: cluster Secrets change them while running.
+  const clusterNames = () => deps.clusters.all().map((c) => c.name);
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: 64 * 1024,
@@ -89,7 +94,10 @@ export async function createHttpApp(deps: HttpAppDeps) {
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandler(app);
   acceptOnlyUtf8Json(app);
-  const openapi = await registerOpenApi(app, { version: deps.version });
+  const openapi = await registerOpenApi(app, {
+    version: deps.version,
+    clusterNames,
+  });
 
   await app.register(
     healthRoutes({
@@ -126,7 +134,7 @@ export async function createHttpApp(deps: HttpAppDeps) {
       await api.register(identityRoutes(deps.requests));
       await api.register(
         accessRequestRoutes(deps.requests, {
-          clusterNames: deps.contract.clusterNames,
+          clusterNames,
           limits: deps.contract.limits,
         }),
       );
@@ -134,9 +142,10 @@ export async function createHttpApp(deps: HttpAppDeps) {
       await api.register(auditRoutes(deps.audit));
       await api.register(grantActivityRoutes(deps.reports));
       await api.register(reconcileRoutes(deps.reconcile));
+      await api.register(clusterRoutes(deps.clusters));
       await api.register(apiTokenRoutes(deps.apiTokens));
       await api.register(mfaRoutes(deps.mfa));
-      await api.register(breakglassRoutes(deps.emergency, deps.contract.clusterNames));
+      await api.register(breakglassRoutes(deps.emergency, clusterNames));
       await api.register(reviewRoutes(deps.emergency.reviews));
     },
     { prefix: '/api/v1' },

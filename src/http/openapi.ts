@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { OpenAPIV3_1 } from 'openapi-types';
+import { clusterNamesMarker } from './request-fields.js';
 import { problem } from './resources.js';
 
 const problemDescriptions = {
@@ -55,9 +56,12 @@ const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
 /**
  * Registers @fastify/swagger over the zod schemas and returns the document getter. The document is
  * completed where the generator cannot express it: response headers, and request bodies that may be left
- * out (it marks every body required).
+ * out (it marks every body required), and the clusters a request may name as they are when it is served.
  */
-export async function registerOpenApi(app: FastifyInstance, info: { version: string }) {
+export async function registerOpenApi(
+  app: FastifyInstance,
+  info: { version: string; clusterNames: () => string[] },
+) {
   const optionalBodies = new Set<string>();
   app.addHook('onRoute', (route) => {
     const body = route.schema?.body as { safeParse?: (v: unknown) => { success: boolean } } | undefined;
@@ -85,8 +89,17 @@ export async function registerOpenApi(app: FastifyInstance, info: { version: str
   });
 
   let completed: OpenAPIV3_1.Document | undefined;
+  let served: { names: string; doc: OpenAPIV3_1.Document } | undefined;
   return (): OpenAPIV3_1.Document => {
-    if (completed) return completed;
+    completed ??= complete();
+    const names = info.clusterNames();
+    if (served?.names !== names.join(',')) {
+      served = { names: names.join(','), doc: withClusterNames(completed, names) };
+    }
+    return served.doc;
+  };
+
+  function complete(): OpenAPIV3_1.Document {
     const doc = structuredClone(app.swagger()) as OpenAPIV3_1.Document;
     for (const [path, item] of Object.entries(doc.paths ?? {})) {
       for (const method of methods) {
@@ -103,7 +116,19 @@ export async function registerOpenApi(app: FastifyInstance, info: { version: str
         }
       }
     }
-    completed = doc;
     return doc;
+  }
+}
+
+/** The document with each cluster-name schema listing the names given. */
+function withClusterNames(doc: OpenAPIV3_1.Document, names: string[]): OpenAPIV3_1.Document {
+  const fill = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(fill);
+    if (node === null || typeof node !== 'object') return node;
+    const entries = Object.entries(node).filter(([key]) => key !== clusterNamesMarker);
+    const out: Record<string, unknown> = Object.fromEntries(entries.map(([k, v]) => [k, fill(v)]));
+    if (clusterNamesMarker in node) out.enum = [...names];
+    return out;
   };
+  return fill(doc) as OpenAPIV3_1.Document;
 }

@@ -84,3 +84,19 @@ export function durationField(limits: { min: string; max: string }) {
     )
     .transform((text) => parseDuration(text) as number);
 }
+
+/** Marks the schema of a cluster name in the OpenAPI document, where the names known then are filled in. */
+export const clusterNamesMarker = 'x-elevate-cluster-names';
+
+/**
+ * A cluster Elevate manages. The names change while it runs (cluster Secrets), so they are checked at each
+ * request, and the served document lists them as they are then (openapi.ts).
+ */
+export function clusterName(names: () => string[]) {
+  return z
+    .string()
+    .refine((name) => names().includes(name), {
+      error: () => `must be one of the configured clusters: ${names().join(', ')}`,
+    })
+    .meta({ [clusterNamesMarker]: true });
+}

@@ -1,17 +1,30 @@
 import type { AuditEventInput } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import type { GrantService } from '../services/grant-service.js';
-import type { BindingEventType, ClusterGateway, ManagedBinding, Store } from '../services/ports.js';
+import type {
+  BindingEventType,
+  ClusterDirectory,
+  ClusterGateway,
+  ManagedBinding,
+  Store,
+} from '../services/ports.js';
 import { backoffMs } from './backoff.js';
 import { createDriftPass, type DriftReport } from './drift-pass.js';
 
 export type { DriftReport } from './drift-pass.js';
 
+/** One cluster's pass: its report, or why it failed. */
+export interface ClusterPass {
+  cluster: string;
+  result: PromiseSettledResult<DriftReport>;
+}
+
 export interface DriftReconcilerDeps {
   store: Pick<Store, 'listRequests' | 'appendAudit' | 'getRequest'>;
   clusters: Pick<ClusterGateway, 'listManagedBindings' | 'watchManagedBindings'>;
   grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan' | 'isRemoving'>;
-  clusterNames: string[];
+  /** The clusters to keep in line; one added while running gets its loop and watch, one removed loses them. */
+  directory: Pick<ClusterDirectory, 'all' | 'onChange'>;
   clock: Clock;
   intervalMs: number;
   /** A pass, one repair in it, or the watch failed; each is retried on its own. */
@@ -52,7 +65,8 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
   const loops = new Map<string, ClusterLoop>();
   /** Clusters whose last pass left something to retry, for a loop started after reconcileAll. */
   const unfinished = new Set<string>();
-  const watches: { stop(): void }[] = [];
+  const watches = new Map<string, { stop(): void }>();
+  let unsubscribe = () => {};
 
   async function reconcileAndNote(cluster: string): Promise<DriftReport> {
     try {
@@ -94,28 +108,51 @@ export function createDriftReconciler(deps: DriftReconcilerDeps) {
     kick(cluster, next);
   }
 
+  /** The periodic loop and the watch of one cluster; a cluster added while running has its pass at once. */
+  function follow(c: string, firstPassInMs: number): void {
+    const failed = unfinished.has(c);
+    loops.set(c, { running: false, rerun: false, failures: failed ? 1 : 0 });
+    kick(c, failed ? backoffMs(1, { maxMs: deps.intervalMs }) : firstPassInMs);
+    watches.set(
+      c,
+      clusters.watchManagedBindings(
+        c,
+        (type, binding) => onWatchEvent(c, type, binding),
+        (e) => deps.onError(c, e),
+      ),
+    );
+  }
+
+  function unfollow(c: string): void {
+    watches.get(c)?.stop();
+    watches.delete(c);
+    clearTimeout(loops.get(c)?.timer);
+    loops.delete(c);
+    unfinished.delete(c);
+  }
+
   return {
     /** One pass over every cluster; a failing cluster doesn't stop the others. */
-    async reconcileAll(): Promise<PromiseSettledResult<DriftReport>[]> {
-      return Promise.allSettled(deps.clusterNames.map((c) => reconcileAndNote(c)));
+    async reconcileAll(): Promise<ClusterPass[]> {
+      const names = deps.directory.all().map((c) => c.name);
+      const results = await Promise.allSettled(names.map((c) => reconcileAndNote(c)));
+      return names.map((cluster, i) => ({
+        cluster,
+        result: results[i] as PromiseSettledResult<DriftReport>,
+      }));
     },
     start(): void {
-      for (const c of deps.clusterNames) {
-        const failed = unfinished.has(c);
-        loops.set(c, { running: false, rerun: false, failures: failed ? 1 : 0 });
-        kick(c, failed ? backoffMs(1, { maxMs: deps.intervalMs }) : deps.intervalMs);
-        watches.push(
-          clusters.watchManagedBindings(
-            c,
-            (type, binding) => onWatchEvent(c, type, binding),
-            (e) => deps.onError(c, e),
-          ),
-        );
-      }
+      for (const c of deps.directory.all()) follow(c.name, deps.intervalMs);
+      unsubscribe = deps.directory.onChange(({ added, removed, updated }) => {
+        if (stopped) return;
+        for (const c of [...removed, ...updated]) unfollow(c.name);
+        for (const c of [...added, ...updated]) follow(c.name, 0);
+      });
     },
     stop(): void {
       stopped = true;
-      for (const w of watches) w.stop();
+      unsubscribe();
+      for (const w of watches.values()) w.stop();
       for (const loop of loops.values()) clearTimeout(loop.timer);
     },
   };

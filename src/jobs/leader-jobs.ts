@@ -1,7 +1,7 @@
 import type { AccessRequest, Phase } from '../domain/access-request.js';
 import type { Clock } from '../domain/clock.js';
 import type { Lease, Store } from '../services/ports.js';
-import type { DriftReconciler, DriftReport } from './drift-reconciler.js';
+import type { ClusterPass, DriftReconciler } from './drift-reconciler.js';
 import type { GrantScheduler } from './grant-scheduler.js';
 import type { LeaderLoop } from './periodic-loop.js';
 
@@ -26,7 +26,6 @@ export interface LeaderJobsDeps {
   onLeadershipChange: (leading: boolean) => void;
   /** A step that failed and will be retried (the catch-up by the next poll, drift by its own loop). */
   onError: (step: string, error: Error) => void;
-  clusterNames: string[];
 }
 
 /**
@@ -64,9 +63,9 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
       deps.onError('catch-up', e as Error);
     }
     if (ended()) return;
-    (await current.drift.reconcileAll()).forEach((result, i) => {
-      if (result.status === 'rejected') deps.onError(`drift ${deps.clusterNames[i]}`, result.reason);
-    });
+    for (const { cluster, result } of await current.drift.reconcileAll()) {
+      if (result.status === 'rejected') deps.onError(`drift ${cluster}`, result.reason);
+    }
     if (ended()) return;
     current.drift.start();
     for (const loop of current.loops) loop.start();
@@ -125,7 +124,7 @@ export function createLeaderJobs(deps: LeaderJobsDeps) {
     /** How many requests this server has a timer for (none on a follower). */
     timerCount: () => term?.scheduler.pendingCount() ?? 0,
     /** One drift pass over every cluster now; null on a follower, which runs no drift repair. */
-    async reconcileNow(): Promise<PromiseSettledResult<DriftReport>[] | null> {
+    async reconcileNow(): Promise<ClusterPass[] | null> {
       return term ? term.drift.reconcileAll() : null;
     },
     async stop(): Promise<void> {

@@ -7,10 +7,10 @@ import { breakglassPolicyName, breakglassRequest, openReview } from '../domain/e
 import { Forbidden, Invalid, NotFound } from '../domain/errors.js';
 import { type Identity, isAmong, sourceOf } from '../domain/identity.js';
 import { checkGuardrails } from '../domain/policy/guardrails.js';
-import { clusterSubject, noPrefixes, type SubjectNaming } from '../domain/subject.js';
+import { clusterSubject, noPrefixes } from '../domain/subject.js';
 import { describeTarget, type Target, targetKey } from '../domain/target.js';
 import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
-import type { ClusterGateway, PolicySource, Store } from './ports.js';
+import type { ClusterDirectory, ClusterGateway, PolicySource, Store } from './ports.js';
 import { newRequestId, newReviewId } from './request-id.js';
 
 export interface BreakglassInput {
@@ -27,8 +27,8 @@ export interface BreakglassDeps {
   store: Pick<Store, 'createRequest'>;
   clusters: Pick<ClusterGateway, 'roleRules' | 'namespaceLabels'>;
   policySource: PolicySource;
-  clusterNames: string[];
-  subjectNaming?: ReadonlyMap<string, SubjectNaming>;
+  /** The clusters a pull may name, each with how its API server names OIDC users. */
+  directory: Pick<ClusterDirectory, 'get'>;
   mfa?: MfaVerifier;
   clock: Clock;
   /** Activates the stored request now (the request service's settle), so the caller has access on return. */
@@ -65,7 +65,7 @@ export function createBreakglassService(deps: BreakglassDeps) {
     }
     if (input.targets.length === 0) throw new Invalid('give a profile or a target', 'profile');
     input.targets.forEach((t, i) => {
-      if (!deps.clusterNames.includes(t.cluster))
+      if (!deps.directory.get(t.cluster))
         throw new Invalid(`unknown cluster ${t.cluster}`, `targets[${i}].cluster`);
       if (!bg.roles.includes(t.role)) {
         throw new Forbidden(
@@ -125,7 +125,11 @@ export function createBreakglassService(deps: BreakglassDeps) {
       const now = clock.now();
       const subjects: AccessRequestSpec['subjects'] = {};
       for (const { cluster } of targets) {
-        subjects[cluster] ??= clusterSubject(who, cluster, deps.subjectNaming?.get(cluster) ?? noPrefixes);
+        subjects[cluster] ??= clusterSubject(
+          who,
+          cluster,
+          deps.directory.get(cluster)?.subjects ?? noPrefixes,
+        );
       }
       const spec: AccessRequestSpec = {
         requester: who.user,

@@ -9,6 +9,7 @@ import type { DesiredBinding, ObservedSubject } from '../domain/binding.js';
 import type { BreakglassMode, Review } from '../domain/breakglass.js';
 import type { Identity, IdentitySource } from '../domain/identity.js';
 import type { PolicySet, RoleRule } from '../domain/policy/types.js';
+import type { SubjectNaming } from '../domain/subject.js';
 import type { TicketState } from '../domain/ticket.js';
 
 /**
@@ -330,6 +331,34 @@ export interface ClusterGateway {
   ): Promise<RoleRule[] | null>;
   /** The namespace's live labels; null when it does not exist. */
   namespaceLabels(cluster: string, namespace: string): Promise<Record<string, string> | null>;
+}
+
+/** One cluster Elevate manages: from the config file, or from a Secret in its home namespace. */
+export interface ManagedCluster {
+  name: string;
+  /** Matched by policies' clusterSelector. */
+  labels: Record<string, string>;
+  /** How its API server names OIDC users (prefixes). */
+  subjects: SubjectNaming;
+  /** `config` for clusters[] in the file, else `secret NAMESPACE/NAME`. */
+  source: string;
+}
+
+/** What changed in the managed clusters: names added, names removed, and clusters whose connection changed. */
+export interface ClusterChange {
+  added: ManagedCluster[];
+  removed: ManagedCluster[];
+  updated: ManagedCluster[];
+}
+
+/**
+ * The clusters Elevate manages now: the file's, which hold until a restart, and those a Secret labelled
+ * elevate.dev/cluster=true adds while it runs. A request may name only these.
+ */
+export interface ClusterDirectory {
+  all(): ManagedCluster[];
+  get(name: string): ManagedCluster | undefined;
+  onChange(listener: (change: ClusterChange) => void): () => void;
 }
 
 /**

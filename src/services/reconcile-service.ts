@@ -1,11 +1,10 @@
 import { Forbidden, Unavailable } from '../domain/errors.js';
 import type { Identity } from '../domain/identity.js';
-import type { DriftReport } from '../jobs/drift-reconciler.js';
+import type { ClusterPass, DriftReport } from '../jobs/drift-reconciler.js';
 
 export interface ReconcileServiceDeps {
   /** Runs a drift pass over every cluster; null when this server does not hold the lease. */
-  reconcileNow: () => Promise<PromiseSettledResult<DriftReport>[] | null>;
-  clusterNames: string[];
+  reconcileNow: () => Promise<ClusterPass[] | null>;
   isAdmin: (who: Identity) => boolean;
 }
 
@@ -20,7 +19,7 @@ export interface ClusterReconcileOutcome {
 export type ReconcileService = ReturnType<typeof createReconcileService>;
 
 /** An admin's "repair drift now" rather than at the next periodic pass (after a cluster outage, say). */
-export function createReconcileService({ reconcileNow, clusterNames, isAdmin }: ReconcileServiceDeps) {
+export function createReconcileService({ reconcileNow, isAdmin }: ReconcileServiceDeps) {
   return {
     async reconcile(who: Identity): Promise<ClusterReconcileOutcome[]> {
       if (!isAdmin(who)) throw new Forbidden(`${who.user} may not run drift repair (auth.admins only)`);
@@ -28,8 +27,7 @@ export function createReconcileService({ reconcileNow, clusterNames, isAdmin }: 
       if (!results) {
         throw new Unavailable('this server does not hold the lease; the leader runs drift repair');
       }
-      return results.map((result, i) => {
-        const cluster = clusterNames[i] ?? '';
+      return results.map(({ cluster, result }) => {
         if (result.status === 'rejected') {
           return { cluster, report: null, error: (result.reason as Error).message };
         }

@@ -6,12 +6,12 @@ import { type Identity, sourceOf } from '../domain/identity.js';
 import { decide } from '../domain/policy/decide.js';
 import { checkLimits } from '../domain/policy/limits.js';
 import type { DecisionFacts, Policy, PolicySet, Refusal } from '../domain/policy/types.js';
-import { type BindingSubject, clusterSubject, noPrefixes, type SubjectNaming } from '../domain/subject.js';
+import { type BindingSubject, clusterSubject, noPrefixes } from '../domain/subject.js';
 import { namespaceKey, type Target, targetKey } from '../domain/target.js';
 import { gatherDecisionFacts, gatherUsage, hasLimits } from './decision-facts.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
-import type { ClusterGateway, PolicySource, Store } from './ports.js';
+import type { ClusterDirectory, ClusterGateway, PolicySource, Store } from './ports.js';
 import { createRequestRecorder, type Evaluation, requestFor } from './request-record.js';
 import { createTicketCheck, requirementOf, type TicketCheck, ticketStatusOf } from './ticket-check.js';
 
@@ -40,9 +40,8 @@ export interface RequestCreationDeps {
   withLock: KeyedLock;
   clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
   policySource: PolicySource;
-  clusterNames: string[];
-  /** How each cluster's API server names OIDC users (clusters[].subjects); a cluster absent: no prefixes. */
-  subjectNaming?: ReadonlyMap<string, SubjectNaming>;
+  /** The clusters a request may name, each with how its API server names OIDC users. */
+  directory: Pick<ClusterDirectory, 'get'>;
   clock: Clock;
   /** Checks (and uses up) one-time codes; absent: MFA is not configured, and a policy requiring it refuses. */
   mfa?: MfaVerifier;
@@ -90,7 +89,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     if (targets.length === 0) throw new Invalid('give at least one target', 'spec.targets');
     targets.forEach((t, i) => {
       const field = targets.length === 1 ? 'spec' : `spec.targets[${i}]`;
-      if (!deps.clusterNames.includes(t.cluster)) {
+      if (!deps.directory.get(t.cluster)) {
         throw new Invalid(`unknown cluster ${t.cluster}`, `${field}.cluster`);
       }
       if (t.roleKind === 'Role' && t.namespace === null) {
@@ -127,7 +126,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
   function subjectsOf(who: Identity, targets: Target[]): Record<string, BindingSubject> {
     const out: Record<string, BindingSubject> = {};
     for (const { cluster } of targets) {
-      out[cluster] ??= clusterSubject(who, cluster, deps.subjectNaming?.get(cluster) ?? noPrefixes);
+      out[cluster] ??= clusterSubject(who, cluster, deps.directory.get(cluster)?.subjects ?? noPrefixes);
     }
     return out;
   }

@@ -11,12 +11,11 @@ import { type AuditEventInput, requestEvent } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
 import { Conflict, Forbidden, NotFound } from '../domain/errors.js';
 import { type Identity, isAmong, type Principals } from '../domain/identity.js';
-import type { SubjectNaming } from '../domain/subject.js';
 import type { GrantService } from './grant-service.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { type MfaVerifier, mfaUnavailable } from './mfa-service.js';
 import type { OnBehalf } from './on-behalf.js';
-import type { ClusterGateway, PolicySource, Store } from './ports.js';
+import type { ClusterDirectory, ClusterGateway, PolicySource, Store } from './ports.js';
 import { createRequestCreation, type NewRequestInput } from './request-creation.js';
 import type { TicketCheck } from './ticket-check.js';
 
@@ -37,9 +36,8 @@ export interface RequestServiceDeps {
   >;
   clusters: Pick<ClusterGateway, 'namespaceLabels' | 'roleRules'>;
   grants: Pick<GrantService, 'settle' | 'cancelScheduled'>;
-  clusterNames: string[];
-  /** How each cluster's API server names OIDC users (clusters[].subjects). */
-  subjectNaming?: ReadonlyMap<string, SubjectNaming>;
+  /** The clusters a request may name, each with how its API server names OIDC users. */
+  directory: Pick<ClusterDirectory, 'get'>;
   /** The policy set in force, swapped by config reloads; each decision reads it once. */
   policySource: PolicySource;
   admins: Principals;

@@ -201,6 +201,14 @@ describe('activity capture from the API server’s audit webhook', () => {
     expect(md.stdout).toContain('## Actions taken under the grant (3)');
     // Only who may see the request reads what was done under it.
     expect((await server.as('mallory').get(`/api/v1/accessrequests/${id}/activity`)).status).toBe(403);
+    // limit is a count: one action, or none given is the default; an empty or fractional one is refused.
+    const limited = await server.as('root').get(`/api/v1/accessrequests/${id}/activity?limit=1`);
+    expect(limited.body.items).toHaveLength(1);
+    for (const bad of ['', '1.5', '-1', 'x']) {
+      expect((await server.as('root').get(`/api/v1/accessrequests/${id}/activity?limit=${bad}`)).status).toBe(
+        400,
+      );
+    }
   });
 
   it('takes events only with the cluster’s own token', async () => {

@@ -27,7 +27,6 @@ describe("the leader's poll for other servers' changes", () => {
         ({ reconcileAll: async () => [], start: () => {}, stop: () => {} }) as unknown as DriftReconciler,
       catchUpWithinMs: 1000,
       pollEveryMs: 100,
-      clusterNames: ['dev'],
       onLeadershipChange: () => {},
       onError: (step, e) => {
         throw new Error(`${step}: ${e.message}`);

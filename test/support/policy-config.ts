@@ -65,7 +65,8 @@ export async function startPolicyElevate(opts: PolicyServerOptions): Promise<Pol
   const file = join(dir, 'elevate.yaml');
   writeFileSync(file, policyConfigText(opts));
   const config = parseConfig(readFileSync(file, 'utf8'), file);
-  const elevate = await composeElevate(config, createLogger('silent'));
+  // ELEVATE_TEST_LOG=warn shows the server's own log while a test is looked into.
+  const elevate = await composeElevate(config, createLogger(process.env.ELEVATE_TEST_LOG ?? 'silent'));
   const url = await elevate.start();
   let n = 0;
   return {

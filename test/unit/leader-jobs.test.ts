@@ -57,7 +57,6 @@ describe('leader jobs', () => {
       newDrift: parts.newDrift,
       catchUpWithinMs: 1000,
       pollEveryMs: null,
-      clusterNames: ['dev'],
       onLeadershipChange: (leading) => changes.push(leading),
       onError: () => {},
     });
@@ -120,7 +119,6 @@ describe('leader jobs polling for other servers', () => {
         newDrift: parts.newDrift,
         catchUpWithinMs: 1000,
         pollEveryMs: 1000,
-        clusterNames: ['dev'],
         onLeadershipChange: () => {},
         onError: (step) => errors.push(step),
       });
@@ -159,7 +157,6 @@ describe('a term lost while it starts', () => {
         newDrift: parts.newDrift,
         catchUpWithinMs: 1000,
         pollEveryMs: 1000,
-        clusterNames: ['dev'],
         onLeadershipChange: () => {},
         onError: () => {},
       });

@@ -18,6 +18,7 @@ import { DomainError, RequestRefused, StaleWrite } from '../../src/domain/errors
 import type { Identity, Principals } from '../../src/domain/identity.js';
 import type { Policy, RoleRule } from '../../src/domain/policy/types.js';
 import type { Target } from '../../src/domain/target.js';
+import { fixedClusters } from '../../src/services/cluster-directory.js';
 import { createExtensionJudge } from '../../src/services/extension-judge.js';
 import { createExtensionService } from '../../src/services/extension-service.js';
 import { createGrantService } from '../../src/services/grant-service.js';
@@ -335,7 +336,7 @@ async function newWorld(): Promise<World> {
     store,
     clusters: gateway,
     grants,
-    clusterNames: ['dev', 'prod'],
+    directory: fixedClusters('dev', 'prod'),
     policySource,
     admins: config.auth.admins,
     clock,

@@ -6,6 +6,7 @@ import { openSqliteStore } from '../../src/adapters/store/sqlite-store.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import type { AccessRequest } from '../../src/domain/access-request.js';
 import { systemClock } from '../../src/domain/clock.js';
+import { fixedClusters } from '../../src/services/cluster-directory.js';
 import { createKeyedLock } from '../../src/services/keyed-lock.js';
 import type { ClusterGateway } from '../../src/services/ports.js';
 import { createRequestService } from '../../src/services/request-service.js';
@@ -39,7 +40,7 @@ describe('request service', () => {
         settle: () => Promise.reject(new Error('unexpected settle')),
         cancelScheduled: () => Promise.reject(new Error('unexpected cancel')),
       },
-      clusterNames: ['dev'],
+      directory: fixedClusters('dev'),
       policySource: { current: () => parseConfig(minimalConfig, '/elevate.yaml').policySet },
       admins: { users: [], groups: [] },
       clock: systemClock,

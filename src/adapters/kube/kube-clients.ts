@@ -74,13 +74,17 @@ export function loadKubeConfig(cluster: ClusterConnection): k8s.KubeConfig {
   return kc;
 }
 
+/** The clients of one kubeconfig. */
+export function clientsOf(kc: k8s.KubeConfig): ClusterClients {
+  return { ...pooledClients(kc), watch: new k8s.Watch(kc) };
+}
+
 /** The clients of each configured cluster; a kubeconfig that cannot be used fails the start, naming it. */
 export function loadClusterClients(clusters: ClusterConnection[]): Map<string, ClusterClients> {
   const clients = new Map<string, ClusterClients>();
   for (const cluster of clusters) {
     try {
-      const kc = loadKubeConfig(cluster);
-      clients.set(cluster.name, { ...pooledClients(kc), watch: new k8s.Watch(kc) });
+      clients.set(cluster.name, clientsOf(loadKubeConfig(cluster)));
     } catch (e) {
       throw new Error(
         `cluster ${cluster.name}: cannot use kubeconfig ${cluster.kubeconfigPath}: ${(e as Error).message}`,

@@ -2,7 +2,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { ClusterConnection } from '../../config/load-config.js';
 import type { BindingRef } from '../../domain/access-request.js';
 import { grantsSameAccess, managedByLabel, managedByValue, requestLabel } from '../../domain/binding.js';
-import { NotFound, Unavailable } from '../../domain/errors.js';
+import { NotFound, Refused, Unavailable } from '../../domain/errors.js';
 import type { ClusterGateway } from '../../services/ports.js';
 import { createBindingDeleter } from './binding-deleter.js';
 import { watchBindings } from './binding-watch.js';
@@ -11,6 +11,7 @@ import {
   asDomainError,
   type ClusterClients,
   callWithin,
+  clientsOf,
   isStatus,
   loadClusterClients,
   toManaged,
@@ -21,13 +22,37 @@ const managedSelector = `${managedByLabel}=${managedByValue}`;
 /** How often applyBinding reads, deletes and creates again while someone else keeps writing the same name. */
 const applyAttempts = 3;
 
+export interface KubeClusterGateway extends ClusterGateway {
+  /** Talks to the cluster with this kubeconfig from now on: a cluster added, or its credentials changed. */
+  connect(cluster: string, kubeconfig: k8s.KubeConfig): void;
+  /**
+   * A cluster Elevate no longer manages: its connection stays (its grants' bindings must still be removed)
+   * but no binding is written there any more.
+   */
+  retire(cluster: string): void;
+}
+
 /**
  * Talks RBAC to real clusters through @kubernetes/client-node. A cluster that cannot be reached, or answers
  * that it is busy or failing, surfaces as Unavailable (try again); one that refuses for good (forbidden,
  * invalid, not found) as Refused.
  */
-export function createKubeClusterGateway(clusters: ClusterConnection[], timeoutMs = 10_000): ClusterGateway {
+export function createKubeClusterGateway(
+  clusters: ClusterConnection[],
+  timeoutMs = 10_000,
+): KubeClusterGateway {
   const clients = loadClusterClients(clusters);
+  const retired = new Set<string>();
+
+  /** Writes are refused for good on a retired cluster: the grant that wanted one ends, saying why. */
+  function writable(cluster: string): void {
+    if (retired.has(cluster)) {
+      throw new Refused(
+        `cluster ${cluster} is no longer managed by Elevate (its cluster Secret was removed)`,
+        410,
+      );
+    }
+  }
 
   function clientsFor(cluster: string): ClusterClients {
     const c = clients.get(cluster);
@@ -135,7 +160,18 @@ export function createKubeClusterGateway(clusters: ClusterConnection[], timeoutM
   }
 
   return {
+    connect(cluster, kubeconfig) {
+      clients.set(cluster, clientsOf(kubeconfig));
+      deleters.delete(cluster);
+      retired.delete(cluster);
+    },
+
+    retire(cluster) {
+      retired.add(cluster);
+    },
+
     async applyBinding(cluster, binding) {
+      writable(cluster);
       const { ref } = binding;
       const body: k8s.V1RoleBinding = {
         apiVersion: `${rbacGroup}/v1`,
@@ -171,6 +207,7 @@ export function createKubeClusterGateway(clusters: ClusterConnection[], timeoutM
     },
 
     async annotateBinding(cluster, ref, annotations) {
+      writable(cluster);
       const { rbac } = clientsFor(cluster);
       // A JSON merge patch of metadata only: the binding keeps its uid, and what it grants never lapses.
       const body = { metadata: { annotations } };

@@ -134,7 +134,7 @@ function explainInput(config: Config, o: ExplainOptions): DecisionInput {
     throw new PolicyInputError('a Role lives in a namespace: give --namespace, or use a ClusterRole');
   const known = config.clusters.map((c) => c.name);
   for (const c of o.cluster) {
-    if (!known.includes(c))
+    if (!known.includes(c) && !config.home?.clusterSecrets)
       throw new PolicyInputError(`unknown cluster ${c} (the config has ${names(known)})`);
   }
   const role = o.role;

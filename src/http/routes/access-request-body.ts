@@ -3,12 +3,19 @@ import { formatDuration } from '../../domain/duration.js';
 import type { DurationLimits } from '../../domain/policy/types.js';
 import type { Target } from '../../domain/target.js';
 import type { RequestInput } from '../../services/request-service.js';
-import { durationField, namespaceName, plainText, requestId, roleName } from '../request-fields.js';
+import {
+  clusterName,
+  durationField,
+  namespaceName,
+  plainText,
+  requestId,
+  roleName,
+} from '../request-fields.js';
 import { apiVersion } from '../resources.js';
 
 export interface AccessRequestContract {
   /** The clusters a request may name. */
-  clusterNames: string[];
+  clusterNames: () => string[];
   limits: DurationLimits;
 }
 
@@ -36,9 +43,7 @@ export const maxTargets = 50;
  */
 export function createBody({ clusterNames, limits }: AccessRequestContract) {
   const where = {
-    cluster: z.enum(clusterNames as [string, ...string[]], {
-      error: `must be one of the configured clusters: ${clusterNames.join(', ')}`,
-    }),
+    cluster: clusterName(clusterNames),
     role: roleName,
   };
   const namespaced = {

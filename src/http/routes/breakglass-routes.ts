@@ -5,7 +5,7 @@ import type { BreakglassModeService, ModeState } from '../../services/breakglass
 import { maxModeMs } from '../../services/breakglass-mode-service.js';
 import type { BreakglassService } from '../../services/breakglass-service.js';
 import { authProblems, bodyProblems, problems } from '../openapi.js';
-import { durationField, namespaceName, plainText, roleName } from '../request-fields.js';
+import { clusterName, durationField, namespaceName, plainText, roleName } from '../request-fields.js';
 import { accessRequestResource, toResource } from '../resources.js';
 import { identityOf } from './authenticate.js';
 import { otpHeaders, otpOf } from './mfa-routes.js';
@@ -15,11 +15,9 @@ const profileName = z
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a profile name (a DNS label: a-z, 0-9, -)');
 
-function pullBody(clusterNames: string[]) {
+function pullBody(clusterNames: () => string[]) {
   const target = z.strictObject({
-    cluster: z.enum(clusterNames as [string, ...string[]], {
-      error: `must be one of the configured clusters: ${clusterNames.join(', ')}`,
-    }),
+    cluster: clusterName(clusterNames),
     role: roleName.describe('A ClusterRole listed in breakglass.roles'),
     namespace: namespaceName.optional().describe('Where the RoleBinding goes; left out: cluster-wide'),
   });
@@ -71,7 +69,7 @@ const modeView = (m: ModeState): z.infer<typeof modeState> => ({
 /** Emergency access: pulling the glass, and the fleet-wide ticket-system-down mode. */
 export function breakglassRoutes(
   deps: { breakglass: BreakglassService; mode: BreakglassModeService },
-  clusterNames: string[],
+  clusterNames: () => string[],
 ): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(

@@ -49,7 +49,14 @@ export function grantActivityRoutes(reports: GrantReportService): FastifyPluginA
           tags: ['Activity'],
           params: nameParams,
           querystring: z.strictObject({
-            limit: z.coerce.number().int().min(0).max(10_000).default(1_000).describe('Most actions listed'),
+            limit: z
+              // Digits only: z.coerce would read an empty `?limit=` as 0 rather than refuse it.
+              .preprocess(
+                (v) => (typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v),
+                z.number().int().min(0).max(10_000),
+              )
+              .default(1_000)
+              .describe('Most actions listed'),
           }),
           response: {
             200: z.object({

@@ -68,6 +68,6 @@ metrics, the home cluster) laid over it. The home cluster comes first in cluster
 {{- end -}}
 {{- $home := dict "name" .Values.home.clusterName "kubeconfig" "in-cluster" "labels" .Values.home.labels "subjects" .Values.home.subjects -}}
 {{- $_ := set $config "clusters" (prepend (default list $config.clusters) $home) -}}
-{{- $_ := set $config "home" (dict "cluster" .Values.home.clusterName "namespace" (include "elevate.homeNamespace" .)) -}}
+{{- $_ := set $config "home" (dict "cluster" .Values.home.clusterName "namespace" (include "elevate.homeNamespace" .) "clusterSecrets" .Values.home.clusterSecrets) -}}
 {{- toYaml $config -}}
 {{- end -}}
