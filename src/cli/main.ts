@@ -5,6 +5,7 @@ import { ApiError } from './api-client.js';
 import { addActivityCommands } from './commands/activity.js';
 import { addAuditCommands } from './commands/audit.js';
 import { addBreakglassCommands } from './commands/breakglass.js';
+import { addClusterCommands } from './commands/clusters.js';
 import { addLoginCommands } from './commands/login.js';
 import { addMfaCommands } from './commands/mfa.js';
 import { addPolicyCommands } from './commands/policy.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   addServerCommand(program);
   addRequestCommands(program);
   addLoginCommands(program);
+  addClusterCommands(program);
   addBreakglassCommands(program);
   addReviewCommands(program);
   addAuditCommands(program);

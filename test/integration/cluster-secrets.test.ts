@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { elevateCli } from '../support/cli.js';
 import { auditEvents, requestBody } from '../support/elevate.js';
 import {
   type AccessQuestion,
@@ -104,11 +105,21 @@ policies:
       { name: 'dev', labels: {}, source: 'config' },
       { name: 'dev2', labels: { env: 'staging' }, source: `secret elevate/${secretName}` },
     ]);
+    const listed = await elevateCli(server.url)('alice', 'clusters');
+    expect(listed.stdout).toMatch(new RegExp(`dev2\\s+env=staging\\s+secret elevate/${secretName}`));
     const granted = await ask(ns);
     expect(granted.status, JSON.stringify(granted.body)).toBe(201);
     expect(granted.body.status.phase).toBe('Active');
     expect(granted.body.status.decision.policy).toBe('staging-view');
     expect(await canI(testKubeconfig('dev2'), readPods(ns))).toBe(true);
+    // Drift repair follows the added cluster: a binding deleted by hand comes back.
+    const binding = `elevate-${granted.body.metadata.name}`;
+    const deleted = await kubectlWith(testKubeconfig('dev2'), ['delete', 'rolebinding', '-n', ns, binding]);
+    expect(deleted.code, deleted.out).toBe(0);
+    await eventually(
+      async () =>
+        (await kubectlWith(testKubeconfig('dev2'), ['get', 'rolebinding', '-n', ns, binding])).code === 0,
+    );
 
     // Its labels change while it runs: the deny policy for frozen clusters now matches.
     await kubectl(['label', 'secret', '-n', 'elevate', secretName, 'tier=frozen']);
