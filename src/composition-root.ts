@@ -161,6 +161,7 @@ export async function composeElevate(
     isLeader: jobs.isLeader,
     logger,
   });
+  if (clusterSecrets) loopFactories.push(clusterSecrets.newLoop);
   const tickets = await buildTickets({
     config,
     store,
