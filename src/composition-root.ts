@@ -27,6 +27,7 @@ import { createAuditService } from './services/audit-service.js';
 import { createBreakGlassAccessService } from './services/breakglass-access-service.js';
 import { createClusterDirectory, fileClusters, withDiscoveredLabels } from './services/cluster-directory.js';
 import { createClusterRetirement } from './services/cluster-retirement.js';
+import { createCredentialService } from './services/credential-service.js';
 import { createExtensionJudge } from './services/extension-judge.js';
 import { createExtensionService } from './services/extension-service.js';
 import { createGrantReportService } from './services/grant-report-service.js';
@@ -233,6 +234,7 @@ export async function composeElevate(
       authenticator,
       requests,
       extensions,
+      credentials: createCredentialService({ load: requests.get, store, clusters, clock }),
       audit: createAuditService({
         store,
         isAdmin: requests.isAdmin,

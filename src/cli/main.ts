@@ -6,6 +6,7 @@ import { addActivityCommands } from './commands/activity.js';
 import { addAuditCommands } from './commands/audit.js';
 import { addBreakglassCommands } from './commands/breakglass.js';
 import { addClusterCommands } from './commands/clusters.js';
+import { addCredentialCommands } from './commands/credentials.js';
 import { addLoginCommands } from './commands/login.js';
 import { addMfaCommands } from './commands/mfa.js';
 import { addPolicyCommands } from './commands/policy.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   addRequestCommands(program);
   addLoginCommands(program);
   addClusterCommands(program);
+  addCredentialCommands(program);
   addBreakglassCommands(program);
   addReviewCommands(program);
   addAuditCommands(program);

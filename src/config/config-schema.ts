@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from '../domain/duration.js';
+import { defaultCredentialNamespace, grantMechanisms } from '../domain/grant-mechanism.js';
 import { auditSchema } from './audit-sink-schema.js';
 import { breakglassSchema, integrationSchema, ticketsSchema } from './integration-schema.js';
 import { notificationsSchema } from './notification-schema.js';
@@ -96,6 +97,14 @@ export const configSchema = z
            * /api/v1/activity/kube-audit/NAME with this bearer token (its --audit-webhook-config-file).
            */
           activity: z.strictObject({ tokenFile: z.string().min(1) }).optional(),
+          /** How grants here may give access (policies' grant); bindings only unless listed. */
+          grants: z.array(z.enum(grantMechanisms)).min(1).default(['binding']),
+          /** Where the per-grant ServiceAccounts of `credential` grants live (made beforehand, with Elevate's Role). */
+          credentialNamespace: z
+            .string()
+            .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'namespace names are DNS labels')
+            .max(63)
+            .default(defaultCredentialNamespace),
         }),
       )
       .min(1),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parsePositiveDuration } from '../domain/duration.js';
+import { grantMechanisms } from '../domain/grant-mechanism.js';
 import { checkTimeWindow } from '../domain/policy/time-window.js';
 
 /** A Go-style duration written in config ("30m", "1h30m"), read as positive milliseconds. */
@@ -172,6 +173,8 @@ export const policy = z
     allowEscalatingRoles: z.array(name).default([]),
     /** The requester sends a fresh one-time code (TOTP) with the request. */
     requireMfa: z.boolean().default(false),
+    /** How its grants give access: bindings to the person, or a per-grant ServiceAccount's tokens. */
+    grant: z.enum(grantMechanisms).default('binding'),
     message: z.string().optional(),
   })
   .superRefine((p, ctx) => {

@@ -56,6 +56,17 @@ export function buildPolicySet(
       maxScheduleAheadMs: c.limits.maxScheduleAhead,
     },
     clusterLabels: Object.fromEntries(c.clusters.map((cl) => [cl.name, cl.labels])),
+    // Only clusters that offer more than bindings: a set without them keeps the digest it always had.
+    ...(c.clusters.some((cl) => cl.grants.some((g) => g !== 'binding'))
+      ? {
+          clusterGrants: Object.fromEntries(
+            c.clusters.map((cl) => [
+              cl.name,
+              { mechanisms: cl.grants, credentialNamespace: cl.credentialNamespace },
+            ]),
+          ),
+        }
+      : {}),
   };
   return { set: { ...content, digest: policySetDigest(content) }, warnings };
 }
@@ -100,6 +111,7 @@ function toPolicy(p: PolicyInput, source: string, fallbackMax: number, warnings:
     ...(p.maxActive !== undefined ? { maxActive: p.maxActive } : {}),
     allowEscalatingRoles: p.allowEscalatingRoles,
     ...(p.requireMfa ? { requireMfa: true } : {}),
+    ...(p.grant !== 'binding' ? { grant: p.grant } : {}),
   };
 }
 

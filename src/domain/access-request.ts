@@ -71,6 +71,11 @@ export interface AccessRequestSpec {
    */
   subjects?: Record<string, BindingSubject>;
   /**
+   * Granted by `credential` (grant-mechanism.ts): the namespace of each cluster where the grant's own
+   * ServiceAccount lives, and which its bindings name. Absent: granted by bindings to the requester.
+   */
+  credentialNamespaces?: Record<string, string>;
+  /**
    * The integration identity that asked on the requester's behalf (integrations[]: a ticket system, a chat
    * bot); absent: the requester asked themselves.
    */

@@ -7,6 +7,7 @@ import type { AuditService } from '../services/audit-service.js';
 import type { BreakGlassAccessService } from '../services/breakglass-access-service.js';
 import type { BreakglassModeService } from '../services/breakglass-mode-service.js';
 import type { BreakglassService } from '../services/breakglass-service.js';
+import type { CredentialService } from '../services/credential-service.js';
 import type { ExtensionService } from '../services/extension-service.js';
 import type { GrantReportService } from '../services/grant-report-service.js';
 import type { MfaService } from '../services/mfa-service.js';
@@ -29,6 +30,7 @@ import { authenticateWith } from './routes/authenticate.js';
 import { breakGlassAccessRoutes } from './routes/breakglass-access-routes.js';
 import { breakglassRoutes } from './routes/breakglass-routes.js';
 import { clusterRoutes } from './routes/cluster-routes.js';
+import { credentialRoutes } from './routes/credential-routes.js';
 import { extensionRoutes } from './routes/extension-routes.js';
 import { grantActivityRoutes } from './routes/grant-activity-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -44,6 +46,7 @@ export interface HttpAppDeps {
   authenticator: Authenticator;
   requests: RequestService;
   extensions: ExtensionService;
+  credentials: CredentialService;
   audit: AuditService;
   reconcile: ReconcileService;
   /** The clusters a request may name now. */
@@ -139,6 +142,7 @@ export async function createHttpApp(deps: HttpAppDeps) {
         }),
       );
       await api.register(extensionRoutes(deps.extensions));
+      await api.register(credentialRoutes(deps.credentials));
       await api.register(auditRoutes(deps.audit));
       await api.register(grantActivityRoutes(deps.reports));
       await api.register(reconcileRoutes(deps.reconcile));

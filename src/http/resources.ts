@@ -8,6 +8,7 @@ import {
 } from '../domain/access-request.js';
 import type { Emergency } from '../domain/breakglass.js';
 import { formatDuration } from '../domain/duration.js';
+import { credentialAccounts, grantMechanisms, mechanismOf } from '../domain/grant-mechanism.js';
 import type { BindingSubject } from '../domain/subject.js';
 import type { Target } from '../domain/target.js';
 import type { TicketStatus } from '../domain/ticket.js';
@@ -325,7 +326,19 @@ export const accessRequestResource = z
       ),
       approvalDeadline: z.string().nullable(),
       grant: z
-        .object({ bindings: z.array(bindingRef), activatedAt: z.string(), expiresAt: z.string() })
+        .object({
+          mechanism: z
+            .enum(grantMechanisms)
+            .describe(
+              'binding: the person is bound; credential: a per-grant ServiceAccount is, and its tokens used',
+            ),
+          bindings: z.array(bindingRef),
+          serviceAccounts: z
+            .array(z.string())
+            .describe('credential: the grant’s ServiceAccounts, as CLUSTER/NAMESPACE/NAME'),
+          activatedAt: z.string(),
+          expiresAt: z.string(),
+        })
         .nullable(),
       revocation: z.object({ by: z.string(), reason: z.string().nullable(), time: z.string() }).nullable(),
       extensions: z.array(extensionResource).describe('Extensions asked for, oldest first'),
@@ -386,7 +399,9 @@ export function toResource(r: AccessRequest): AccessRequestResource {
       approvalDeadline: r.phase === 'Pending' ? (r.policy.approvalDeadline?.toISOString() ?? null) : null,
       grant: r.grant
         ? {
+            mechanism: mechanismOf(r),
             bindings: r.grant.bindings,
+            serviceAccounts: credentialAccounts(r).map((a) => `${a.cluster}/${a.namespace}/${a.name}`),
             activatedAt: r.grant.activatedAt.toISOString(),
             expiresAt: r.grant.expiresAt.toISOString(),
           }

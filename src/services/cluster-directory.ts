@@ -86,11 +86,14 @@ export function withDiscoveredLabels(source: PolicySource, directory: ClusterDir
       const set = source.current();
       if (cache?.set !== set) {
         const discovered = directory.all().filter((c) => c.source !== fileSource);
+        const grants = discovered.flatMap((c) => (c.grants ? [[c.name, c.grants] as const] : []));
         const clusterLabels = {
           ...Object.fromEntries(discovered.map((c) => [c.name, c.labels])),
           ...set.clusterLabels,
         };
-        cache = { set, labelled: { ...set, clusterLabels } };
+        const clusterGrants =
+          grants.length > 0 ? { ...Object.fromEntries(grants), ...set.clusterGrants } : set.clusterGrants;
+        cache = { set, labelled: { ...set, clusterLabels, ...(clusterGrants ? { clusterGrants } : {}) } };
       }
       return cache.labelled;
     },

@@ -15,6 +15,7 @@ import { bindingKey, type DesiredBinding, desiredBindings } from '../domain/bind
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
 import { Conflict, NotFound, Refused } from '../domain/errors.js';
+import { credentialAccounts, desiredAccounts } from '../domain/grant-mechanism.js';
 import { checkGuardrails } from '../domain/policy/guardrails.js';
 import type { Refusal } from '../domain/policy/types.js';
 import { describeTarget } from '../domain/target.js';
@@ -24,7 +25,15 @@ import { createSaveBatcher } from './save-batcher.js';
 
 export interface GrantServiceDeps {
   store: Pick<Store, 'getRequest' | 'updateRequest' | 'updateRequests' | 'lockAcrossServers'>;
-  clusters: Pick<ClusterGateway, 'applyBinding' | 'deleteBinding' | 'namespaceExists' | 'roleRules'>;
+  clusters: Pick<
+    ClusterGateway,
+    | 'applyBinding'
+    | 'deleteBinding'
+    | 'namespaceExists'
+    | 'roleRules'
+    | 'applyServiceAccount'
+    | 'deleteServiceAccount'
+  >;
   /** The guardrails in force, judged again right before bindings are written. */
   policySource: PolicySource;
   clock: Clock;
@@ -64,6 +73,18 @@ export function createGrantService({ store, clusters, policySource, clock, withL
     const refusal = await guardrailRefusal(request);
     if (refusal) return refuseAtActivation(request, refusal);
     const bindings = desiredBindings(request, grantEnd(request, clock.now()));
+    // A credential grant's ServiceAccounts exist before anything is bound to them.
+    for (const account of desiredAccounts(request)) {
+      try {
+        await clusters.applyServiceAccount(account.cluster, account);
+      } catch (e) {
+        if (!(e instanceof Refused)) throw e;
+        return endBySystem(
+          request,
+          `the cluster refused the grant's ServiceAccount ${account.namespace}/${account.name}: ${e.message}`,
+        );
+      }
+    }
     for (const binding of bindings) {
       try {
         await clusters.applyBinding(binding.ref.cluster, binding);
@@ -149,10 +170,17 @@ export function createGrantService({ store, clusters, policySource, clock, withL
     }
   }
 
-  /** Deletes every binding of the request; only when all are gone may it be reported ended. */
+  /**
+   * Deletes every binding of the request, then a credential grant's ServiceAccounts; only when all are gone
+   * may it be reported ended. Bindings first: the API server stops authorizing a token's requests the
+   * moment its bindings go, while a deleted ServiceAccount's tokens may authenticate for a few seconds
+   * more (the API server caches token authentications).
+   */
   async function deleteAll(request: AccessRequest): Promise<BindingRef[]> {
     const refs = bindingsOf(request);
     for (const ref of refs) await clusters.deleteBinding(ref.cluster, ref, request.id);
+    for (const account of credentialAccounts(request))
+      await clusters.deleteServiceAccount(account.cluster, account);
     return refs;
   }
 

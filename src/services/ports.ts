@@ -7,8 +7,9 @@ import type { ActivityRecord } from '../domain/activity.js';
 import type { AuditEvent, AuditEventInput } from '../domain/audit-event.js';
 import type { DesiredBinding, ObservedSubject } from '../domain/binding.js';
 import type { BreakglassMode, Review } from '../domain/breakglass.js';
+import type { CredentialAccount, DesiredAccount, IssuedToken } from '../domain/grant-mechanism.js';
 import type { Identity, IdentitySource } from '../domain/identity.js';
-import type { PolicySet, RoleRule } from '../domain/policy/types.js';
+import type { ClusterGrants, PolicySet, RoleRule } from '../domain/policy/types.js';
 import type { SubjectNaming } from '../domain/subject.js';
 import type { TicketState } from '../domain/ticket.js';
 
@@ -331,6 +332,12 @@ export interface ClusterGateway {
   ): Promise<RoleRule[] | null>;
   /** The namespace's live labels; null when it does not exist. */
   namespaceLabels(cluster: string, namespace: string): Promise<Record<string, string> | null>;
+  /** Creates a credential grant's ServiceAccount unless it exists. */
+  applyServiceAccount(cluster: string, account: DesiredAccount): Promise<'created' | 'unchanged'>;
+  /** Deletes it: every token issued for it stops authenticating (after the API server's token cache). */
+  deleteServiceAccount(cluster: string, account: CredentialAccount): Promise<'deleted' | 'absent'>;
+  /** A token of the ServiceAccount from the TokenRequest API, valid for `seconds`. */
+  issueToken(cluster: string, account: CredentialAccount, seconds: number): Promise<IssuedToken>;
 }
 
 /** One cluster Elevate manages: from the config file, or from a Secret in its home namespace. */
@@ -340,6 +347,8 @@ export interface ManagedCluster {
   labels: Record<string, string>;
   /** How its API server names OIDC users (prefixes). */
   subjects: SubjectNaming;
+  /** How grants there may give access; absent: bindings only (the file's: in the policy set). */
+  grants?: ClusterGrants;
   /** `config` for clusters[] in the file, else `secret NAMESPACE/NAME`. */
   source: string;
 }

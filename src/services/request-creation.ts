@@ -2,6 +2,7 @@ import type { AccessRequest, AccessRequestSpec } from '../domain/access-request.
 import { modeInForce } from '../domain/breakglass.js';
 import type { Clock } from '../domain/clock.js';
 import { Forbidden, Invalid, NotFound } from '../domain/errors.js';
+import { defaultCredentialNamespace } from '../domain/grant-mechanism.js';
 import { type Identity, sourceOf } from '../domain/identity.js';
 import { decide } from '../domain/policy/decide.js';
 import { checkLimits } from '../domain/policy/limits.js';
@@ -131,6 +132,16 @@ export function createRequestCreation(deps: RequestCreationDeps) {
     return out;
   }
 
+  /** Where each target cluster keeps its per-grant ServiceAccounts, frozen on the request. */
+  function credentialNamespacesOf(set: PolicySet, targets: Target[]): Record<string, string> {
+    return Object.fromEntries(
+      targets.map((t) => [
+        t.cluster,
+        set.clusterGrants?.[t.cluster]?.credentialNamespace ?? defaultCredentialNamespace,
+      ]),
+    );
+  }
+
   /** Everything a decision needs, read now: the policy set in force, the targets, the live facts. */
   async function prepare(who: Identity, input: NewRequestInput) {
     const set = deps.policySource.current();
@@ -196,6 +207,9 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       startTime: input.startTime,
       requesterSource: sourceOf(who),
       subjects: subjectsOf(who, targets),
+      ...(decision.mechanism === 'credential'
+        ? { credentialNamespaces: credentialNamespacesOf(set, targets) }
+        : {}),
       ...(input.onBehalf ? { requestedBy: input.onBehalf.requestedBy, via: input.onBehalf.integration } : {}),
       ...(input.externalKey ? { externalKey: input.externalKey } : {}),
     };

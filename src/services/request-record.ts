@@ -13,6 +13,7 @@ import {
 import { requestEvent, systemActor } from '../domain/audit-event.js';
 import { openReview } from '../domain/emergency-request.js';
 import { RequestRefused } from '../domain/errors.js';
+import { withCredentialSubjects } from '../domain/grant-mechanism.js';
 import type { Identity } from '../domain/identity.js';
 import type { Decision, Policy } from '../domain/policy/types.js';
 import type { TicketStatus } from '../domain/ticket.js';
@@ -69,7 +70,7 @@ export function explanationOf(d: Decision): DecisionExplanation {
 
 /** The request as it would be stored: Pending, or Approved by policy, or Denied when refused. */
 export function requestFor({
-  spec,
+  spec: asked,
   decision,
   now,
   allowEscalatingRoles,
@@ -77,6 +78,8 @@ export function requestFor({
   waivedSince,
 }: Evaluation): AccessRequest {
   const id = newRequestId();
+  // A credential grant's bindings name its own ServiceAccount, named after the request.
+  const spec = withCredentialSubjects(asked, id);
   // Every grant made while tickets are waived is flagged, and gets a post-incident review.
   const emergency =
     waivedSince !== null && !decision.refusal
@@ -118,8 +121,10 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
      * caller gets 403; an auto-approved one is returned Approved for the caller to settle.
      */
     async record(who: Identity, evaluation: Evaluation): Promise<AccessRequest> {
-      const { spec, decision, now } = evaluation;
+      const { decision, now } = evaluation;
       const request = requestFor(evaluation);
+      // As stored: a credential grant's subjects name its ServiceAccount (the audit says who is bound).
+      const { spec } = request;
       // On someone's behalf, the integration is who acted.
       const actor = spec.requestedBy ?? who.user;
       const event = (action: string, details: Record<string, unknown>) =>

@@ -17,17 +17,17 @@ export async function kubectlWith(
   kubeconfig: string,
   args: string[],
   yaml?: string,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; out: string }> {
   kubectl ??= (await resolveKubeBinaries(undefined, () => {})).kubectl;
   const file = join(dir, `${uniqueName('obj')}.yaml`);
   if (yaml) writeFileSync(file, yaml);
   try {
-    const { stdout, stderr } = await promisify(execFile)(kubectl, [
-      '--kubeconfig',
-      kubeconfig,
-      ...args,
-      ...(yaml ? ['-f', file] : []),
-    ]);
+    const { stdout, stderr } = await promisify(execFile)(
+      kubectl,
+      ['--kubeconfig', kubeconfig, ...args, ...(yaml ? ['-f', file] : [])],
+      { env: { ...process.env, ...env } },
+    );
     return { code: 0, out: stdout + stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };

@@ -48,6 +48,8 @@ export function createMemoryCluster(setup: MemoryClusterSetup): MemoryCluster {
   let failing = 0;
   const calls = { total: 0, failed: 0 };
   const creations = new Map<string, number>();
+  /** Credential grants' ServiceAccounts, as cluster/namespace/name. */
+  const accounts = new Set<string>();
 
   /** Every call goes through here first: an unknown or unreachable cluster answers nothing. */
   function reach(cluster: string, what: string): void {
@@ -159,6 +161,32 @@ export function createMemoryCluster(setup: MemoryClusterSetup): MemoryCluster {
       reach(cluster, `read namespace ${namespace}`);
       const labels = namespaceLabels(cluster, namespace);
       return labels ? { ...labels } : null;
+    },
+
+    async applyServiceAccount(cluster, account) {
+      reach(cluster, `create ServiceAccount ${account.name}`);
+      const key = `${cluster}/${account.namespace}/${account.name}`;
+      if (accounts.has(key)) return 'unchanged';
+      accounts.add(key);
+      return 'created';
+    },
+
+    async deleteServiceAccount(cluster, account) {
+      reach(cluster, `delete ServiceAccount ${account.name}`);
+      return accounts.delete(`${cluster}/${account.namespace}/${account.name}`) ? 'deleted' : 'absent';
+    },
+
+    async issueToken(cluster, account, seconds) {
+      reach(cluster, `request a token of ${account.name}`);
+      if (!accounts.has(`${cluster}/${account.namespace}/${account.name}`)) {
+        throw new Refused(`serviceaccounts "${account.name}" not found`, 404);
+      }
+      return {
+        token: `token-of-${account.name}`,
+        expiresAt: new Date(Date.now() + seconds * 1000),
+        server: `https://${cluster}.example:6443`,
+        caData: null,
+      };
     },
   };
 }

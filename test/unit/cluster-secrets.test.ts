@@ -48,11 +48,27 @@ describe('a cluster Secret', () => {
       name: 'prod-eu',
       labels: { env: 'prod', region: 'eu' },
       subjects: { userPrefix: 'oidc:', groupPrefix: 'oidc-groups:' },
+      grants: { mechanisms: ['binding'], credentialNamespace: 'elevate-grants' },
       source: 'secret elevate/prod-eu',
     });
     expect(read.kubeconfig.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
     const named = readClusterSecret(secret({ kubeconfig: kubeconfig(goodCluster, goodUser), name: 'eu-1' }));
     expect(isRefused(named) ? named.reason : named.cluster.name).toBe('eu-1');
+  });
+
+  it('offers the grant mechanisms its annotations name, and refuses one it does not know', () => {
+    const annotated = (annotations: Record<string, string>) =>
+      readClusterSecret(secret({ kubeconfig: kubeconfig(goodCluster, goodUser) }, { annotations }));
+    const both = annotated({
+      'elevate.dev/grants': 'binding, credential',
+      'elevate.dev/credential-namespace': 'jit',
+    });
+    expect(isRefused(both) ? both.reason : both.cluster.grants).toEqual({
+      mechanisms: ['binding', 'credential'],
+      credentialNamespace: 'jit',
+    });
+    const unknown = annotated({ 'elevate.dev/grants': 'binding,magic' });
+    expect(isRefused(unknown) && unknown.reason).toBe('elevate.dev/grants: unknown grant mechanism magic');
   });
 
   it('uses the context it names, and its digest changes with the connection only', () => {

@@ -45,6 +45,10 @@ async function world(ids: string[]) {
       },
       namespaceExists: async () => true,
       roleRules: async () => [],
+      applyServiceAccount: async () => {
+        throw new Error('nothing is written at expiry');
+      },
+      deleteServiceAccount: async () => 'absent',
     },
     policySource: { current: () => ({}) as never },
     clock: { now: () => at(60_001) },

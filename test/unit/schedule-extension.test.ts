@@ -357,6 +357,10 @@ describe('an extension approval racing the expiry', () => {
       },
       namespaceExists: async () => true,
       roleRules: async () => [],
+      applyServiceAccount: async () => {
+        throw new Error('nothing is written again');
+      },
+      deleteServiceAccount: async () => 'absent' as const,
     };
     const withLock = createKeyedLock();
     const grants = createGrantService({

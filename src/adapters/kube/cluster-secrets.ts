@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { ClusterConnection } from '../../config/load-config.js';
+import {
+  defaultCredentialNamespace,
+  type GrantMechanism,
+  grantMechanisms,
+} from '../../domain/grant-mechanism.js';
 import type { ManagedCluster } from '../../services/ports.js';
 import { watchObjects } from './binding-watch.js';
 import { loadKubeConfig } from './kube-clients.js';
@@ -10,6 +15,9 @@ export const clusterSecretLabel = 'elevate.dev/cluster';
 /** Annotations for how the cluster's API server names OIDC users (clusters[].subjects in the file). */
 export const userPrefixAnnotation = 'elevate.dev/user-prefix';
 export const groupPrefixAnnotation = 'elevate.dev/group-prefix';
+/** Annotations for how grants there may give access (clusters[].grants and credentialNamespace). */
+export const grantsAnnotation = 'elevate.dev/grants';
+export const credentialNamespaceAnnotation = 'elevate.dev/credential-namespace';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -73,6 +81,13 @@ export function readClusterSecret(secret: k8s.V1Secret): ClusterSecret | Refused
   }
   const { [clusterSecretLabel]: _, ...labels } = meta.labels ?? {};
   const annotations = meta.annotations ?? {};
+  const mechanisms = (annotations[grantsAnnotation] ?? 'binding').split(',').map((m) => m.trim());
+  const unknown = mechanisms.filter((m) => !(grantMechanisms as readonly string[]).includes(m));
+  if (unknown.length > 0) return refuse(`${grantsAnnotation}: unknown grant mechanism ${unknown.join(', ')}`);
+  const credentialNamespace = annotations[credentialNamespaceAnnotation] ?? defaultCredentialNamespace;
+  if (!dnsLabel.test(credentialNamespace)) {
+    return refuse(`${credentialNamespaceAnnotation}: ${credentialNamespace} is not a namespace name`);
+  }
   return {
     cluster: {
       name,
@@ -81,6 +96,7 @@ export function readClusterSecret(secret: k8s.V1Secret): ClusterSecret | Refused
         userPrefix: annotations[userPrefixAnnotation] ?? '',
         groupPrefix: annotations[groupPrefixAnnotation] ?? '',
       },
+      grants: { mechanisms: mechanisms as GrantMechanism[], credentialNamespace },
       source: where,
     },
     kubeconfig,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { type ClusterConnection, inCluster } from '../../config/load-config.js';
 import { requestLabel } from '../../domain/binding.js';
@@ -16,6 +16,8 @@ export interface ClusterClients {
   deleteByPath: DeleteByPath;
   /** deletecollection with a label selector, on the same pooled connections. */
   deleteCollection: DeleteCollection;
+  /** Where the API server is and the CA that signs it (base64 PEM; null: the system's), for issued kubeconfigs. */
+  endpoint: { server: string; caData: string | null };
 }
 
 /**
@@ -76,7 +78,14 @@ export function loadKubeConfig(cluster: ClusterConnection): k8s.KubeConfig {
 
 /** The clients of one kubeconfig. */
 export function clientsOf(kc: k8s.KubeConfig): ClusterClients {
-  return { ...pooledClients(kc), watch: new k8s.Watch(kc) };
+  const cluster = kc.getCurrentCluster();
+  const caData =
+    cluster?.caData ?? (cluster?.caFile ? readFileSync(cluster.caFile).toString('base64') : null);
+  return {
+    ...pooledClients(kc),
+    watch: new k8s.Watch(kc),
+    endpoint: { server: cluster?.server ?? '', caData },
+  };
 }
 
 /** The clients of each configured cluster; a kubeconfig that cannot be used fails the start, naming it. */

@@ -16,6 +16,7 @@ import {
   loadClusterClients,
   toManaged,
 } from './kube-clients.js';
+import { serviceAccountOps } from './service-accounts.js';
 
 const rbacGroup = 'rbac.authorization.k8s.io';
 const managedSelector = `${managedByLabel}=${managedByValue}`;
@@ -159,7 +160,16 @@ export function createKubeClusterGateway(
     return found === null ? null : { ...(found.metadata?.labels ?? {}) };
   }
 
+  const accounts = serviceAccountOps(clientsFor, call, callAccepting);
+
   return {
+    ...accounts,
+
+    applyServiceAccount(cluster, account) {
+      writable(cluster);
+      return accounts.applyServiceAccount(cluster, account);
+    },
+
     connect(cluster, kubeconfig) {
       clients.set(cluster, clientsOf(kubeconfig));
       deleters.delete(cluster);

@@ -106,6 +106,21 @@ function checkTargets(
   return null;
 }
 
+/** A policy may grant only as every target's cluster offers (clusters[].grants; bindings by default). */
+function checkMechanism(set: PolicySet, policy: Policy, input: DecisionInput): Refusal | null {
+  const mechanism = policy.grant ?? 'binding';
+  for (const t of input.targets) {
+    const offered = set.clusterGrants?.[t.cluster]?.mechanisms ?? ['binding'];
+    if (!offered.includes(mechanism)) {
+      return {
+        kind: 'constraint',
+        message: `policy ${policy.name} grants by ${mechanism}, which cluster ${t.cluster} does not offer (it offers ${offered.join(', ')})`,
+      };
+    }
+  }
+  return null;
+}
+
 export function decide(set: PolicySet, input: DecisionInput, facts: DecisionFacts): Decision {
   const requested = input.durationMs ?? 0;
   if (input.targets.length === 0) {
@@ -164,6 +179,7 @@ export function decide(set: PolicySet, input: DecisionInput, facts: DecisionFact
     return refused(refusal, policy, trace, durationMs, ctx.notes);
   }
   const refusal =
+    checkMechanism(set, policy, input) ??
     checkTargets(set, policy, input, ctx) ??
     checkConstraints(policy, input, set.limits, facts, ctx.notes) ??
     checkLimits(policy, input, set.limits, facts.usage, facts.now);
@@ -177,6 +193,7 @@ export function decide(set: PolicySet, input: DecisionInput, facts: DecisionFact
     trace,
     durationMs: fitted.durationMs,
     approval: policy.decision === 'approval' ? (policy.approval ?? null) : null,
+    ...(policy.grant && policy.grant !== 'binding' ? { mechanism: policy.grant } : {}),
     ...(policy.requireMfa ? { requireMfa: true } : {}),
     ...(policy.decision === 'approval' && policy.approval?.requireMfa ? { approvalRequiresMfa: true } : {}),
     notes: [...ctx.notes],

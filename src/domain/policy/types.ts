@@ -4,6 +4,7 @@
  * namespace's live labels, a role's rules, the grants already live) comes in as DecisionFacts, fetched by
  * the service (or left out by the offline `elevate policy explain`, which then says what it could not judge).
  */
+import type { GrantMechanism } from '../grant-mechanism.js';
 import type { Principals } from '../identity.js';
 import type { RoleKind, Target } from '../target.js';
 import type { TicketState } from '../ticket.js';
@@ -65,6 +66,12 @@ export interface ApprovalRule {
   requireMfa?: boolean;
 }
 
+/** How a cluster may be granted. */
+export interface ClusterGrants {
+  mechanisms: GrantMechanism[];
+  credentialNamespace: string;
+}
+
 export interface Policy {
   name: string;
   /** Higher first; equal priorities keep their order of appearance. */
@@ -95,6 +102,8 @@ export interface Policy {
   allowEscalatingRoles: string[];
   /** The requester must send a fresh one-time code (TOTP) with the request; absent: false. */
   requireMfa?: boolean;
+  /** How its grants give access; absent: binding. */
+  grant?: GrantMechanism;
 }
 
 /** A named bundle of targets granted together (Rafay's break-glass groups, AWS TEAM's permission sets). */
@@ -136,6 +145,11 @@ export interface PolicySet {
   limits: Limits;
   /** clusters[].labels from the config, by cluster name. */
   clusterLabels: Record<string, Record<string, string>>;
+  /**
+   * How each cluster may be granted (clusters[].grants), by cluster name, with the namespace of its
+   * per-grant ServiceAccounts. A cluster absent offers bindings only.
+   */
+  clusterGrants?: Record<string, ClusterGrants>;
   /** sha256 hex of the set's canonical JSON: what PolicyReloaded records. */
   digest: string;
 }
@@ -247,6 +261,8 @@ export interface Decision {
   durationMs: number;
   /** Set exactly when outcome is 'approval'. */
   approval: ApprovalRule | null;
+  /** How the grant gives access, when not by bindings to the requester (the deciding policy's grant). */
+  mechanism?: GrantMechanism;
   /** The requester must send a fresh one-time code with the request (the policy's requireMfa); absent: no. */
   requireMfa?: boolean;
   /** Each approver must send a fresh one-time code (approval.requireMfa); absent: no. */
