@@ -89,6 +89,7 @@ export async function composeElevate(
     config,
     adapters,
     directory,
+    policySource,
     grants,
     clock,
     logger,

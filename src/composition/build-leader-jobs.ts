@@ -9,13 +9,15 @@ import { createGrantScheduler } from '../jobs/grant-scheduler.js';
 import { createLeaderJobs } from '../jobs/leader-jobs.js';
 import type { LeaderLoop } from '../jobs/periodic-loop.js';
 import type { GrantService } from '../services/grant-service.js';
-import type { ClusterDirectory } from '../services/ports.js';
+import type { ClusterDirectory, PolicySource } from '../services/ports.js';
 import type { Adapters } from './open-adapters.js';
 
 export interface LeaderJobsParts {
   config: Config;
   adapters: Pick<Adapters, 'store' | 'clusters' | 'metrics'>;
   directory: ClusterDirectory;
+  /** The policy set in force: where each cluster keeps credential grants' ServiceAccounts. */
+  policySource: PolicySource;
   grants: GrantService;
   clock: Clock;
   logger: Logger;
@@ -29,6 +31,7 @@ export function buildLeaderJobs({
   config,
   adapters,
   directory,
+  policySource,
   grants,
   clock,
   logger,
@@ -52,6 +55,10 @@ export function buildLeaderJobs({
       clusters,
       grants,
       directory,
+      credentialNamespaces: (cluster) => {
+        const grants = policySource.current().clusterGrants?.[cluster];
+        return grants?.mechanisms.includes('credential') ? [grants.credentialNamespace] : [];
+      },
       clock,
       intervalMs: config.reconcileIntervalMs,
       onError: (cluster, err) => {

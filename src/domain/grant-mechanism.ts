@@ -22,6 +22,9 @@ export interface CredentialAccount {
 
 export const credentialAccountName = (requestId: string) => `elevate-${requestId}`;
 
+export const sameAccount = (a: CredentialAccount, b: CredentialAccount) =>
+  a.cluster === b.cluster && a.namespace === b.namespace && a.name === b.name;
+
 /** The mechanism a request was granted by; requests made before there was a choice are bindings. */
 export function mechanismOf(request: Pick<AccessRequest, 'spec'>): GrantMechanism {
   return request.spec.credentialNamespaces ? 'credential' : 'binding';

@@ -4,11 +4,15 @@ import { bindingKey, type DesiredBinding, desiredBindings, grantsSameAccess } fr
 import type { Clock } from '../domain/clock.js';
 import { bindingsOf, type GrantService, isBindingOf } from '../services/grant-service.js';
 import type { BindingEventType, ClusterGateway, ManagedBinding, Store } from '../services/ports.js';
+import { type AccountDriftDeps, createAccountDrift } from './account-drift.js';
 
-export interface DriftPassDeps {
+export interface DriftPassDeps extends Omit<AccountDriftDeps, 'clusters' | 'grants'> {
   store: Pick<Store, 'listRequests' | 'appendAudit' | 'getRequest'>;
-  clusters: Pick<ClusterGateway, 'listManagedBindings'>;
-  grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan' | 'isRemoving'>;
+  clusters: Pick<ClusterGateway, 'listManagedBindings' | 'listManagedServiceAccounts'>;
+  grants: Pick<
+    GrantService,
+    'restoreBinding' | 'removeOrphan' | 'isRemoving' | 'restoreAccount' | 'removeOrphanAccount'
+  >;
   clock: Clock;
   /** One repair failed; the others go on, and the pass reports it in `failed`. */
   onError: (cluster: string, error: Error) => void;
@@ -25,6 +29,9 @@ export interface DriftReport {
   forgedRemoved: number;
   /** Grants ended because their namespace was deleted, or a guardrail now refuses their role. */
   ended: number;
+  /** Credential grants' ServiceAccounts made again, and labelled ones no live grant stood behind removed. */
+  accountsRestored: number;
+  accountsRemoved: number;
   /** Repairs that failed this pass; each is tried again by the next. */
   failed: number;
 }
@@ -53,6 +60,7 @@ function grantsWanted(request: AccessRequest, found: ManagedBinding): boolean {
  */
 export function createDriftPass(deps: DriftPassDeps) {
   const { store, clusters, grants, clock } = deps;
+  const accountDrift = createAccountDrift(deps);
   const audit = (action: string, cluster: string, requestId: string | null, details: object) =>
     ({ time: clock.now(), actor: systemActor, action, requestId, cluster, details }) as AuditEventInput;
 
@@ -113,6 +121,7 @@ export function createDriftPass(deps: DriftPassDeps) {
     // Bindings first, requests second: a binding created in between belongs to a request already live
     // when the requests are read, so it is never mistaken for an orphan.
     const actual = await clusters.listManagedBindings(cluster);
+    const accounts = await accountDrift.list(cluster);
     const now = clock.now();
     const requests = (await store.listRequests({ phases: ['Approved', 'Active'] })).filter((r) =>
       r.spec.targets.some((t) => t.cluster === cluster),
@@ -135,6 +144,8 @@ export function createDriftPass(deps: DriftPassDeps) {
       removed: 0,
       forgedRemoved: 0,
       ended: 0,
+      accountsRestored: 0,
+      accountsRemoved: 0,
       failed: 0,
     };
     // One repair failing (a namespace deleted, a refusal) must not hold up the others.
@@ -163,6 +174,16 @@ export function createDriftPass(deps: DriftPassDeps) {
       if (outcome === 'orphan') report.removed++;
       if (outcome === 'forged') report.forgedRemoved++;
     }
+    const repaired = await accountDrift.repair(
+      cluster,
+      accounts,
+      requests,
+      now,
+      tryEach,
+      (action, id, details) => record(audit(action, cluster, id, details)),
+    );
+    report.accountsRestored = repaired.restored;
+    report.accountsRemoved = repaired.removed;
     return report;
   }
 

@@ -9,7 +9,7 @@ import type {
   Store,
 } from '../services/ports.js';
 import { backoffMs } from './backoff.js';
-import { createDriftPass, type DriftReport } from './drift-pass.js';
+import { createDriftPass, type DriftPassDeps, type DriftReport } from './drift-pass.js';
 
 export type { DriftReport } from './drift-pass.js';
 
@@ -19,10 +19,8 @@ export interface ClusterPass {
   result: PromiseSettledResult<DriftReport>;
 }
 
-export interface DriftReconcilerDeps {
-  store: Pick<Store, 'listRequests' | 'appendAudit' | 'getRequest'>;
-  clusters: Pick<ClusterGateway, 'listManagedBindings' | 'watchManagedBindings'>;
-  grants: Pick<GrantService, 'restoreBinding' | 'removeOrphan' | 'isRemoving'>;
+export interface DriftReconcilerDeps extends Omit<DriftPassDeps, 'clusters' | 'onError' | 'onRepair'> {
+  clusters: DriftPassDeps['clusters'] & Pick<ClusterGateway, 'watchManagedBindings'>;
   /** The clusters to keep in line; one added while running gets its loop and watch, one removed loses them. */
   directory: Pick<ClusterDirectory, 'all' | 'onChange'>;
   clock: Clock;

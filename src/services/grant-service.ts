@@ -15,12 +15,17 @@ import { bindingKey, type DesiredBinding, desiredBindings } from '../domain/bind
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
 import { Conflict, NotFound, Refused } from '../domain/errors.js';
-import { credentialAccounts, desiredAccounts } from '../domain/grant-mechanism.js';
+import {
+  type CredentialAccount,
+  credentialAccounts,
+  desiredAccounts,
+  sameAccount,
+} from '../domain/grant-mechanism.js';
 import { checkGuardrails } from '../domain/policy/guardrails.js';
 import type { Refusal } from '../domain/policy/types.js';
 import { describeTarget } from '../domain/target.js';
 import type { KeyedLock } from './keyed-lock.js';
-import type { ClusterGateway, ManagedBinding, PolicySource, Store } from './ports.js';
+import type { ClusterGateway, ManagedAccount, ManagedBinding, PolicySource, Store } from './ports.js';
 import { createSaveBatcher } from './save-batcher.js';
 
 export interface GrantServiceDeps {
@@ -312,6 +317,36 @@ export function createGrantService({ store, clusters, policySource, clock, withL
         if ((await clusters.deleteBinding(cluster, binding.ref)) === 'absent') return 'absent';
         return live || scheduled ? 'forged' : 'orphan';
       });
+    },
+
+    /**
+     * Makes a credential grant's ServiceAccount again after drift (its old tokens stay dead: a new account
+     * has a new uid). Re-reads the request under its lock, so an ended grant never gets one back.
+     */
+    restoreAccount(id: string, account: CredentialAccount): Promise<'created' | 'unchanged' | 'not-active'> {
+      return exclusive(id, async () => {
+        const request = await store.getRequest(id);
+        if (request?.phase !== 'Active' || !wantsBinding(request, clock.now())) return 'not-active';
+        const desired = desiredAccounts(request).find((a) => sameAccount(a, account));
+        return desired ? clusters.applyServiceAccount(desired.cluster, desired) : 'not-active';
+      });
+    },
+
+    /** Deletes a labelled ServiceAccount unless a live credential grant stands behind it. */
+    removeOrphanAccount(account: ManagedAccount): Promise<'kept' | 'absent' | 'orphan'> {
+      return exclusive(
+        account.requestId ?? `${account.cluster}/${account.namespace}/${account.name}`,
+        async () => {
+          const request = account.requestId ? await store.getRequest(account.requestId) : null;
+          if (
+            wantsBinding(request, clock.now()) &&
+            credentialAccounts(request).some((a) => sameAccount(a, account))
+          )
+            return 'kept';
+          const deleted = await clusters.deleteServiceAccount(account.cluster, account);
+          return deleted === 'absent' ? 'absent' : 'orphan';
+        },
+      );
     },
 
     /**

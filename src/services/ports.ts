@@ -336,8 +336,15 @@ export interface ClusterGateway {
   applyServiceAccount(cluster: string, account: DesiredAccount): Promise<'created' | 'unchanged'>;
   /** Deletes it: every token issued for it stops authenticating (after the API server's token cache). */
   deleteServiceAccount(cluster: string, account: CredentialAccount): Promise<'deleted' | 'absent'>;
+  /** The ServiceAccounts carrying Elevate's label in one namespace: credential grants' own. */
+  listManagedServiceAccounts(cluster: string, namespace: string): Promise<ManagedAccount[]>;
   /** A token of the ServiceAccount from the TokenRequest API, valid for `seconds`. */
   issueToken(cluster: string, account: CredentialAccount, seconds: number): Promise<IssuedToken>;
+}
+
+/** A ServiceAccount found with Elevate's label, and the request its label names. */
+export interface ManagedAccount extends CredentialAccount {
+  requestId: string | null;
 }
 
 /** One cluster Elevate manages: from the config file, or from a Secret in its home namespace. */

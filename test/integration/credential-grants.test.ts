@@ -7,7 +7,7 @@ import { elevateCli } from '../support/cli.js';
 import { auditEvents, requestBody } from '../support/elevate.js';
 import { createNamespace, elevateKubeconfig, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
 import { kubectlWith } from '../support/kubectl.js';
-import { type PolicyServer, startPolicyElevate } from '../support/policy-config.js';
+import { type PolicyServer, serveFromFile, startPolicyElevate } from '../support/policy-config.js';
 
 /**
  * Credential grants (policy grant: credential): the grant's own ServiceAccount in elevate-grants is bound,
@@ -98,13 +98,51 @@ policies:
     const written = await cli()('alice', 'credentials', id, '--output-file', file);
     expect(written.code, written.stderr).toBe(0);
     expect(written.stderr).toContain(`system:serviceaccount:elevate-grants:elevate-${id} on cluster dev`);
-    const issued = parse(readFileSync(file, 'utf8'));
+    let issued = parse(readFileSync(file, 'utf8'));
     expect(issued.users[0].user.token).toMatch(/^ey/);
     expect(await canI(file, 'list', 'pods', ns)).toBe('yes');
     expect(await canI(file, 'delete', 'pods', ns)).toBe('no');
     expect(await canI(file, 'list', 'pods', 'default')).toBe('no');
     const whoami = await kubectlWith(file, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
     expect(whoami.out.trim()).toBe(`system:serviceaccount:elevate-grants:elevate-${id}`);
+
+    // Drift: the grant's ServiceAccount deleted by hand is made again (tokens of the old one stay dead), and
+    // a look-alike labelled as Elevate's that no live grant stands behind is removed.
+    const deletedAccount = await kubectlWith(admin(), [
+      'delete',
+      'serviceaccount',
+      '-n',
+      'elevate-grants',
+      `elevate-${id}`,
+    ]);
+    expect(deletedAccount.code, deletedAccount.out).toBe(0);
+    const forged = `elevate-ar-${uniqueName('x').slice(2)}`;
+    const made = await kubectlWith(
+      admin(),
+      ['apply'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: {
+          name: forged,
+          namespace: 'elevate-grants',
+          labels: { 'app.kubernetes.io/managed-by': 'elevate', 'elevate.dev/request': 'ar-nobody' },
+        },
+      }),
+    );
+    expect(made.code, made.out).toBe(0);
+    await waitFor(async () => (await accountExists(`elevate-${id}`)) && !(await accountExists(forged)), {
+      timeoutMs: 15_000,
+      intervalMs: 250,
+    });
+    const repairs = (await auditEvents(server)).map((e) => e.action);
+    expect(repairs).toEqual(
+      expect.arrayContaining(['ServiceAccountRestored', 'OrphanServiceAccountRemoved']),
+    );
+    // A fresh token works again; the one issued for the deleted account does not.
+    expect((await cli()('alice', 'credentials', id, '--output-file', file)).code).toBe(0);
+    expect(await canI(file, 'list', 'pods', ns)).toBe('yes');
+    issued = parse(readFileSync(file, 'utf8'));
 
     // The exec form: kubectl asks elevate for a token itself.
     const execFile = join(dir, `${id}-exec.yaml`);
@@ -142,5 +180,33 @@ policies:
     expect(actions).toEqual(expect.arrayContaining(['GrantActivated', 'CredentialIssued', 'GrantRevoked']));
     // The token itself is never in the audit trail.
     expect(JSON.stringify(await auditEvents(server))).not.toContain(issued.users[0].user.token);
+  });
+
+  // Runs after the test above, whose config change left dev offering credential grants.
+  it('ends a credential grant that expired while Elevate was down: bindings and ServiceAccount gone', async () => {
+    const ns = uniqueName('cred-restart');
+    await createNamespace(admin(), ns);
+    const res = await server
+      .as('alice')
+      .post(
+        '/api/v1/accessrequests',
+        requestBody({ cluster: 'dev', role: 'view', namespace: ns, duration: '3s' }),
+      );
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const id: string = res.body.metadata.name;
+    const file = join(dir, `${id}.yaml`);
+    expect((await cli()('alice', 'credentials', id, '--output-file', file)).code).toBe(0);
+    expect(await canI(file, 'list', 'pods', ns)).toBe('yes');
+    await server.stop();
+    await new Promise((r) =>
+      setTimeout(r, Math.max(0, Date.parse(res.body.status.grant.expiresAt) + 500 - Date.now())),
+    );
+    // Down past its expiry: the access is still there until Elevate is back.
+    expect(await accountExists(`elevate-${id}`)).toBe(true);
+    server = await serveFromFile(server.configFile);
+    const ended = await server.as('alice').get(`/api/v1/accessrequests/${id}`);
+    expect(ended.body.status.phase).toBe('Expired');
+    expect(await canI(file, 'list', 'pods', ns)).not.toBe('yes');
+    expect(await accountExists(`elevate-${id}`)).toBe(false);
   });
 });

@@ -176,6 +176,19 @@ export function createMemoryCluster(setup: MemoryClusterSetup): MemoryCluster {
       return accounts.delete(`${cluster}/${account.namespace}/${account.name}`) ? 'deleted' : 'absent';
     },
 
+    async listManagedServiceAccounts(cluster, namespace) {
+      reach(cluster, `list ServiceAccounts in ${namespace}`);
+      return [...accounts]
+        .map((key) => key.split('/'))
+        .filter(([c, ns]) => c === cluster && ns === namespace)
+        .map(([, ns, name]) => ({
+          cluster,
+          namespace: ns as string,
+          name: name as string,
+          requestId: (name as string).replace(/^elevate-/, ''),
+        }));
+    },
+
     async issueToken(cluster, account, seconds) {
       reach(cluster, `request a token of ${account.name}`);
       if (!accounts.has(`${cluster}/${account.namespace}/${account.name}`)) {

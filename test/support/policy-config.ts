@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { composeElevate, createLogger } from '../../src/composition-root.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { apiFor, people, type RunningElevate } from './elevate.js';
@@ -64,6 +64,15 @@ export async function startPolicyElevate(opts: PolicyServerOptions): Promise<Pol
   );
   const file = join(dir, 'elevate.yaml');
   writeFileSync(file, policyConfigText(opts));
+  return serveFromFile(file);
+}
+
+/**
+ * Runs Elevate from a config file written by startPolicyElevate: another start on the same file (and so the
+ * same database) is a restart.
+ */
+export async function serveFromFile(file: string): Promise<PolicyServer> {
+  const dir = dirname(file);
   const config = parseConfig(readFileSync(file, 'utf8'), file);
   // ELEVATE_TEST_LOG=warn shows the server's own log while a test is looked into.
   const elevate = await composeElevate(config, createLogger(process.env.ELEVATE_TEST_LOG ?? 'silent'));

@@ -1,4 +1,5 @@
 import type * as k8s from '@kubernetes/client-node';
+import { managedByLabel, managedByValue, requestLabel } from '../../domain/binding.js';
 import type { CredentialAccount, DesiredAccount, IssuedToken } from '../../domain/grant-mechanism.js';
 import type { ClusterGateway } from '../../services/ports.js';
 import type { ClusterClients } from './kube-clients.js';
@@ -19,8 +20,31 @@ export function serviceAccountOps(
   clientsFor: (cluster: string) => ClusterClients,
   call: Call,
   callAccepting: CallAccepting,
-): Pick<ClusterGateway, 'applyServiceAccount' | 'deleteServiceAccount' | 'issueToken'> {
+): Pick<
+  ClusterGateway,
+  'applyServiceAccount' | 'deleteServiceAccount' | 'issueToken' | 'listManagedServiceAccounts'
+> {
   return {
+    async listManagedServiceAccounts(cluster, namespace) {
+      const { core } = clientsFor(cluster);
+      const list = await callAccepting(
+        cluster,
+        `list ServiceAccounts in ${namespace}`,
+        () =>
+          core.listNamespacedServiceAccount({
+            namespace,
+            labelSelector: `${managedByLabel}=${managedByValue}`,
+          }),
+        404,
+      );
+      return (list?.items ?? []).map((a) => ({
+        cluster,
+        namespace,
+        name: a.metadata?.name ?? '',
+        requestId: a.metadata?.labels?.[requestLabel] ?? null,
+      }));
+    },
+
     async applyServiceAccount(cluster, account: DesiredAccount) {
       const { core } = clientsFor(cluster);
       const body: k8s.V1ServiceAccount = {
