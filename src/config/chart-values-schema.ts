@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { grantMechanisms } from '../domain/grant-mechanism.js';
 import { configSchema } from './config-schema.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -91,6 +92,8 @@ export function chartValuesSchema(): JsonSchema {
           labels: stringMap,
           subjects: closed({ userPrefix: str(), groupPrefix: str() }),
           clusterSecrets: { type: 'boolean' },
+          grants: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...grantMechanisms] } },
+          credentialNamespace: dnsLabel,
         },
         ['clusterName'],
       ),

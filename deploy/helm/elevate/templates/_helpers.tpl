@@ -66,7 +66,7 @@ metrics, the home cluster) laid over it. The home cluster comes first in cluster
 {{- if .Values.metrics.enabled -}}
 {{- $_ := set $config "metrics" (dict "listen" (printf "0.0.0.0:%d" (int .Values.metrics.port))) -}}
 {{- end -}}
-{{- $home := dict "name" .Values.home.clusterName "kubeconfig" "in-cluster" "labels" .Values.home.labels "subjects" .Values.home.subjects -}}
+{{- $home := dict "name" .Values.home.clusterName "kubeconfig" "in-cluster" "labels" .Values.home.labels "subjects" .Values.home.subjects "grants" .Values.home.grants "credentialNamespace" .Values.home.credentialNamespace -}}
 {{- $_ := set $config "clusters" (prepend (default list $config.clusters) $home) -}}
 {{- $_ := set $config "home" (dict "cluster" .Values.home.clusterName "namespace" (include "elevate.homeNamespace" .) "clusterSecrets" .Values.home.clusterSecrets) -}}
 {{- toYaml $config -}}
