@@ -14,19 +14,13 @@ dest="${ELEVATE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/elevate}/helm-tools
 
 if [[ -x "$dest/helm" && -x "$dest/kubeconform" ]]; then echo "$dest"; exit 0; fi
 
-command -v go >/dev/null || { echo "build-helm-tools: Go is required" >&2; exit 1; }
-echo "build-helm-tools: building helm $helm_version and kubeconform $kubeconform_version into $dest (first time only)" >&2
-tmp="$dest.tmp.$$"
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-cd "$mod"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod
+# shellcheck source=lib/go-build.sh
+source "$here/scripts/lib/go-build.sh"
+go_build_begin build-helm-tools "$dest" "$mod" \
+  "building helm $helm_version and kubeconform $kubeconform_version into $dest (first time only)"
 # Both projects' release builds stamp the version this way; without it `helm version` says only v4.3.
 go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$helm_version" \
   -o "$tmp/helm" helm.sh/helm/v4/cmd/helm >&2
 go build -trimpath -ldflags "-s -w -X main.version=$kubeconform_version" \
   -o "$tmp/kubeconform" github.com/yannh/kubeconform/cmd/kubeconform >&2
-rm -rf "$dest"
-mv "$tmp" "$dest"
-trap - EXIT
-echo "$dest"
+go_build_end

@@ -15,19 +15,13 @@ complete=1
 for b in "${bins[@]}"; do [[ -x "$dest/$b" ]] || complete=0; done
 if [[ $complete == 1 ]]; then echo "$dest"; exit 0; fi
 
-command -v go >/dev/null || { echo "build-kube: Go is required" >&2; exit 1; }
-echo "build-kube: building Kubernetes $version into $dest (first time only; about 6 minutes on 2 cores)" >&2
-tmp="$dest.tmp.$$"
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-cd "$mod"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod
+# shellcheck source=lib/go-build.sh
+source "$here/scripts/lib/go-build.sh"
+go_build_begin build-kube "$dest" "$mod" \
+  "building Kubernetes $version into $dest (first time only; about 6 minutes on 2 cores)"
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2)"
 go build -trimpath -ldflags "$ldflags" -o "$tmp/etcd" go.etcd.io/etcd/server/v3 >&2
 for b in kube-apiserver kube-controller-manager kubectl; do
   go build -trimpath -ldflags "$ldflags" -o "$tmp/$b" "k8s.io/kubernetes/cmd/$b" >&2
 done
-rm -rf "$dest"
-mv "$tmp" "$dest"
-trap - EXIT
-echo "$dest"
+go_build_end
