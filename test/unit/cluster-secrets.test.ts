@@ -84,6 +84,13 @@ describe('a cluster Secret', () => {
     expect(isRefused(missing) && missing.reason).toMatch(/has no context nope/);
   });
 
+  it('never quotes the kubeconfig in its reason (it holds credentials)', () => {
+    const broken = `${kubeconfig(goodCluster, { token: 'sekret-token-value' })}\n  bad: [indent`;
+    const read = readClusterSecret(secret({ kubeconfig: broken }));
+    expect(isRefused(read) && read.reason).toMatch(/kubeconfig cannot be used/);
+    expect(JSON.stringify(read)).not.toContain('sekret-token-value');
+  });
+
   it.each([
     ['no kubeconfig key', { context: 'x' }, /has no kubeconfig key/],
     [

@@ -45,7 +45,12 @@ const decode = (data: Record<string, string> | undefined, key: string) =>
  */
 function kubeConfigFrom(text: string, context: string | undefined): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
-  kc.loadFromString(text);
+  try {
+    kc.loadFromString(text);
+  } catch (e) {
+    // A YAML error's later lines quote the source, which holds credentials: only its first line is kept.
+    throw new Error((e as Error).message.split('\n')[0]);
+  }
   if (context !== undefined) {
     if (!kc.getContextObject(context)) throw new Error(`the kubeconfig has no context ${context}`);
     kc.setCurrentContext(context);
