@@ -54,7 +54,8 @@ function writeBenchConfig(opts: BenchElevateOptions, listen: string, logLevel: s
       const activity = opts.activityTokenFile
         ? `\n    activity: { tokenFile: ${opts.activityTokenFile} }`
         : '';
-      return `  - name: ${name}\n    kubeconfig: ${kubeconfig}${activity}`;
+      // Credential grants too, for bench/credential-expiry.ts (users credential-user-*).
+      return `  - name: ${name}\n    kubeconfig: ${kubeconfig}${activity}\n    grants: [binding, credential]`;
     })
     .join('\n');
   const file = join(opts.dir, 'elevate.yaml');
@@ -72,6 +73,12 @@ reconcile:
 limits:
   minDuration: 1s
 policies:
+  - name: view-credential
+    priority: 10
+    match: { users: [credential-user-*], roles: [view] }
+    decision: auto
+    maxDuration: 8h
+    grant: credential
   - name: view-auto
     match: { groups: [devs], roles: [view] }
     decision: auto
