@@ -10,6 +10,7 @@ import { buildOutbox } from './composition/build-outbox.js';
 import { buildPeople } from './composition/build-people.js';
 import { buildResourcePolicies } from './composition/build-resource-policies.js';
 import { buildTickets } from './composition/build-tickets.js';
+import { buildWebhook } from './composition/build-webhook.js';
 import { createLogger, requestChangeLogger } from './composition/logging.js';
 import { openAdapters } from './composition/open-adapters.js';
 import { authSourceKinds } from './composition/open-authenticators.js';
@@ -74,13 +75,21 @@ export async function composeElevate(
   // What decisions read: the set in force, with the labels of clusters from Secrets beside the file's.
   const policySource = withDiscoveredLabels(policyHolder, directory);
   for (const w of config.policyWarnings) logger.warn({ where: w.where }, `config: ${w.message}`);
-  const grants = createGrantService({ store, clusters, policySource, clock, withLock });
+  const webhook = await buildWebhook({ config, store, clusters, clock, logger });
+  const grants = createGrantService({
+    store,
+    clusters: webhook.observing(clusters),
+    policySource,
+    clock,
+    withLock,
+  });
   const logRequest = requestChangeLogger(logger);
   /** Set once the request service exists: objects in the home cluster show their requests' changes. */
   let kubeRequests: ReturnType<typeof buildKubeRequests> = null;
   const logChange = (r: AccessRequest) => {
     logRequest(r);
     kubeRequests?.changed(r);
+    void webhook.authorizer.track(r);
   };
   // Leader-only loops (ticket re-checks, overdue reviews, the outbox relay) register their factories here
   // as their services are built below; each leadership term builds them afresh.
@@ -251,6 +260,7 @@ export async function composeElevate(
       ticketCallbacks: tickets.callbacks,
       slackInteractions: notifications.slackInteractions,
       activity,
+      webhook,
       reports: createGrantReportService({ load: requests.get, store, clock }),
       emergency,
       breakGlassAccess: createBreakGlassAccessService({ requests, onBehalf, store, policySource, clock }),
@@ -284,6 +294,7 @@ export async function composeElevate(
   async function stop(): Promise<void> {
     ready = false;
     await configWatcher.stop();
+    webhook.stop();
     clusterSecrets?.stop();
     resourcePolicies?.stop();
     await kubeRequests?.stop();
@@ -305,6 +316,7 @@ export async function composeElevate(
       kubeRequests?.start();
       // The catch-up must know the clusters Secrets add, or their grants due meanwhile would wait.
       await clusterSecrets?.listed;
+      await webhook.start();
       const [, url] = await Promise.all([jobs.start(), serve(), configWatcher.start()]).catch(async (e) => {
         await stop();
         throw e;

@@ -97,6 +97,11 @@ export const configSchema = z
            * /api/v1/activity/kube-audit/NAME with this bearer token (its --audit-webhook-config-file).
            */
           activity: z.strictObject({ tokenFile: z.string().min(1) }).optional(),
+          /**
+           * grant: webhook: this cluster's API server asks Elevate (its authorization webhook,
+           * /api/v1/authorize/NAME) with this bearer token.
+           */
+          authorization: z.strictObject({ tokenFile: z.string().min(1) }).optional(),
           /** How grants here may give access (policies' grant); bindings only unless listed. */
           grants: z.array(z.enum(grantMechanisms)).min(1).default(['binding']),
           /** Where the per-grant ServiceAccounts of `credential` grants live (made beforehand, with Elevate's Role). */

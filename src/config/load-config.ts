@@ -27,6 +27,8 @@ export interface ClusterConfig {
   subjects: SubjectNaming;
   /** The token its API server sends with its audit events (activity capture); null when not captured. */
   activityTokenFile: string | null;
+  /** The token its API server sends to Elevate's authorization webhook; null when it does not ask. */
+  authorizationTokenFile: string | null;
 }
 
 /** `kubeconfig: in-cluster`: the cluster Elevate runs in, reached with its pod's ServiceAccount. */
@@ -160,6 +162,7 @@ export function parseConfig(text: string, file: string): Config {
       ...(cl.context ? { context: cl.context } : {}),
       subjects: cl.subjects,
       activityTokenFile: cl.activity ? rel(cl.activity.tokenFile) : null,
+      authorizationTokenFile: cl.authorization ? rel(cl.authorization.tokenFile) : null,
     })),
     reconcileIntervalMs: c.reconcile.interval,
     metrics: metrics ? { host: metrics[0], port: metrics[1] } : null,

@@ -70,6 +70,8 @@ export interface AccessRequestSpec {
    * clusters[].subjects does not rename a grant). Absent: User named like the requester.
    */
   subjects?: Record<string, BindingSubject>;
+  /** How the grant gives access (grant-mechanism.ts); absent: bindings to the requester. */
+  mechanism?: 'credential' | 'webhook';
   /**
    * Granted by `credential` (grant-mechanism.ts): the namespace of each cluster where the grant's own
    * ServiceAccount lives, and which its bindings name. Absent: granted by bindings to the requester.

@@ -25,6 +25,8 @@ export function bindingName(requestId: string, index = 0): string {
 
 /** The bindings a request's grant consists of: one per target, in target order. */
 export function desiredBindings(request: AccessRequest, expiresAt: Date | null): DesiredBinding[] {
+  // A webhook grant writes nothing: the cluster's API server asks Elevate instead.
+  if (request.spec.mechanism === 'webhook') return [];
   return request.spec.targets.map((target, index) => desiredBinding(request, target, index, expiresAt));
 }
 

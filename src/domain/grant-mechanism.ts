@@ -5,9 +5,11 @@ import { managedByLabel, managedByValue, requestLabel } from './binding.js';
  * How a grant gives access. `binding`: a RoleBinding names the person, who keeps their own identity.
  * `credential`: the bindings name a ServiceAccount made for the grant, and the person gets short-lived
  * tokens of it (Vault's Kubernetes secrets engine): for clusters that do not trust the company's identity
- * provider, contractors and automation, and one clean audit identity per grant.
+ * provider, contractors and automation, and one clean audit identity per grant. `webhook`: nothing is
+ * written to the cluster; its API server asks Elevate (an authorization webhook) on every request, and an
+ * ended grant is refused on the very next one.
  */
-export const grantMechanisms = ['binding', 'credential'] as const;
+export const grantMechanisms = ['binding', 'credential', 'webhook'] as const;
 export type GrantMechanism = (typeof grantMechanisms)[number];
 
 /** The namespace a cluster's per-grant ServiceAccounts live in unless it says otherwise. */
@@ -27,7 +29,7 @@ export const sameAccount = (a: CredentialAccount, b: CredentialAccount) =>
 
 /** The mechanism a request was granted by; requests made before there was a choice are bindings. */
 export function mechanismOf(request: Pick<AccessRequest, 'spec'>): GrantMechanism {
-  return request.spec.credentialNamespaces ? 'credential' : 'binding';
+  return request.spec.mechanism ?? (request.spec.credentialNamespaces ? 'credential' : 'binding');
 }
 
 /**

@@ -16,17 +16,20 @@ import type { ReconcileService } from '../services/reconcile-service.js';
 import type { RequestService } from '../services/request-service.js';
 import type { ReviewService } from '../services/review-service.js';
 import type { TicketCallbacks } from '../services/ticket-callback.js';
+import type { WebhookAuthorizer } from '../services/webhook-authorizer.js';
 import { type AuthThrottleOptions, throttleFailedAuth } from './auth-throttle.js';
+import type { ClusterTokenCheck } from './cluster-token-check.js';
 import { onClientError, onFrameworkError } from './framework-errors.js';
 import { acceptOnlyUtf8Json } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
 import { registerProblemHandler } from './problem-handler.js';
 import { accessRequestRoutes } from './routes/access-request-routes.js';
-import { activityIngestRoutes, type ClusterTokenCheck } from './routes/activity-routes.js';
+import { activityIngestRoutes } from './routes/activity-routes.js';
 import { apiTokenRoutes } from './routes/api-token-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { type AuthConfigInfo, authConfigRoutes } from './routes/auth-config-routes.js';
 import { authenticateWith } from './routes/authenticate.js';
+import { authorizeRoutes } from './routes/authorize-routes.js';
 import { breakGlassAccessRoutes } from './routes/breakglass-access-routes.js';
 import { breakglassRoutes } from './routes/breakglass-routes.js';
 import { clusterRoutes } from './routes/cluster-routes.js';
@@ -64,6 +67,7 @@ export interface HttpAppDeps {
   reports: GrantReportService;
   /** Activity capture: the ingest of API servers' audit events, and the check of their tokens. */
   activity: { capture: ActivityCapture; checkToken: ClusterTokenCheck };
+  webhook: { authorizer: WebhookAuthorizer; checkToken: ClusterTokenCheck };
   /** TOTP enrolment (answers 409 throughout when secrets.keyFile is not set). */
   mfa: Pick<MfaService, 'enroll' | 'confirm' | 'status' | 'reset'>;
   /** Whether this server holds the lease (runs the timers and drift repair); shown by /readyz. */
@@ -117,6 +121,7 @@ export async function createHttpApp(deps: HttpAppDeps) {
     async (clusters) => {
       throttleFailedAuth(clusters, deps.contract.authThrottle);
       await clusters.register(activityIngestRoutes(deps.activity.capture, deps.activity.checkToken));
+      await clusters.register(authorizeRoutes(deps.webhook.authorizer, deps.webhook.checkToken));
     },
     { prefix: '/api/v1' },
   );

@@ -1,5 +1,4 @@
 import { type AccessRequest, isDueForRemoval } from '../domain/access-request.js';
-import type { AuditEventInput } from '../domain/audit-event.js';
 import { type CredentialAccount, credentialAccounts } from '../domain/grant-mechanism.js';
 import type { GrantService } from '../services/grant-service.js';
 import type { ClusterGateway, ManagedAccount } from '../services/ports.js';

@@ -186,6 +186,7 @@ export function fieldsNeedingRestart(running: Config, next: Config): string[] {
     ['notifications', (c) => c.notifications],
     ['home', (c) => c.home],
     ['clusters[].activity', (c) => c.clusters.map((cl) => [cl.name, cl.activityTokenFile])],
+    ['clusters[].authorization', (c) => c.clusters.map((cl) => [cl.name, cl.authorizationTokenFile])],
   ];
   return fields.filter(([, of]) => JSON.stringify(of(running)) !== JSON.stringify(of(next))).map(([f]) => f);
 }

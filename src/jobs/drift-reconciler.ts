@@ -1,12 +1,10 @@
 import type { AuditEventInput } from '../domain/audit-event.js';
 import type { Clock } from '../domain/clock.js';
-import type { GrantService } from '../services/grant-service.js';
 import type {
   BindingEventType,
   ClusterDirectory,
   ClusterGateway,
   ManagedBinding,
-  Store,
 } from '../services/ports.js';
 import { backoffMs } from './backoff.js';
 import { createDriftPass, type DriftPassDeps, type DriftReport } from './drift-pass.js';

@@ -207,6 +207,7 @@ export function createRequestCreation(deps: RequestCreationDeps) {
       startTime: input.startTime,
       requesterSource: sourceOf(who),
       subjects: subjectsOf(who, targets),
+      ...(decision.mechanism ? { mechanism: decision.mechanism } : {}),
       ...(decision.mechanism === 'credential'
         ? { credentialNamespaces: credentialNamespacesOf(set, targets) }
         : {}),

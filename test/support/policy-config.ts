@@ -20,6 +20,10 @@ export interface PolicyServerOptions {
   limits?: string[];
   /** More token-file identities (name → groups) beside `people`; their tokens are `token-<name>`. */
   extraPeople?: Record<string, readonly string[]>;
+  /** More lines (YAML) under a cluster's entry, e.g. `grants: [binding, webhook]`. */
+  clusterLines?: Record<string, string[]>;
+  /** host:port; default 127.0.0.1:0 (a free port). */
+  listen?: string;
 }
 
 /** The whole config file for these options: everything but the policy language stays the same across rewrites. */
@@ -28,11 +32,12 @@ export function policyConfigText(opts: PolicyServerOptions): string {
     .map(([name, kubeconfig]) => {
       const labels = opts.clusterLabels?.[name];
       const labelText = labels ? `\n    labels: ${JSON.stringify(labels)}` : '';
-      return `  - name: ${name}\n    kubeconfig: ${kubeconfig}${labelText}`;
+      const more = (opts.clusterLines?.[name] ?? []).map((l) => `\n    ${l}`).join('');
+      return `  - name: ${name}\n    kubeconfig: ${kubeconfig}${labelText}${more}`;
     })
     .join('\n');
   const limits = ['minDuration: 1s', ...(opts.limits ?? [])].map((l) => `  ${l}`).join('\n');
-  return `listen: 127.0.0.1:0
+  return `listen: ${opts.listen ?? '127.0.0.1:0'}
 storage: sqlite:./elevate.db
 logLevel: warn
 auth:

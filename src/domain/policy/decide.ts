@@ -193,7 +193,7 @@ export function decide(set: PolicySet, input: DecisionInput, facts: DecisionFact
     trace,
     durationMs: fitted.durationMs,
     approval: policy.decision === 'approval' ? (policy.approval ?? null) : null,
-    ...(policy.grant && policy.grant !== 'binding' ? { mechanism: policy.grant } : {}),
+    ...(policy.grant !== undefined && policy.grant !== 'binding' ? { mechanism: policy.grant } : {}),
     ...(policy.requireMfa ? { requireMfa: true } : {}),
     ...(policy.decision === 'approval' && policy.approval?.requireMfa ? { approvalRequiresMfa: true } : {}),
     notes: [...ctx.notes],

@@ -262,7 +262,7 @@ export interface Decision {
   /** Set exactly when outcome is 'approval'. */
   approval: ApprovalRule | null;
   /** How the grant gives access, when not by bindings to the requester (the deciding policy's grant). */
-  mechanism?: GrantMechanism;
+  mechanism?: Exclude<GrantMechanism, 'binding'>;
   /** The requester must send a fresh one-time code with the request (the policy's requireMfa); absent: no. */
   requireMfa?: boolean;
   /** Each approver must send a fresh one-time code (approval.requireMfa); absent: no. */

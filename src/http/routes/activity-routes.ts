@@ -1,11 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { Invalid, Unauthenticated } from '../../domain/errors.js';
+import { Invalid } from '../../domain/errors.js';
 import type { ActivityCapture } from '../../services/activity-capture.js';
+import { type ClusterTokenCheck, requireClusterToken } from '../cluster-token-check.js';
 import { problems } from '../openapi.js';
-
-/** Checks the bearer token a cluster's API server sent; false for a cluster that sends none. */
-export type ClusterTokenCheck = (cluster: string, authorization: string | undefined) => boolean;
 
 /** An API server's audit batch: 400 events of 1-2 KB by default, more when configured. */
 const bodyLimit = 64 * 1024 * 1024;
@@ -38,13 +36,7 @@ export function activityIngestRoutes(
         done(new Invalid('the body is not valid JSON'), undefined);
       }
     });
-    // Before the body is read: an unauthenticated sender learns nothing about its input.
-    app.addHook('onRequest', async (req) => {
-      const cluster = (req.params as { cluster?: string }).cluster ?? '';
-      if (!checkToken(cluster, req.headers.authorization)) {
-        throw new Unauthenticated('this cluster sends no audit events here, or not with this token');
-      }
-    });
+    requireClusterToken(app, checkToken, 'this cluster sends no audit events here, or not with this token');
     app.post(
       '/activity/kube-audit/:cluster',
       {
