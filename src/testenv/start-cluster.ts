@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AuditWebhookOptions, auditWebhookArgs } from './audit-webhook.js';
+import { type AuthzWebhookOptions, authzWebhookArgs } from './authz-webhook.js';
 import { type ClusterPki, createClusterPki } from './cluster-pki.js';
 import {
   apiserverReady,
@@ -39,6 +40,8 @@ export interface StartParams {
   authArgs: () => Promise<string[]>;
   /** Send the API server's audit events to this webhook (Elevate's activity capture). */
   auditWebhook?: AuditWebhookOptions;
+  /** Ask this webhook after Node and RBAC (Elevate's webhook grants). */
+  authzWebhook?: AuthzWebhookOptions;
 }
 
 export async function startCluster({
@@ -51,6 +54,7 @@ export async function startCluster({
   save,
   authArgs,
   auditWebhook,
+  authzWebhook,
 }: StartParams): Promise<TestCluster> {
   const started = Date.now();
   const deadline = started + readyTimeoutMs;
@@ -109,7 +113,8 @@ export async function startCluster({
   await waitUntil(name, 'etcd', () => etcdHealthy(etcdPort), deadline, crashed, procs);
 
   const audit = auditWebhook ? await auditWebhookArgs(clusterDir, name, auditWebhook) : [];
-  const args = [...(await authArgs()), ...audit, ...apiserverArgs];
+  const authz = authzWebhook ? await authzWebhookArgs(clusterDir, name, authzWebhook) : [];
+  const args = [...(await authArgs()), ...audit, ...authz, ...apiserverArgs];
   start('kube-apiserver', bins.kubeApiserver, kubeApiserverArgs(pki, etcdPort, apiPort, args));
   const kc = loadKubeconfig(kubeconfigPath);
   await waitUntil(name, 'the API server to be ready', () => apiserverReady(kc), deadline, crashed, procs);

@@ -10,16 +10,17 @@ const processSchema = z.object({
   log: z.string(),
 });
 
+const webhook = z.object({ url: z.string(), tokenFile: z.string(), caFile: z.string().optional() });
+
 const stateSchema = z.object({
   version: z.literal(1),
   apiserverArgs: z.array(z.string()),
   /** Whether the clusters trust the testenv identity provider (DIR/idp), which runs beside them. */
   idp: z.boolean().optional(),
   /** Where the API servers send their audit events (testenv up --audit-webhook), if anywhere. */
-  auditWebhook: z
-    .object({ url: z.string(), tokenFile: z.string(), caFile: z.string().optional() })
-    .nullable()
-    .optional(),
+  auditWebhook: webhook.nullable().optional(),
+  /** Whom the API servers ask after Node and RBAC (testenv up --authz-webhook), if anyone. */
+  authzWebhook: webhook.nullable().optional(),
   clusters: z.array(
     z.object({
       name: z.string(),

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { AuditWebhookOptions } from './audit-webhook.js';
+import type { AuthzWebhookOptions } from './authz-webhook.js';
 import {
   apiserverReady,
   controllersDone,
@@ -42,6 +43,8 @@ export interface TestenvOptions {
   idpTokenTtlSeconds?: number;
   /** Every API server sends its audit events to this webhook (`{cluster}` in the URL: its name). */
   auditWebhook?: AuditWebhookOptions;
+  /** Every API server asks this authorization webhook after Node and RBAC (`{cluster}`: its name). */
+  authzWebhook?: AuthzWebhookOptions;
   log?: (line: string) => void;
 }
 
@@ -75,9 +78,10 @@ export async function testenvUp(opts: TestenvOptions): Promise<TestCluster[]> {
   const apiserverArgs = opts.apiserverArgs ?? [];
   const idp = opts.idp ?? false;
   const auditWebhook = opts.auditWebhook ?? null;
+  const authzWebhook = opts.authzWebhook ?? null;
   const idpOptions = { dir, idTokenTtlSeconds: opts.idpTokenTtlSeconds, log };
 
-  const running = await adoptRunning(dir, names, { apiserverArgs, idp, auditWebhook }, log);
+  const running = await adoptRunning(dir, names, { apiserverArgs, idp, auditWebhook, authzWebhook }, log);
   if (running) {
     if (idp && !idpRunning(dir)) await startIdp(idpOptions);
     return running;
@@ -85,7 +89,15 @@ export async function testenvUp(opts: TestenvOptions): Promise<TestCluster[]> {
 
   const bins = await resolveKubeBinaries(opts.binDir, log);
   await mkdir(dir, { recursive: true });
-  const state: TestenvState = { version: 1, apiserverArgs, idp, auditWebhook, clusters: [], processes: [] };
+  const state: TestenvState = {
+    version: 1,
+    apiserverArgs,
+    idp,
+    auditWebhook,
+    authzWebhook,
+    clusters: [],
+    processes: [],
+  };
   // Started beside the etcds; each API server waits for it, so its JWT authenticator finds the issuer at once.
   const idpStarted = idp
     ? startIdp(idpOptions).then((info) => [
@@ -105,6 +117,7 @@ export async function testenvUp(opts: TestenvOptions): Promise<TestCluster[]> {
         save: () => writeTestenvState(dir, state),
         authArgs: () => idpStarted,
         ...(auditWebhook ? { auditWebhook } : {}),
+        ...(authzWebhook ? { authzWebhook } : {}),
       }),
     ),
   );
@@ -137,7 +150,7 @@ export async function testenvDown(opts: { dir: string }): Promise<void> {
 async function adoptRunning(
   dir: string,
   names: string[],
-  asked: Pick<TestenvState, 'apiserverArgs' | 'idp' | 'auditWebhook'>,
+  asked: Pick<TestenvState, 'apiserverArgs' | 'idp' | 'auditWebhook' | 'authzWebhook'>,
   log: (line: string) => void,
 ): Promise<TestCluster[] | undefined> {
   const state = readTestenvState(dir);
@@ -153,7 +166,8 @@ async function adoptRunning(
     state.clusters.map((c) => c.name).join() === names.join() &&
     state.apiserverArgs.join('\0') === asked.apiserverArgs.join('\0') &&
     (state.idp ?? false) === asked.idp &&
-    JSON.stringify(state.auditWebhook ?? null) === JSON.stringify(asked.auditWebhook ?? null);
+    JSON.stringify(state.auditWebhook ?? null) === JSON.stringify(asked.auditWebhook ?? null) &&
+    JSON.stringify(state.authzWebhook ?? null) === JSON.stringify(asked.authzWebhook ?? null);
   if (!same) {
     throw new Error(
       `${dir} already has a running testenv (clusters ${state.clusters.map((c) => c.name).join(', ') || 'starting'}, ` +

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { type TestCluster, testenvDown, testenvUp } from '../../src/testenv/testenv.js';
 import { requestBody } from '../support/elevate.js';
 import { freePort } from '../support/free-port.js';
@@ -17,7 +16,7 @@ import { writeTestPki } from '../support/test-pki.js';
 /**
  * Webhook grants (policy grant: webhook) on a control plane of their own whose API server asks Elevate:
  * a structured AuthorizationConfiguration with Node, RBAC, then Elevate's webhook (failurePolicy
- * NoOpinion, decisions not cached). Nothing is written to the cluster; SubjectAccessReviews (which go
+ * NoOpinion, decisions not cached; src/testenv/authz-webhook.ts). Nothing is written to the cluster; SubjectAccessReviews (which go
  * through the API server's whole authorizer chain, as `kubectl auth can-i` does) show the access.
  */
 describe('webhook grants', () => {
@@ -39,57 +38,16 @@ describe('webhook grants', () => {
       new Agent({ connect: { ca: [...rootCertificates, readFileSync(pki.caCert, 'utf8')] } }),
     );
     writeFileSync(join(dir, 'webhook-token'), token);
-    const webhookKubeconfig = join(dir, 'webhook.kubeconfig');
-    writeFileSync(
-      webhookKubeconfig,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'elevate',
-            cluster: {
-              server: `https://${listen}/api/v1/authorize/dev`,
-              'certificate-authority-data': readFileSync(pki.caCert).toString('base64'),
-            },
-          },
-        ],
-        users: [{ name: 'dev', user: { token } }],
-        contexts: [{ name: 'webhook', context: { cluster: 'elevate', user: 'dev' } }],
-        'current-context': 'webhook',
-      }),
-    );
-    const authorization = join(dir, 'authorization.yaml');
-    writeFileSync(
-      authorization,
-      stringify({
-        apiVersion: 'apiserver.config.k8s.io/v1',
-        kind: 'AuthorizationConfiguration',
-        authorizers: [
-          { type: 'Node', name: 'node' },
-          { type: 'RBAC', name: 'rbac' },
-          {
-            type: 'Webhook',
-            name: 'elevate',
-            webhook: {
-              timeout: '3s',
-              subjectAccessReviewVersion: 'v1',
-              matchConditionSubjectAccessReviewVersion: 'v1',
-              failurePolicy: 'NoOpinion',
-              authorizedTTL: '1s',
-              unauthorizedTTL: '1s',
-              cacheAuthorizedRequests: false,
-              cacheUnauthorizedRequests: false,
-              connectionInfo: { type: 'KubeConfigFile', kubeConfigFile: webhookKubeconfig },
-            },
-          },
-        ],
-      }),
-    );
+    // What `elevate testenv up --authz-webhook URL --authz-webhook-token-file F --authz-webhook-ca-file CA`
+    // does: a structured AuthorizationConfiguration with Node, RBAC, then Elevate (NoOpinion, no cache).
     [cluster] = (await testenvUp({
       dir: join(dir, 'testenv'),
       clusters: 1,
-      apiserverArgs: [`--authorization-config=${authorization}`],
+      authzWebhook: {
+        url: `https://${listen}/api/v1/authorize/{cluster}`,
+        tokenFile: join(dir, 'webhook-token'),
+        caFile: pki.caCert,
+      },
     })) as [TestCluster];
     server = await startPolicyElevate({
       listen,

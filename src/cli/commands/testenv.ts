@@ -46,6 +46,19 @@ export function addTestenvCommands(program: Command): void {
       '--audit-webhook-ca-file <file>',
       "the CA of Elevate's serving certificate, for the audit webhook",
     )
+    .option(
+      '--authz-webhook <url>',
+      'ask this authorization webhook after Node and RBAC ({cluster} is replaced by its name), e.g. ' +
+        'https://127.0.0.1:8443/api/v1/authorize/{cluster} (NoOpinion when it cannot answer, nothing cached)',
+    )
+    .option(
+      '--authz-webhook-token-file <file>',
+      'the bearer token the API servers send to the authorization webhook',
+    )
+    .option(
+      '--authz-webhook-ca-file <file>',
+      "the CA of Elevate's serving certificate, for the authorization webhook",
+    )
     .action(
       async (opts: {
         dir: string;
@@ -56,10 +69,26 @@ export function addTestenvCommands(program: Command): void {
         auditWebhook?: string;
         auditWebhookTokenFile?: string;
         auditWebhookCaFile?: string;
+        authzWebhook?: string;
+        authzWebhookTokenFile?: string;
+        authzWebhookCaFile?: string;
       }) => {
         if ((opts.auditWebhook === undefined) !== (opts.auditWebhookTokenFile === undefined)) {
           throw new InvalidArgumentError('give --audit-webhook and --audit-webhook-token-file together');
         }
+        if ((opts.authzWebhook === undefined) !== (opts.authzWebhookTokenFile === undefined)) {
+          throw new InvalidArgumentError('give --authz-webhook and --authz-webhook-token-file together');
+        }
+        const webhook = (
+          url: string | undefined,
+          tokenFile: string | undefined,
+          caFile: string | undefined,
+        ) =>
+          url && tokenFile
+            ? { url, tokenFile: resolve(tokenFile), ...(caFile ? { caFile: resolve(caFile) } : {}) }
+            : null;
+        const auditWebhook = webhook(opts.auditWebhook, opts.auditWebhookTokenFile, opts.auditWebhookCaFile);
+        const authzWebhook = webhook(opts.authzWebhook, opts.authzWebhookTokenFile, opts.authzWebhookCaFile);
         const { testenvUp } = await import('../../testenv/testenv.js');
         const clusters = await testenvUp({
           dir: opts.dir,
@@ -67,15 +96,8 @@ export function addTestenvCommands(program: Command): void {
           apiserverArgs: opts.apiserverArg,
           idp: opts.idp,
           idpTokenTtlSeconds: opts.idpTokenTtl,
-          ...(opts.auditWebhook && opts.auditWebhookTokenFile
-            ? {
-                auditWebhook: {
-                  url: opts.auditWebhook,
-                  tokenFile: resolve(opts.auditWebhookTokenFile),
-                  ...(opts.auditWebhookCaFile ? { caFile: resolve(opts.auditWebhookCaFile) } : {}),
-                },
-              }
-            : {}),
+          ...(auditWebhook ? { auditWebhook } : {}),
+          ...(authzWebhook ? { authzWebhook } : {}),
           log: (line) => console.error(line),
         });
         for (const c of clusters) console.log(`${c.name}\t${c.server}\t${c.kubeconfigPath}`);
