@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { elevateCli } from '../support/cli.js';
-import { auditEvents, requestBody } from '../support/elevate.js';
+import { aliceAsksForView, auditEvents, requestBody } from '../support/elevate.js';
 import { createNamespace, elevateKubeconfig, testKubeconfig, uniqueName, waitFor } from '../support/kube.js';
 import { kubectlWith } from '../support/kubectl.js';
 import { type PolicyServer, serveFromFile, startPolicyElevate } from '../support/policy-config.js';
@@ -61,12 +61,7 @@ policies:
     );
     const granted = await waitFor(
       async () => {
-        const res = await server
-          .as('alice')
-          .post(
-            '/api/v1/accessrequests',
-            requestBody({ cluster: 'dev', role: 'view', namespace: ns, duration: '30m' }),
-          );
+        const res = await aliceAsksForView(server, ns, '30m');
         return res.status === 201 ? res.body : null;
       },
       { timeoutMs: 15_000, intervalMs: 200 },
@@ -186,12 +181,7 @@ policies:
   it('ends a credential grant that expired while Elevate was down: bindings and ServiceAccount gone', async () => {
     const ns = uniqueName('cred-restart');
     await createNamespace(admin(), ns);
-    const res = await server
-      .as('alice')
-      .post(
-        '/api/v1/accessrequests',
-        requestBody({ cluster: 'dev', role: 'view', namespace: ns, duration: '3s' }),
-      );
+    const res = await aliceAsksForView(server, ns, '3s');
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const id: string = res.body.metadata.name;
     const file = join(dir, `${id}.yaml`);

@@ -6,7 +6,7 @@ import { rootCertificates } from 'node:tls';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestCluster, testenvDown, testenvUp } from '../../src/testenv/testenv.js';
-import { requestBody } from '../support/elevate.js';
+import { aliceAsksForView } from '../support/elevate.js';
 import { freePort } from '../support/free-port.js';
 import { canI, createNamespace, uniqueName, waitFor } from '../support/kube.js';
 import { kubectlWith } from '../support/kubectl.js';
@@ -78,12 +78,7 @@ policies:
     await createNamespace(cluster.kubeconfigPath, ns);
     expect(await may(ns)).toBe(false);
 
-    const granted = await server
-      .as('alice')
-      .post(
-        '/api/v1/accessrequests',
-        requestBody({ cluster: 'dev', role: 'view', namespace: ns, duration: '30m' }),
-      );
+    const granted = await aliceAsksForView(server, ns, '30m');
     expect(granted.status, JSON.stringify(granted.body)).toBe(201);
     expect(granted.body.status.grant).toMatchObject({ mechanism: 'webhook', bindings: [] });
     const id: string = granted.body.metadata.name;
@@ -112,12 +107,7 @@ policies:
     expect(revoked.body.status.phase).toBe('Revoked');
     expect(await may(ns)).toBe(false);
 
-    const short = await server
-      .as('alice')
-      .post(
-        '/api/v1/accessrequests',
-        requestBody({ cluster: 'dev', role: 'view', namespace: ns, duration: '2s' }),
-      );
+    const short = await aliceAsksForView(server, ns, '2s');
     expect(short.status).toBe(201);
     expect(await may(ns)).toBe(true);
     await waitFor(async () => !(await may(ns)), { timeoutMs: 10_000, intervalMs: 100 });

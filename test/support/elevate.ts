@@ -175,6 +175,18 @@ export function requestBody(spec: Record<string, unknown>) {
   };
 }
 
+/** alice asks for `view` in `namespace` of `cluster` for `duration` (what most grant tests need). */
+export function aliceAsksForView(
+  server: Pick<RunningElevate, 'as'>,
+  namespace: string,
+  duration: string,
+  cluster = 'dev',
+): Promise<ApiResponse> {
+  return server
+    .as('alice')
+    .post('/api/v1/accessrequests', requestBody({ cluster, role: 'view', namespace, duration }));
+}
+
 /** The audit trail as an admin exports it (JSON lines), parsed. */
 export async function auditEvents(server: RunningElevate): Promise<Json[]> {
   const jsonl = (await server.as('root').get('/api/v1/audit/export?format=jsonl')).body as string;
